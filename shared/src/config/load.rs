@@ -1,0 +1,502 @@
+//! From JSON text to a [`CompiledConfig`]: parse, merge several files,
+//! substitute `${ENV}`, deserialize section by section (so one bad handler
+//! does not hide the errors of the next), then validate.
+//!
+//! Every error carries the JSON path of what it is about, in the spelling of
+//! the file: `webhooks.incoming.allowedIPs[1]: invalid CIDR "10.0.0.300"`.
+
+use super::validate::{self, CompiledConfig};
+use super::{
+    Agent, Channel, Config, Handler, Incoming, Network, Outgoing, SessionDefaults, Webhooks,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::path::Path;
+
+/// One problem in a config, at one place in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// JSON path, e.g. `webhooks.handlers[0].template`.
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a config; loading fails if there is at least one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A config that loaded, with what it was loaded from.
+pub type LoadedConfig = CompiledConfig;
+
+/// Loads one config document from text. `env` looks up `${VAR}` values.
+pub fn load_str(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompiledConfig, ConfigErrors> {
+    let value = parse_json(text, "")?;
+    load_value(value, env)
+}
+
+/// Loads and merges several files, later ones overriding earlier ones
+/// (handlers and outgoing subscriptions merge by `id`).
+pub fn load_files<P: AsRef<Path>>(
+    paths: &[P],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompiledConfig, ConfigErrors> {
+    let mut merged = Value::Object(Map::new());
+    let mut errors = Vec::new();
+    for p in paths {
+        let p = p.as_ref();
+        let name = p.display().to_string();
+        match std::fs::read_to_string(p) {
+            Ok(text) => match parse_json(&text, &name) {
+                Ok(v) => merge(&mut merged, v),
+                Err(ConfigErrors(mut es)) => errors.append(&mut es),
+            },
+            Err(e) => errors.push(ConfigError::new(name, format!("cannot read: {e}"))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    load_value(merged, env)
+}
+
+/// The standard environment lookup.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn parse_json(text: &str, origin: &str) -> Result<Value, ConfigErrors> {
+    serde_json::from_str(text).map_err(|e| {
+        let at = format!("line {} column {}", e.line(), e.column());
+        let path = if origin.is_empty() {
+            at
+        } else {
+            format!("{origin}: {at}")
+        };
+        ConfigErrors(vec![ConfigError::new(path, format!("not valid JSON: {e}"))])
+    })
+}
+
+/// Merges `next` into `base`: objects key by key, the `handlers` and
+/// `outgoing` arrays element by element on `id`, anything else replaced.
+pub fn merge(base: &mut Value, next: Value) {
+    merge_at(base, next, "")
+}
+
+fn merge_at(base: &mut Value, next: Value, key: &str) {
+    match (base, next) {
+        (Value::Object(b), Value::Object(n)) => {
+            for (k, v) in n {
+                match b.get_mut(&k) {
+                    Some(existing) => merge_at(existing, v, &k),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(n)) if key == "handlers" || key == "outgoing" => {
+            for item in n {
+                let id = item.get("id").cloned();
+                match id.and_then(|id| b.iter_mut().find(|e| e.get("id") == Some(&id))) {
+                    Some(existing) => merge_at(existing, item, ""),
+                    None => b.push(item),
+                }
+            }
+        }
+        (b, n) => *b = n,
+    }
+}
+
+fn load_value(
+    mut value: Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompiledConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    substitute_env(&mut value, String::new(), env, &mut errors);
+    let config = deserialize_sections(value, &mut errors);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    validate::compile(config)
+}
+
+/// Replaces `${VAR}` (and `${VAR:-fallback}`) in every string value.
+/// `$${` stands for a literal `${`.
+fn substitute_env(
+    v: &mut Value,
+    path: String,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<ConfigError>,
+) {
+    match v {
+        Value::String(s) if s.contains("${") => match expand(s, env) {
+            Ok(out) => *s = out,
+            Err(msg) => errors.push(ConfigError::new(path, msg)),
+        },
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                substitute_env(item, format!("{path}[{i}]"), env, errors);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                substitute_env(item, p, env, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        if i > 0 && rest.as_bytes()[i - 1] == b'$' {
+            out.push_str(&rest[..i - 1]);
+            out.push_str("${");
+            rest = &rest[i + 2..];
+            continue;
+        }
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unclosed \"${\" in value".to_string())?;
+        let inner = &after[..end];
+        let (name, fallback) = match inner.split_once(":-") {
+            Some((n, f)) => (n, Some(f)),
+            None => (inner, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("invalid environment variable name {name:?}"));
+        }
+        match env(name).or_else(|| fallback.map(str::to_string)) {
+            Some(val) => out.push_str(&val),
+            None => return Err(format!("environment variable {name} is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+const WEBHOOKS_KEYS: &[&str] = &[
+    "incoming", "handlers", "outgoing", "channels", "agents", "network", "sessions",
+];
+
+fn deserialize_sections(value: Value, errors: &mut Vec<ConfigError>) -> Config {
+    let mut root = match value {
+        Value::Object(m) => m,
+        other => {
+            errors.push(ConfigError::new(
+                "",
+                format!("the config must be a JSON object, found {}", kind(&other)),
+            ));
+            return Config::default();
+        }
+    };
+    for k in root.keys() {
+        if k != "webhooks" {
+            errors.push(unknown_key(k.to_string(), k, &["webhooks"]));
+        }
+    }
+    let mut hooks = match root.remove("webhooks") {
+        None => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            errors.push(ConfigError::new(
+                "webhooks",
+                format!("expected an object, found {}", kind(&other)),
+            ));
+            return Config::default();
+        }
+    };
+    for k in hooks.keys() {
+        if !WEBHOOKS_KEYS.contains(&k.as_str()) {
+            errors.push(unknown_key(format!("webhooks.{k}"), k, WEBHOOKS_KEYS));
+        }
+    }
+    let mut w = Webhooks::default();
+    if let Some(v) = hooks.remove("incoming") {
+        w.incoming = section::<Incoming>(v, "webhooks.incoming", errors).unwrap_or_default();
+    }
+    if let Some(v) = hooks.remove("network") {
+        w.network = section::<Network>(v, "webhooks.network", errors).unwrap_or_default();
+    }
+    if let Some(v) = hooks.remove("sessions") {
+        w.sessions = section::<SessionDefaults>(v, "webhooks.sessions", errors).unwrap_or_default();
+    }
+    if let Some(v) = hooks.remove("handlers") {
+        w.handlers = list::<Handler>(v, "webhooks.handlers", errors);
+    }
+    if let Some(v) = hooks.remove("outgoing") {
+        w.outgoing = list::<Outgoing>(v, "webhooks.outgoing", errors);
+    }
+    if let Some(v) = hooks.remove("channels") {
+        w.channels = named::<Channel>(v, "webhooks.channels", errors);
+    }
+    if let Some(v) = hooks.remove("agents") {
+        w.agents = named::<Agent>(v, "webhooks.agents", errors);
+    }
+    Config { webhooks: w }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn list<T: DeserializeOwned>(v: Value, path: &str, errors: &mut Vec<ConfigError>) -> Vec<T> {
+    match v {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| section(item, &format!("{path}[{i}]"), errors))
+            .collect(),
+        other => {
+            errors.push(ConfigError::new(
+                path,
+                format!("expected an array, found {}", kind(&other)),
+            ));
+            Vec::new()
+        }
+    }
+}
+
+fn named<T: DeserializeOwned>(
+    v: Value,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+) -> std::collections::BTreeMap<String, T> {
+    match v {
+        Value::Object(m) => m
+            .into_iter()
+            .filter_map(|(k, item)| section(item, &format!("{path}.{k}"), errors).map(|t| (k, t)))
+            .collect(),
+        other => {
+            errors.push(ConfigError::new(
+                path,
+                format!("expected an object, found {}", kind(&other)),
+            ));
+            Default::default()
+        }
+    }
+}
+
+fn section<T: DeserializeOwned>(v: Value, path: &str, errors: &mut Vec<ConfigError>) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let at = if inner == "." || inner.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}.{inner}")
+            };
+            errors.push(describe(at, &e.into_inner().to_string()));
+            None
+        }
+    }
+}
+
+/// Turns serde's wording into ours, adding a did-you-mean to unknown keys.
+fn describe(path: String, msg: &str) -> ConfigError {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let (name, tail) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        // serde_path_to_error's path already names the unknown key.
+        let parent = path.strip_suffix(&format!(".{name}")).unwrap_or(&path);
+        return unknown_key(format!("{parent}.{name}"), name, &expected);
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant `") {
+        let (name, tail) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        let mut m = format!(
+            "unknown value {name:?}; expected one of {}",
+            quoted(&expected)
+        );
+        if let Some(best) = closest(name, &expected) {
+            m = format!(
+                "unknown value {name:?} (did you mean {best:?}?); expected one of {}",
+                quoted(&expected)
+            );
+        }
+        return ConfigError::new(path, m);
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return ConfigError::new(path, format!("missing required key {name:?}"));
+    }
+    ConfigError::new(path, msg.to_string())
+}
+
+fn unknown_key(path: String, name: &str, expected: &[&str]) -> ConfigError {
+    let hint = match closest(name, expected) {
+        Some(best) => format!(" (did you mean {best:?}?)"),
+        None => format!("; known keys: {}", quoted(expected)),
+    };
+    ConfigError::new(path, format!("unknown key {name:?}{hint}"))
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match load_str(text, &no_env) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn bad_cidr_names_its_path() {
+        let e = errors(r#"{"webhooks":{"incoming":{"allowedIPs":["10.0.0.1","10.0.0.300"]}}}"#);
+        assert_eq!(
+            e,
+            vec![r#"webhooks.incoming.allowedIPs[1]: invalid CIDR "10.0.0.300""#]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        let e = errors(r#"{"webhooks":{"incoming":{"secretHeadr":"X"},"handlerz":[]}}"#);
+        assert!(
+            e.contains(
+                &r#"webhooks.handlerz: unknown key "handlerz" (did you mean "handlers"?)"#
+                    .to_string()
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.contains(&r#"webhooks.incoming.secretHeadr: unknown key "secretHeadr" (did you mean "secretHeader"?)"#.to_string()),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn every_bad_handler_is_reported() {
+        let e = errors(
+            r#"{"webhooks":{"handlers":[{"id":"a","action":"sen_message"},{"id":"b","sessionMode":"forever"}]}}"#,
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].starts_with("webhooks.handlers[0].action: unknown value \"sen_message\" (did you mean \"send_message\"?)"), "{e:?}");
+        assert!(
+            e[1].starts_with("webhooks.handlers[1].sessionMode: unknown value \"forever\""),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn env_substitution() {
+        let env = |k: &str| (k == "HOOK_SECRET").then(|| "s3cret".to_string());
+        let c = load_str(
+            r#"{"webhooks":{"incoming":{"secret":"${HOOK_SECRET}"}}}"#,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.config.webhooks.incoming.secret.as_ref().unwrap().expose(),
+            "s3cret"
+        );
+        let e = load_str(
+            r#"{"webhooks":{"incoming":{"secret":"${MISSING_ONE}"}}}"#,
+            &env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "webhooks.incoming.secret: environment variable MISSING_ONE is not set"
+        );
+        let c = load_str(
+            r#"{"webhooks":{"incoming":{"secret":"${MISSING_ONE:-dflt}$${LITERAL}"}}}"#,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.config.webhooks.incoming.secret.as_ref().unwrap().expose(),
+            "dflt${LITERAL}"
+        );
+    }
+
+    #[test]
+    fn merge_joins_handlers_by_id() {
+        let mut a = serde_json::json!({"webhooks":{"handlers":[{"id":"alerts","sessionMode":"persistent"}],"incoming":{"port":1}}});
+        merge(
+            &mut a,
+            serde_json::json!({"webhooks":{"handlers":[{"id":"alerts","path":"/alerts"},{"id":"gh"}],"incoming":{"secret":"x"}}}),
+        );
+        assert_eq!(
+            a,
+            serde_json::json!({"webhooks":{"handlers":[{"id":"alerts","sessionMode":"persistent","path":"/alerts"},{"id":"gh"}],"incoming":{"port":1,"secret":"x"}}})
+        );
+    }
+}

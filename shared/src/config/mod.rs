@@ -1,0 +1,447 @@
+//! The config model: one JSON document with the top key `webhooks`, in the
+//! camelCase spelling of the seed document. Every key the seed leaves out has
+//! a default here, so each seed example loads on its own.
+//!
+//! Parsing, merging and `${ENV}` substitution live in [`load`]; checks that
+//! span several keys (templates, references, duplicates) in [`validate`].
+
+pub mod duration;
+pub mod load;
+pub mod net;
+pub mod validate;
+
+pub use duration::Seconds;
+pub use load::{load_files, load_str, ConfigError, ConfigErrors, LoadedConfig};
+pub use net::IpNetwork;
+pub use validate::{CompiledConfig, Warning};
+
+use crate::secret::Secret;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub webhooks: Webhooks,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Webhooks {
+    #[serde(default)]
+    pub incoming: Incoming,
+    #[serde(default)]
+    pub handlers: Vec<Handler>,
+    #[serde(default)]
+    pub outgoing: Vec<Outgoing>,
+    /// Channel adapters that `send_message` targets by name (`target.channel`).
+    #[serde(default)]
+    pub channels: BTreeMap<String, Channel>,
+    /// Agents that `run_agent` targets by `agentId`.
+    #[serde(default)]
+    pub agents: BTreeMap<String, Agent>,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub sessions: SessionDefaults,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Incoming {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Port of the local server (`clawhooks serve`). Ignored on Lambda.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Address the local server binds. Loopback by default: exposing the
+    /// gateway is a decision, not an accident.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// The shared secret every hook must present (unless its handler has its own).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default = "default_secret_header")]
+    pub secret_header: String,
+    /// Source addresses allowed to post (CIDRs or single addresses, v4 or v6).
+    /// Empty means any address.
+    #[serde(default, rename = "allowedIPs")]
+    pub allowed_ips: Vec<IpNetwork>,
+    /// Proxies whose `X-Forwarded-For` is believed. Empty means none is.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNetwork>,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Answer 404 to hook ids that no handler names, instead of accepting them.
+    #[serde(default)]
+    pub reject_unknown_hooks: bool,
+    /// 202 (default) or 200.
+    #[serde(default = "default_success_status")]
+    pub success_status: u16,
+    /// How long an idempotency key is remembered.
+    #[serde(default = "default_dedup_window")]
+    pub dedup_window: Seconds,
+}
+
+impl Default for Incoming {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    SendMessage,
+    RunAgent,
+    Forward,
+    Custom,
+    /// No action: the hook only opens its session and emits `message_received`.
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionMode {
+    /// A fresh `hook:<uuid>` session per request (the seed's default).
+    #[default]
+    #[serde(alias = "per_request", alias = "per-request")]
+    Ephemeral,
+    /// One session shared by successive hooks, keyed by `sessionKey`.
+    Persistent,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Handler {
+    pub id: String,
+    /// Extra route under `/webhook`: `"/github"` answers `POST /webhook/github`.
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub action: Action,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// Handlebars template rendered into the message text.
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub session_mode: SessionMode,
+    /// Key of a persistent session; may be a template (`gh-{{event.repository.name}}`).
+    #[serde(default)]
+    pub session_key: Option<String>,
+    /// Idle time after which a persistent session ends.
+    #[serde(default)]
+    pub session_timeout: Option<Seconds>,
+    /// A secret for this handler alone; it replaces the global one.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub forward: Option<Forward>,
+    #[serde(default)]
+    pub custom: Option<Custom>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    pub channel: String,
+    #[serde(default)]
+    pub peer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Forward {
+    pub url: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Headers set on the forwarded request (values may use `${ENV}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Incoming headers copied onto the forwarded request.
+    #[serde(default)]
+    pub pass_headers: Vec<String>,
+    /// Body template; when absent the body is sent as received.
+    #[serde(default)]
+    pub body_template: Option<String>,
+    /// Signs the forwarded body (Standard Webhooks).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Custom {
+    /// A function from the library's registry (see `clawhooks::handler::custom`).
+    #[serde(default)]
+    pub function: Option<String>,
+    /// An AWS Lambda function name or ARN, invoked with the event as payload.
+    #[serde(default)]
+    pub lambda: Option<String>,
+    /// Free-form options passed to the function.
+    #[serde(default)]
+    pub options: serde_json::Value,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    MessageReceived,
+    AgentResponse,
+    SessionStarted,
+    SessionEnded,
+    Error,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 5] = [
+        EventType::MessageReceived,
+        EventType::AgentResponse,
+        EventType::SessionStarted,
+        EventType::SessionEnded,
+        EventType::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::MessageReceived => "message_received",
+            EventType::AgentResponse => "agent_response",
+            EventType::SessionStarted => "session_started",
+            EventType::SessionEnded => "session_ended",
+            EventType::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Outgoing {
+    pub id: String,
+    /// Where events are delivered. A subscription without one is kept but
+    /// inert (the seed's retry example has none); `validate` warns.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Event types delivered; empty means all of them.
+    #[serde(default)]
+    pub events: Vec<EventType>,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub retry: Retry,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Signing secret (`whsec_…` for Standard Webhooks).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub signing: Signing,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "yes")]
+    pub dead_letter: bool,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Signing {
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature` (Standard Webhooks).
+    #[default]
+    StandardWebhooks,
+    /// The secret sent as-is in `X-Webhook-Secret`.
+    Header,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Filter {
+    #[serde(default)]
+    pub hook_ids: Vec<String>,
+    #[serde(default)]
+    pub handler_ids: Vec<String>,
+    #[serde(default)]
+    pub session_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    #[default]
+    Exponential,
+    Linear,
+    Fixed,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retry {
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub backoff: Backoff,
+    #[serde(default = "default_initial_delay_ms")]
+    pub initial_delay_ms: u64,
+    #[serde(default = "default_max_delay_ms")]
+    pub max_delay_ms: u64,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+/// A channel adapter. `kind` picks the service; the other keys are that
+/// service's credentials and API base (overridable so tests can point it at
+/// a recording server).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Channel {
+    #[serde(rename = "type")]
+    pub kind: ChannelKind,
+    #[serde(default)]
+    pub webhook_url: Option<Secret>,
+    #[serde(default)]
+    pub bot_token: Option<Secret>,
+    /// Default destination (Discord channel id, Slack channel, Telegram chat id)
+    /// when the handler's `target.peer` does not name one.
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// The generic webhook's URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Discord,
+    Slack,
+    Telegram,
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Agent {
+    #[serde(rename = "type")]
+    pub kind: AgentKind,
+    /// Chat-completions base URL (`…/v1`) or the OpenClaw gateway URL.
+    pub url: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// How many earlier messages of the session are sent along.
+    #[serde(default = "default_history")]
+    pub history: usize,
+    #[serde(default = "default_agent_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentKind {
+    /// Any OpenAI-compatible `POST {url}/chat/completions`.
+    Openai,
+    /// An OpenClaw / Clawdbot gateway: `POST {url}/hooks/agent`.
+    Openclaw,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Network {
+    /// Let outbound calls reach loopback and private addresses (tests, local setups).
+    #[serde(default)]
+    pub allow_private: bool,
+    /// Hosts or CIDRs reachable even though private.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionDefaults {
+    /// Idle timeout of persistent sessions unless a handler sets its own.
+    #[serde(default = "default_session_timeout")]
+    pub timeout: Seconds,
+    /// Messages kept per session for agent context.
+    #[serde(default = "default_history")]
+    pub history: usize,
+}
+
+impl Default for SessionDefaults {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_port() -> u16 {
+    3011
+}
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_secret_header() -> String {
+    "X-Webhook-Secret".into()
+}
+fn default_max_body() -> usize {
+    256 * 1024
+}
+fn default_success_status() -> u16 {
+    202
+}
+fn default_dedup_window() -> Seconds {
+    Seconds(24 * 3600)
+}
+fn default_session_timeout() -> Seconds {
+    Seconds(24 * 3600)
+}
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_timeout_ms() -> u64 {
+    15_000
+}
+fn default_agent_timeout_ms() -> u64 {
+    120_000
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+fn default_initial_delay_ms() -> u64 {
+    1_000
+}
+fn default_max_delay_ms() -> u64 {
+    3_600_000
+}
+fn default_history() -> usize {
+    20
+}

@@ -1,0 +1,371 @@
+//! Checks that span keys, and the compiled form the functions run on.
+//!
+//! Compiling templates here means a broken template is a load error that
+//! names its handler, never a surprise on the first hook.
+
+use super::load::{ConfigError, ConfigErrors};
+use super::{Action, Config, Handler, SessionMode};
+use crate::template;
+use handlebars::Handlebars;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Something legal but probably not meant; `clawhooks validate` prints these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Which template of a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateField {
+    Message,
+    SessionKey,
+    ForwardBody,
+}
+
+impl TemplateField {
+    fn key(self) -> &'static str {
+        match self {
+            TemplateField::Message => "template",
+            TemplateField::SessionKey => "sessionKey",
+            TemplateField::ForwardBody => "forward.bodyTemplate",
+        }
+    }
+}
+
+/// A loaded, checked config with its templates compiled and its routes built.
+pub struct CompiledConfig {
+    pub config: Config,
+    pub warnings: Vec<Warning>,
+    templates: Handlebars<'static>,
+    routes: HashMap<String, usize>,
+}
+
+impl fmt::Debug for CompiledConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledConfig")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {message}")]
+pub struct RenderError {
+    pub name: String,
+    pub message: String,
+}
+
+impl CompiledConfig {
+    /// The handler a hook id reaches, by its `id` or by its `path` under `/webhook`.
+    pub fn handler_for(&self, hook_id: &str) -> Option<&Handler> {
+        self.routes
+            .get(hook_id)
+            .map(|&i| &self.config.webhooks.handlers[i])
+    }
+
+    pub fn handler_by_id(&self, id: &str) -> Option<&Handler> {
+        self.config.webhooks.handlers.iter().find(|h| h.id == id)
+    }
+
+    pub fn has_template(&self, handler_id: &str, field: TemplateField) -> bool {
+        self.templates
+            .has_template(&template_name(handler_id, field))
+    }
+
+    /// Renders a handler's compiled template against `data`.
+    pub fn render(
+        &self,
+        handler_id: &str,
+        field: TemplateField,
+        data: &Value,
+    ) -> Result<String, RenderError> {
+        let name = template_name(handler_id, field);
+        self.templates.render(&name, data).map_err(|e| RenderError {
+            name: format!("handlers.{handler_id}.{}", field.key()),
+            message: e.reason().to_string(),
+        })
+    }
+
+    /// The idle timeout of a handler's persistent sessions.
+    pub fn session_timeout(&self, handler: Option<&Handler>) -> Duration {
+        handler
+            .and_then(|h| h.session_timeout)
+            .unwrap_or(self.config.webhooks.sessions.timeout)
+            .as_duration()
+    }
+}
+
+fn template_name(handler_id: &str, field: TemplateField) -> String {
+    format!("{handler_id}\u{0}{}", field.key())
+}
+
+pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let mut templates = template::registry();
+    let mut routes: HashMap<String, usize> = HashMap::new();
+    let w = &config.webhooks;
+
+    let inc = &w.incoming;
+    if inc.success_status != 200 && inc.success_status != 202 {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.successStatus",
+            format!("must be 200 or 202, not {}", inc.success_status),
+        ));
+    }
+    if http::HeaderName::from_bytes(inc.secret_header.as_bytes()).is_err() {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.secretHeader",
+            format!("{:?} is not a valid header name", inc.secret_header),
+        ));
+    }
+    if inc.max_body_bytes == 0 {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.maxBodyBytes",
+            "must be greater than 0",
+        ));
+    }
+    if inc.secret.as_ref().is_some_and(|s| s.is_empty()) {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.secret",
+            "is empty; remove the key to accept unauthenticated hooks",
+        ));
+    }
+    if inc.secret.is_none()
+        && w.handlers.iter().all(|h| h.secret.is_none())
+        && inc.allowed_ips.is_empty()
+    {
+        warnings.push(Warning {
+            path: "webhooks.incoming.secret".into(),
+            message:
+                "no secret and no allowedIPs: anyone who can reach the endpoint can post hooks"
+                    .into(),
+        });
+    }
+
+    for (i, h) in w.handlers.iter().enumerate() {
+        let at = format!("webhooks.handlers[{i}]");
+        check_handler(&config, h, &at, &mut errors, &mut warnings);
+        for (key, route) in [
+            ("id", Some(h.id.clone())),
+            ("path", h.path.as_deref().map(route_of)),
+        ] {
+            let Some(route) = route else { continue };
+            if let Some(&other) = routes.get(&route) {
+                if other != i {
+                    errors.push(ConfigError::new(
+                        format!("{at}.{key}"),
+                        format!(
+                            "route {route:?} is already taken by handler {:?}",
+                            w.handlers[other].id
+                        ),
+                    ));
+                }
+            } else {
+                routes.insert(route, i);
+            }
+        }
+        for (field, text) in [
+            (TemplateField::Message, h.template.as_deref()),
+            (
+                TemplateField::SessionKey,
+                h.session_key.as_deref().filter(|k| k.contains("{{")),
+            ),
+            (
+                TemplateField::ForwardBody,
+                h.forward.as_ref().and_then(|f| f.body_template.as_deref()),
+            ),
+        ] {
+            if let Some(text) = text {
+                if let Err(e) =
+                    templates.register_template_string(&template_name(&h.id, field), text)
+                {
+                    errors.push(ConfigError::new(
+                        format!("{at}.{}", field.key()),
+                        format!(
+                            "handler {:?}: template does not compile: {}",
+                            h.id,
+                            e.reason()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut seen = HashMap::new();
+    for (i, o) in w.outgoing.iter().enumerate() {
+        let at = format!("webhooks.outgoing[{i}]");
+        if let Some(prev) = seen.insert(o.id.clone(), i) {
+            errors.push(ConfigError::new(
+                format!("{at}.id"),
+                format!("duplicate id {:?} (also webhooks.outgoing[{prev}])", o.id),
+            ));
+        }
+        match &o.url {
+            None => warnings.push(Warning {
+                path: format!("{at}.url"),
+                message: format!(
+                    "subscription {:?} has no url, so nothing is delivered to it",
+                    o.id
+                ),
+            }),
+            Some(url) => check_url(url, &format!("{at}.url"), &mut errors),
+        }
+        check_method(&o.method, &format!("{at}.method"), &mut errors);
+        if o.retry.max_attempts == 0 {
+            errors.push(ConfigError::new(
+                format!("{at}.retry.maxAttempts"),
+                "must be at least 1",
+            ));
+        }
+        if o.retry.initial_delay_ms > o.retry.max_delay_ms {
+            errors.push(ConfigError::new(
+                format!("{at}.retry.initialDelayMs"),
+                "must not exceed retry.maxDelayMs",
+            ));
+        }
+        if o.timeout_ms == 0 {
+            errors.push(ConfigError::new(
+                format!("{at}.timeoutMs"),
+                "must be greater than 0",
+            ));
+        }
+    }
+
+    for (name, c) in &w.channels {
+        let at = format!("webhooks.channels.{name}");
+        if let Some(base) = &c.api_base {
+            check_url(base, &format!("{at}.apiBase"), &mut errors);
+        }
+        if let Some(url) = &c.url {
+            check_url(url, &format!("{at}.url"), &mut errors);
+        }
+    }
+    for (name, a) in &w.agents {
+        check_url(&a.url, &format!("webhooks.agents.{name}.url"), &mut errors);
+    }
+
+    if errors.is_empty() {
+        Ok(CompiledConfig {
+            config,
+            warnings,
+            templates,
+            routes,
+        })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// `"/github"` → `"github"`: the part after `/webhook/` that reaches the handler.
+pub fn route_of(path: &str) -> String {
+    let p = path.trim_matches('/');
+    p.strip_prefix("webhook/").unwrap_or(p).to_string()
+}
+
+fn check_handler(
+    config: &Config,
+    h: &Handler,
+    at: &str,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    let w = &config.webhooks;
+    if h.id.is_empty()
+        || !h
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
+        errors.push(ConfigError::new(
+            format!("{at}.id"),
+            format!(
+                "{:?} must be non-empty and use only letters, digits, '-', '_', '.', ':'",
+                h.id
+            ),
+        ));
+    }
+    if let Some(p) = &h.path {
+        if !p.starts_with('/')
+            || route_of(p).is_empty()
+            || p.contains(char::is_whitespace)
+            || p.contains(['?', '#'])
+        {
+            errors.push(ConfigError::new(
+                format!("{at}.path"),
+                format!("{p:?} must be a path like \"/github\""),
+            ));
+        }
+    }
+    if h.secret.as_ref().is_some_and(|s| s.is_empty()) {
+        errors.push(ConfigError::new(format!("{at}.secret"), "is empty"));
+    }
+    match h.action {
+        Action::SendMessage => match &h.target {
+            None => errors.push(ConfigError::new(format!("{at}.target"), "send_message needs a target {\"channel\", \"peer\"}")),
+            Some(t) if !w.channels.contains_key(&t.channel) => warnings.push(Warning {
+                path: format!("{at}.target.channel"),
+                message: format!("channel {:?} is not configured under webhooks.channels; messages to it fail until it is", t.channel),
+            }),
+            Some(_) => {}
+        },
+        Action::RunAgent => match &h.agent_id {
+            None => errors.push(ConfigError::new(format!("{at}.agentId"), "run_agent needs an agentId")),
+            Some(a) if !w.agents.contains_key(a) => warnings.push(Warning {
+                path: format!("{at}.agentId"),
+                message: format!("agent {a:?} is not configured under webhooks.agents; runs fail until it is"),
+            }),
+            Some(_) => {}
+        },
+        Action::Forward => match &h.forward {
+            None => errors.push(ConfigError::new(format!("{at}.forward"), "forward needs forward {\"url\"}")),
+            Some(f) => {
+                check_url(&f.url, &format!("{at}.forward.url"), errors);
+                check_method(&f.method, &format!("{at}.forward.method"), errors);
+            }
+        },
+        Action::Custom => match &h.custom {
+            Some(c) if c.function.is_some() != c.lambda.is_some() => {}
+            _ => errors.push(ConfigError::new(format!("{at}.custom"), "custom needs exactly one of custom.function or custom.lambda")),
+        },
+        Action::None => {}
+    }
+    if h.session_mode == SessionMode::Ephemeral && h.session_key.is_some() {
+        warnings.push(Warning {
+            path: format!("{at}.sessionKey"),
+            message: "sessionKey is ignored unless sessionMode is \"persistent\"".into(),
+        });
+    }
+}
+
+fn check_url(url: &str, at: &str, errors: &mut Vec<ConfigError>) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        Ok(u) => errors.push(ConfigError::new(
+            at,
+            format!("scheme {:?} is not http or https", u.scheme()),
+        )),
+        Err(e) => errors.push(ConfigError::new(at, format!("invalid URL: {e}"))),
+    }
+}
+
+fn check_method(m: &str, at: &str, errors: &mut Vec<ConfigError>) {
+    if !matches!(m, "POST" | "PUT" | "PATCH" | "GET" | "DELETE") {
+        errors.push(ConfigError::new(
+            at,
+            format!("{m:?} is not one of POST, PUT, PATCH, GET, DELETE"),
+        ));
+    }
+}

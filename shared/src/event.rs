@@ -1,0 +1,146 @@
+//! What travels on the queues.
+//!
+//! [`InboundEvent`] is what ingress accepted, on its way to the handler stage.
+//! [`LifecycleEvent`] is what the handler stage emits, in the seed's outgoing
+//! payload shape, on its way to egress.
+
+use crate::config::EventType;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A hook that ingress accepted. The body is kept as received (not
+/// re-serialized) so `forward` can pass it on byte for byte; the handler
+/// parses it again, which is cheap next to the action it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundEvent {
+    pub event_id: String,
+    /// The id in `/webhook/<hook-id>`.
+    pub hook_id: String,
+    /// The handler the hook reached, if any.
+    pub handler_id: Option<String>,
+    pub session_key: String,
+    /// Whether the session key is shared by successive hooks.
+    pub persistent: bool,
+    pub received_at: DateTime<Utc>,
+    pub source_ip: String,
+    /// Request headers, lower-cased, without the ones that carry secrets.
+    pub headers: BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
+    pub content_type: Option<String>,
+    pub body: Body,
+}
+
+/// The posted body, as ingress classified it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Body {
+    /// JSON text, already checked to parse.
+    Json(String),
+    /// `application/x-www-form-urlencoded`, decoded to an object.
+    Form(BTreeMap<String, String>),
+    /// Anything else that is UTF-8.
+    Text(String),
+    /// Bytes that are not UTF-8, base64-encoded.
+    Binary(String),
+    Empty,
+}
+
+impl Body {
+    /// The body as a JSON value for templates: objects for JSON and forms,
+    /// a string for text.
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            Body::Json(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+            Body::Form(m) => serde_json::to_value(m).unwrap_or_default(),
+            Body::Text(t) | Body::Binary(t) => serde_json::Value::String(t.clone()),
+            Body::Empty => serde_json::Value::Null,
+        }
+    }
+}
+
+/// The seed's outgoing payload, plus ids that let a receiver correlate and
+/// deduplicate. The same `id` is sent on every delivery attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub session: String,
+    pub message: Message,
+    pub timestamp: String,
+    /// The inbound event this one stems from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler_id: Option<String>,
+    /// Present on `error` events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub from: String,
+    pub text: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorInfo {
+    /// Where it failed: `handler`, `channel`, `agent`, `forward`, `custom`, `delivery`.
+    pub stage: String,
+    pub message: String,
+    /// Whether the queue will try again.
+    pub retrying: bool,
+    /// For delivery failures: the subscription and the event type that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_event_type: Option<EventType>,
+}
+
+/// RFC 3339 with millisecond precision and a `Z`, as the seed writes times.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Where an accepted hook is in its life, for `GET /events/<id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    Queued,
+    Processing,
+    Done,
+    Failed,
+}
+
+/// The status record of an accepted hook (table `events`, sort key `status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub event_id: String,
+    pub status: EventStatus,
+    pub hook_id: String,
+    #[serde(default)]
+    pub handler_id: Option<String>,
+    pub session_key: String,
+    pub received_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub attempts: u32,
+    /// What the action produced: the agent's answer, the channel's message id…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

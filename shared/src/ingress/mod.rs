@@ -1,0 +1,379 @@
+//! The ingress stage, one function for the Lambda and the local server:
+//! route, check the source address, authenticate, limit and classify the
+//! body, deduplicate, enqueue, and answer at once. Nothing slow happens here;
+//! the handler stage does the work.
+
+mod auth;
+mod body;
+pub mod source;
+
+use crate::config::CompiledConfig;
+use crate::event::{self, EventRecord, EventStatus, InboundEvent};
+use crate::ports::{Backend, Clock, Item, NewMessage, Table};
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Headers whose values identify a delivery; a repeat within the dedup
+/// window gets the first answer and is not enqueued again.
+pub const IDEMPOTENCY_HEADERS: [&str; 3] = ["idempotency-key", "webhook-id", "x-github-delivery"];
+
+/// A request as the transport saw it (API Gateway or the local socket).
+#[derive(Debug, Clone)]
+pub struct IngressRequest {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The socket peer locally; `requestContext.http.sourceIp` on API Gateway.
+    pub peer: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngressResponse {
+    pub status: StatusCode,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+impl IngressResponse {
+    pub fn json(status: StatusCode, body: Value) -> Self {
+        IngressResponse {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// A refusal: `{"ok": false, "error": …}`.
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::json(status, json!({ "ok": false, "error": message.into() }))
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
+    }
+}
+
+/// Everything ingress needs, built once at start (Lambda init or server start).
+#[derive(Clone)]
+pub struct Ingress {
+    pub config: Arc<CompiledConfig>,
+    pub backend: Backend,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ingress {
+    pub async fn handle(&self, req: IngressRequest) -> IngressResponse {
+        let path = req.path.trim_end_matches('/');
+        if let Some(hook_id) = path.strip_prefix("/webhook/") {
+            if req.method != Method::POST {
+                return IngressResponse::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "use POST to send a webhook",
+                )
+                .header("allow", "POST");
+            }
+            let hook_id = hook_id.to_string();
+            return self.accept_hook(&hook_id, req).await;
+        }
+        match (req.method.clone(), path) {
+            (Method::GET, "/health") => {
+                IngressResponse::json(StatusCode::OK, json!({ "ok": true }))
+            }
+            (_, "/health") => IngressResponse::error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
+                .header("allow", "GET"),
+            (_, "/webhook") => IngressResponse::error(
+                StatusCode::NOT_FOUND,
+                "no hook id: post to /webhook/<hook-id>",
+            ),
+            _ => crate::api::handle(self, req).await,
+        }
+    }
+
+    async fn accept_hook(&self, hook_id: &str, req: IngressRequest) -> IngressResponse {
+        let cfg = &self.config.config.webhooks;
+        let inc = &cfg.incoming;
+        if !inc.enabled {
+            return IngressResponse::error(StatusCode::NOT_FOUND, "incoming webhooks are disabled");
+        }
+        if hook_id.is_empty() {
+            return IngressResponse::error(
+                StatusCode::NOT_FOUND,
+                "no hook id: post to /webhook/<hook-id>",
+            );
+        }
+
+        let source = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
+        if !inc.allowed_ips.is_empty() && !inc.allowed_ips.iter().any(|n| n.contains(source)) {
+            tracing::warn!(%source, hook_id, "refused: source address not in allowedIPs");
+            return IngressResponse::error(
+                StatusCode::FORBIDDEN,
+                format!("source address {source} is not allowed"),
+            );
+        }
+
+        let handler = self.config.handler_for(hook_id);
+        let secret = handler
+            .and_then(|h| h.secret.as_ref())
+            .or(inc.secret.as_ref());
+        let query = parse_query(req.query.as_deref());
+        if let Some(key) = auth::secret_in_query(&query, &inc.secret_header, secret) {
+            tracing::warn!(%source, hook_id, "refused: secret in query string");
+            return IngressResponse::error(
+                StatusCode::BAD_REQUEST,
+                format!("query parameter {key:?} looks like a secret; send secrets in the {} header, never in the URL", inc.secret_header),
+            );
+        }
+        if let Some(secret) = secret {
+            if let Err(refusal) = auth::check_secret(&req.headers, &inc.secret_header, secret) {
+                tracing::warn!(%source, hook_id, reason = refusal.as_str(), "refused: authentication");
+                return IngressResponse::error(
+                    StatusCode::UNAUTHORIZED,
+                    refusal.message(&inc.secret_header),
+                );
+            }
+        }
+
+        match handler {
+            Some(h) if !h.enabled => {
+                return IngressResponse::error(
+                    StatusCode::NOT_FOUND,
+                    format!("hook {hook_id:?} is disabled"),
+                )
+            }
+            None if inc.reject_unknown_hooks => {
+                return IngressResponse::error(
+                    StatusCode::NOT_FOUND,
+                    format!("no handler for hook {hook_id:?}"),
+                )
+            }
+            _ => {}
+        }
+
+        if req.body.len() > inc.max_body_bytes {
+            return IngressResponse::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
+                    req.body.len(),
+                    inc.max_body_bytes
+                ),
+            );
+        }
+        let content_type = req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (body, body_value) = match body::classify(content_type.as_deref(), &req.body) {
+            Ok(b) => b,
+            Err(msg) => return IngressResponse::error(StatusCode::BAD_REQUEST, msg),
+        };
+
+        let now = self.clock.now();
+        let event_id = event::new_id();
+        let mut ev = InboundEvent {
+            event_id: event_id.clone(),
+            hook_id: hook_id.to_string(),
+            handler_id: handler.map(|h| h.id.clone()),
+            session_key: String::new(),
+            persistent: false,
+            received_at: now,
+            source_ip: source.to_string(),
+            headers: kept_headers(&req.headers, &inc.secret_header),
+            query,
+            content_type,
+            body,
+        };
+        match session_key(&self.config, handler, &ev, &body_value) {
+            Ok((key, persistent)) => {
+                ev.session_key = key;
+                ev.persistent = persistent;
+            }
+            Err(msg) => return IngressResponse::error(StatusCode::BAD_REQUEST, msg),
+        }
+
+        let success = StatusCode::from_u16(inc.success_status).unwrap_or(StatusCode::ACCEPTED);
+        let dedup = idempotency_key(&req.headers).map(|k| format!("{hook_id}\u{0}{k}"));
+        if let Some(key) = &dedup {
+            let item = Item::new(
+                key.clone(),
+                "",
+                json!({ "eventId": ev.event_id, "sessionKey": ev.session_key }),
+            )
+            .expires_at(now.timestamp() + inc.dedup_window.0 as i64);
+            match self
+                .backend
+                .store
+                .put_if_absent(Table::Dedup, item, now.timestamp())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return self.duplicate_answer(key, success, now.timestamp()).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "dedup store failed");
+                    return IngressResponse::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily unable to accept hooks; retry",
+                    );
+                }
+            }
+        }
+
+        let msg = NewMessage::new(serde_json::to_string(&ev).expect("event serializes"))
+            .group(ev.session_key.clone())
+            .attribute("hookId", hook_id);
+        let msg = NewMessage {
+            dedup_id: Some(ev.event_id.clone()),
+            ..msg
+        };
+        if let Err(e) = self.backend.handler_queue.send(msg).await {
+            tracing::error!(error = %e, hook_id, "enqueue failed");
+            if let Some(key) = &dedup {
+                // Free the key so the sender's retry is not taken for a duplicate.
+                let _ = self.backend.store.delete(Table::Dedup, key, "").await;
+            }
+            let status = match e {
+                crate::ports::QueueError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return IngressResponse::error(status, format!("could not queue the hook: {e}"));
+        }
+
+        let ts = event::timestamp(now);
+        let record = EventRecord {
+            event_id: ev.event_id.clone(),
+            status: EventStatus::Queued,
+            hook_id: ev.hook_id.clone(),
+            handler_id: ev.handler_id.clone(),
+            session_key: ev.session_key.clone(),
+            received_at: ts.clone(),
+            updated_at: ts,
+            attempts: 0,
+            result: None,
+            error: None,
+        };
+        let item = Item::new(
+            ev.event_id.clone(),
+            "status",
+            serde_json::to_value(&record).expect("record serializes"),
+        )
+        .expires_at(now.timestamp() + EVENT_RECORD_TTL_SECS);
+        if let Err(e) = self
+            .backend
+            .store
+            .put_if_absent(Table::Events, item, now.timestamp())
+            .await
+        {
+            // The hook is queued; only its status page is missing.
+            tracing::warn!(error = %e, event_id = %ev.event_id, "could not record event status");
+        }
+        tracing::info!(event_id = %ev.event_id, hook_id, handler = ?ev.handler_id, session = %ev.session_key, %source, "accepted");
+        IngressResponse::json(
+            success,
+            json!({ "ok": true, "eventId": ev.event_id, "sessionKey": ev.session_key }),
+        )
+    }
+
+    async fn duplicate_answer(&self, key: &str, success: StatusCode, now: i64) -> IngressResponse {
+        match self.backend.store.get(Table::Dedup, key, "", now).await {
+            Ok(Some(item)) => {
+                let mut body = item.value;
+                body["ok"] = json!(true);
+                body["duplicate"] = json!(true);
+                IngressResponse::json(success, body)
+            }
+            // Raced with an expiry; treat as seen rather than enqueue twice.
+            Ok(None) => IngressResponse::json(success, json!({ "ok": true, "duplicate": true })),
+            Err(e) => {
+                tracing::error!(error = %e, "dedup store failed");
+                IngressResponse::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily unable to accept hooks; retry",
+                )
+            }
+        }
+    }
+}
+
+/// How long `GET /events/<id>` can find an event: a week.
+pub const EVENT_RECORD_TTL_SECS: i64 = 7 * 24 * 3600;
+
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    IDEMPOTENCY_HEADERS
+        .iter()
+        .find_map(|h| {
+            headers
+                .get(*h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        })
+        .map(|v| v.chars().take(256).collect())
+}
+
+fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
+    q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// Request headers for templates and forwarding, minus those carrying credentials.
+fn kept_headers(headers: &HeaderMap, secret_header: &str) -> BTreeMap<String, String> {
+    let secret_header = secret_header.to_ascii_lowercase();
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if n == secret_header || matches!(n, "authorization" | "cookie" | "proxy-authorization") {
+            continue;
+        }
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(n.to_string())
+            .and_modify(|e| {
+                e.push_str(", ");
+                e.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    out
+}
+
+/// The session a hook joins: a fresh `hook:<uuid>`, or the handler's
+/// persistent key (rendered when it is a template).
+fn session_key(
+    cfg: &CompiledConfig,
+    handler: Option<&crate::config::Handler>,
+    ev: &InboundEvent,
+    body: &Value,
+) -> Result<(String, bool), String> {
+    use crate::config::{validate::TemplateField, SessionMode};
+    let Some(h) = handler.filter(|h| h.session_mode == SessionMode::Persistent) else {
+        return Ok((format!("hook:{}", uuid::Uuid::new_v4()), false));
+    };
+    let key = if cfg.has_template(&h.id, TemplateField::SessionKey) {
+        let ctx = crate::template::context(ev, body, &event::timestamp(ev.received_at));
+        cfg.render(&h.id, TemplateField::SessionKey, &ctx)
+            .map_err(|e| e.to_string())?
+    } else {
+        h.session_key
+            .clone()
+            .unwrap_or_else(|| format!("webhook:{}", h.id))
+    };
+    let key = key.trim().to_string();
+    if key.is_empty() {
+        return Err(format!(
+            "the sessionKey template of handler {:?} rendered an empty key from this payload",
+            h.id
+        ));
+    }
+    Ok((key, true))
+}

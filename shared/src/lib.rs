@@ -1,0 +1,21 @@
+//! clawhooks: a webhook gateway for the Clawdbot AI assistant.
+//!
+//! The crate is the functional core (config, routing, auth, templates,
+//! retry schedules), the ports the stages need (queues, a store, outbound
+//! HTTP, a clock) and the adapters behind them (SQLite for one process,
+//! SQS and DynamoDB on AWS). The Lambda functions and the `clawhooks`
+//! binary only wire these together.
+
+pub mod api;
+pub mod config;
+pub mod event;
+pub mod ingress;
+pub mod ports;
+pub mod secret;
+pub mod template;
+pub mod worker;
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+pub use secret::Secret;

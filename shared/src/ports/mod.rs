@@ -1,0 +1,29 @@
+//! The small traits the stages need from the outside world. The core never
+//! names SQS, DynamoDB or SQLite; adapters implement these.
+
+pub mod clock;
+pub mod http;
+pub mod queue;
+pub mod store;
+
+pub use clock::{Clock, SystemClock, TestClock};
+pub use http::{HttpRequest, HttpResponse, HttpSender, SendError};
+pub use queue::{NewMessage, Queue, QueueError, Received};
+pub use store::{Item, Store, StoreError, Table};
+
+use std::sync::Arc;
+
+/// The queues and the store one deployment runs on.
+#[derive(Clone)]
+pub struct Backend {
+    /// Accepted hooks, for the handler stage (FIFO by session on SQS).
+    pub handler_queue: Arc<dyn Queue>,
+    pub handler_dlq: Arc<dyn Queue>,
+    /// Lifecycle events, for egress to fan out.
+    pub events_queue: Arc<dyn Queue>,
+    pub events_dlq: Arc<dyn Queue>,
+    /// One message per (event, subscription), retried on its own schedule.
+    pub delivery_queue: Arc<dyn Queue>,
+    pub delivery_dlq: Arc<dyn Queue>,
+    pub store: Arc<dyn Store>,
+}

@@ -1,0 +1,100 @@
+//! A queue with SQS's semantics: at-least-once delivery, a visibility
+//! timeout, a receive count, delays, and an optional message group that
+//! orders messages (FIFO queues). Dead-lettering after `maxReceiveCount` is
+//! the queue's own business (SQS's redrive policy, or the embedded queue's
+//! equivalent), so callers only ever receive, delete, or let a message lapse.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The longest delay SQS accepts on one message; longer waits are chained.
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewMessage {
+    pub body: String,
+    /// Messages of one group are delivered one at a time, in order (FIFO
+    /// queues); ignored by standard queues.
+    pub group: Option<String>,
+    /// Deduplication id for FIFO queues; a unique one is made when absent.
+    pub dedup_id: Option<String>,
+    /// Not delivered before this delay has passed (at most [`MAX_DELAY`]).
+    pub delay: Duration,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl NewMessage {
+    pub fn new(body: impl Into<String>) -> Self {
+        NewMessage {
+            body: body.into(),
+            ..Default::default()
+        }
+    }
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay.min(MAX_DELAY);
+        self
+    }
+    pub fn attribute(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.attributes.insert(k.into(), v.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub message_id: String,
+    /// Handle for delete and visibility changes; valid for this receipt only.
+    pub receipt: String,
+    pub body: String,
+    /// How many times this message has been received, this time included.
+    pub receive_count: u32,
+    pub group: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue {queue}: {message}")]
+    Backend { queue: String, message: String },
+    #[error("message too large: {size} bytes, limit {limit}")]
+    TooLarge { size: usize, limit: usize },
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// A name for logs and errors.
+    fn name(&self) -> &str;
+
+    async fn send(&self, msg: NewMessage) -> Result<String, QueueError>;
+
+    /// Sends several messages; the default sends them one by one.
+    async fn send_batch(&self, msgs: Vec<NewMessage>) -> Result<Vec<String>, QueueError> {
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            ids.push(self.send(m).await?);
+        }
+        Ok(ids)
+    }
+
+    /// Up to `max` messages (at most 10), hidden from other receivers for
+    /// `visibility`. Waits up to `wait` for the first one (long polling).
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>, QueueError>;
+
+    async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
+
+    /// Shows the message again after `timeout` (zero: at once).
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
+
+    /// Messages waiting (visible or not), for status pages and tests; may be approximate.
+    async fn approximate_len(&self) -> Result<usize, QueueError>;
+}

@@ -1,0 +1,119 @@
+//! A small key-value store with DynamoDB's shape: items under a partition
+//! key and a sort key, conditional writes, and expiry. Sessions, dedup keys,
+//! event status and the delivery log are typed layers over it, so a new
+//! kind of record never needs a new adapter method.
+//!
+//! Expired items are absent to every read, whether or not the backend has
+//! deleted them yet (DynamoDB's TTL deletes lazily, up to days late).
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// The tables a deployment has. On DynamoDB each is its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    Sessions,
+    Dedup,
+    Events,
+    Deliveries,
+    Limits,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::Sessions,
+        Table::Dedup,
+        Table::Events,
+        Table::Deliveries,
+        Table::Limits,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Sessions => "sessions",
+            Table::Dedup => "dedup",
+            Table::Events => "events",
+            Table::Deliveries => "deliveries",
+            Table::Limits => "limits",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub pk: String,
+    pub sk: String,
+    pub value: Value,
+    /// Unix seconds after which the item is gone.
+    pub expires_at: Option<i64>,
+    /// Bumped by every write; 0 means "not stored yet".
+    pub version: u64,
+}
+
+impl Item {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>, value: Value) -> Self {
+        Item {
+            pk: pk.into(),
+            sk: sk.into(),
+            value,
+            expires_at: None,
+            version: 0,
+        }
+    }
+    pub fn expires_at(mut self, unix_secs: i64) -> Self {
+        self.expires_at = Some(unix_secs);
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {table}: {message}")]
+    Backend {
+        table: &'static str,
+        message: String,
+    },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn get(
+        &self,
+        table: Table,
+        pk: &str,
+        sk: &str,
+        now: i64,
+    ) -> Result<Option<Item>, StoreError>;
+
+    /// Writes unconditionally; returns the new version.
+    async fn put(&self, table: Table, item: Item) -> Result<u64, StoreError>;
+
+    /// Writes only if no live item has this key. `Ok(false)`: one exists;
+    /// exactly one of several racing callers gets `Ok(true)`.
+    async fn put_if_absent(&self, table: Table, item: Item, now: i64) -> Result<bool, StoreError>;
+
+    /// Writes only if the stored item's version is `expected` (0: absent or
+    /// expired). `Ok(false)` on a conflict. Optimistic concurrency for
+    /// read-modify-write records such as sessions.
+    async fn put_if_version(
+        &self,
+        table: Table,
+        item: Item,
+        expected: u64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    async fn delete(&self, table: Table, pk: &str, sk: &str) -> Result<(), StoreError>;
+
+    /// Live items under one partition key, by sort key ascending.
+    async fn query(
+        &self,
+        table: Table,
+        pk: &str,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Item>, StoreError>;
+
+    /// Live items of a whole table, in no promised order (sweepers, admin listings).
+    async fn scan(&self, table: Table, limit: usize, now: i64) -> Result<Vec<Item>, StoreError>;
+}

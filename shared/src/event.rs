@@ -144,3 +144,19 @@ pub struct EventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// Puts a lifecycle event on the events queue, grouped by session so one
+/// session's events reach egress in the order they happened.
+pub async fn emit(
+    queue: &dyn crate::ports::Queue,
+    ev: &LifecycleEvent,
+) -> Result<(), crate::ports::QueueError> {
+    let msg = crate::ports::NewMessage::new(serde_json::to_string(ev).expect("event serializes"))
+        .group(ev.session.clone())
+        .attribute("type", ev.kind.as_str());
+    let msg = crate::ports::NewMessage {
+        dedup_id: Some(ev.id.clone()),
+        ..msg
+    };
+    queue.send(msg).await.map(|_| ())
+}

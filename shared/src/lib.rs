@@ -6,6 +6,7 @@
 //! SQS and DynamoDB on AWS). The Lambda functions and the `clawhooks`
 //! binary only wire these together.
 
+pub mod adapters;
 pub mod api;
 pub mod config;
 pub mod event;

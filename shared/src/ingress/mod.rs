@@ -3,7 +3,7 @@
 //! body, deduplicate, enqueue, and answer at once. Nothing slow happens here;
 //! the handler stage does the work.
 
-mod auth;
+pub(crate) mod auth;
 mod body;
 pub mod source;
 

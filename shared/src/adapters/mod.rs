@@ -1,0 +1,3 @@
+//! Adapters that are not a backend: outbound HTTP.
+
+pub mod http;

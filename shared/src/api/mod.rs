@@ -1,0 +1,49 @@
+//! Routes beside `/webhook/*` and `/health`, served by the same ingress
+//! function on Lambda and locally: event status, sessions, deliveries and
+//! dead-letter replay. Each is guarded by [`authorize`].
+//!
+//! A route module exposes `async fn route(&Ingress, &IngressRequest, &[&str])
+//! -> Option<IngressResponse>` and answers `None` for paths it does not own.
+
+use crate::ingress::{auth, source, Ingress, IngressRequest, IngressResponse};
+use http::StatusCode;
+
+pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
+    let segments: Vec<&str> = req
+        .path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Err(refusal) = authorize(ingress, &req) {
+        return refusal;
+    }
+    let _ = &segments;
+    IngressResponse::error(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", req.method, req.path),
+    )
+}
+
+/// Admin routes need the global secret (header or bearer). Without one
+/// configured they answer only to loopback callers, so a local setup works
+/// out of the box and an exposed one does not leak.
+pub fn authorize(ingress: &Ingress, req: &IngressRequest) -> Result<(), IngressResponse> {
+    let inc = &ingress.config.config.webhooks.incoming;
+    match &inc.secret {
+        Some(secret) => auth::check_secret(&req.headers, &inc.secret_header, secret).map_err(|r| {
+            IngressResponse::error(StatusCode::UNAUTHORIZED, r.message(&inc.secret_header))
+        }),
+        None => {
+            let ip = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
+            if ip.is_loopback() {
+                Ok(())
+            } else {
+                Err(IngressResponse::error(
+                    StatusCode::FORBIDDEN,
+                    "admin routes need webhooks.incoming.secret when called from another host",
+                ))
+            }
+        }
+    }
+}

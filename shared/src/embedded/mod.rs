@@ -39,7 +39,8 @@ pub(crate) struct Db {
 /// A write: runs inside the shared transaction (in its own savepoint, so a
 /// failing job leaves the others alone), says whether it succeeded, and
 /// returns how to answer its caller once the commit's fate is known.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// `None`: the transaction could not begin, so the job must not run.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// Jobs folded into one transaction at most.
@@ -59,8 +60,7 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job
             drop(c);
             let msg = e.to_string();
             for job in batch {
-                // Never ran: answer with the error without touching the database.
-                let (_, reply) = job(&Connection::open_in_memory().expect("sqlite"));
+                let (_, reply) = job(None);
                 reply(Err(msg.clone()));
             }
             continue;
@@ -68,7 +68,7 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
             let _ = c.execute_batch("SAVEPOINT job");
-            let (ok, reply) = job(&c);
+            let (ok, reply) = job(Some(&c));
             let _ = c.execute_batch(if ok {
                 "RELEASE job"
             } else {
@@ -111,13 +111,14 @@ impl Db {
     ) -> Result<R, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |c| {
-            let r = f(c);
-            let ok = r.is_ok();
+            let r = c.map(f);
+            let ok = matches!(r, Some(Ok(_)));
             let reply: Reply = Box::new(move |commit| {
                 let _ = tx.send(match (commit, r) {
-                    (Ok(()), Ok(v)) => Ok(v),
+                    (Ok(()), Some(Ok(v))) => Ok(v),
+                    (Ok(()), Some(Err(e))) => Err(e.to_string()),
                     (Err(e), _) => Err(e),
-                    (Ok(()), Err(e)) => Err(e.to_string()),
+                    (Ok(()), None) => Err("the write did not run".to_string()),
                 });
             });
             (ok, reply)

@@ -188,17 +188,18 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ] {
             if let Some(text) = text {
-                if let Err(e) =
-                    templates.register_template_string(&template_name(&h.id, field), text)
-                {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{}", field.key()),
-                        format!(
-                            "handler {:?}: template does not compile: {}",
-                            h.id,
-                            e.reason()
-                        ),
-                    ));
+                match template::compile(text) {
+                    Ok(t) => templates.register_template(&template_name(&h.id, field), t),
+                    Err(e) => {
+                        errors.push(ConfigError::new(
+                            format!("{at}.{}", field.key()),
+                            format!(
+                                "handler {:?}: template does not compile: {}",
+                                h.id,
+                                e.reason()
+                            ),
+                        ));
+                    }
                 }
             }
         }

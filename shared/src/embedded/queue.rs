@@ -132,7 +132,11 @@ impl EmbeddedQueue {
                 }
                 if let Some(g) = &grp {
                     // Only the head of a group: later ones wait their turn.
-                    if !groups_taken.insert(g.clone()) {
+                    // Rows come by visible_at, which a retried head (or a
+                    // sender that read the clock before another) can put
+                    // after a later message: mark the group taken only
+                    // when its head is found, or the head is never seen.
+                    if groups_taken.contains(g) {
                         continue;
                     }
                     let earlier: bool = tx
@@ -143,6 +147,7 @@ impl EmbeddedQueue {
                     if earlier {
                         continue;
                     }
+                    groups_taken.insert(g.clone());
                 }
                 if self.options.max_receive_count > 0 && count >= self.options.max_receive_count {
                     if let Some(dlq) = &self.options.dead_letter {

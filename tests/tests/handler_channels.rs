@@ -345,3 +345,28 @@ async fn unreachable_services_are_transient() {
         "{status}"
     );
 }
+
+/// One session's hooks are handled one at a time, in order: while the
+/// first waits out a 429, the second waits behind it.
+#[tokio::test]
+async fn a_session_waits_behind_its_rate_limited_head() {
+    let chat = Recorder::start().await;
+    chat.script([Reply::status(429).header("retry-after", "7")]);
+    let h = Harness::new(&config(
+        json!({"type": "webhook", "url": chat.url("/c")}),
+        json!({"sessionMode": "persistent", "sessionKey": "ops", "template": "{{n}}"}),
+    ));
+    for n in 1..=3 {
+        h.post("notify", &[], &json!({"n": n}).to_string()).await;
+    }
+    assert!(h.run_handler().await[0].is_err());
+    assert_eq!(chat.count(), 1, "the others wait behind the head");
+    h.clock.advance(chrono::Duration::seconds(8));
+    assert_eq!(h.run_handler().await, vec![Ok(()), Ok(()), Ok(())]);
+    let texts: Vec<Value> = chat
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("1"), json!("1"), json!("2"), json!("3")]);
+}

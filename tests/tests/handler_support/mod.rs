@@ -13,7 +13,7 @@ use clawhooks::event::{InboundEvent, LifecycleEvent};
 use clawhooks::handler::session::SessionRecord;
 use clawhooks::handler::HandlerStage;
 use clawhooks::ingress::{Ingress, IngressRequest};
-use clawhooks::ports::{Backend, Received, TestClock};
+use clawhooks::ports::{Backend, Clock, Received, TestClock};
 use clawhooks::worker::{self, StageError};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
@@ -251,5 +251,3 @@ pub fn kinds(events: &[LifecycleEvent]) -> Vec<&'static str> {
 pub fn of_kind<'a>(events: &'a [LifecycleEvent], kind: &str) -> Vec<&'a LifecycleEvent> {
     events.iter().filter(|e| e.kind.as_str() == kind).collect()
 }
-
-use clawhooks::ports::Clock;

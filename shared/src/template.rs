@@ -9,7 +9,7 @@
 
 use handlebars::template::{Parameter, Template, TemplateElement};
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, JsonRender, Output, Path, RenderContext,
+    Context, Handlebars, Helper, HelperDef, HelperResult, JsonRender, Output, Path, RenderContext,
     RenderErrorReason, TemplateError,
 };
 use serde_json::Value;
@@ -26,9 +26,9 @@ pub fn registry() -> Handlebars<'static> {
     h.register_helper("json", Box::new(json_helper));
     h.register_helper("default", Box::new(default_helper));
     h.register_helper("truncate", Box::new(truncate_helper));
-    h.register_helper("upper", Box::new(upper_helper));
-    h.register_helper("lower", Box::new(lower_helper));
-    h.register_helper(VALUE_HELPER, Box::new(value_helper));
+    h.register_helper("upper", text_helper(|s| s.to_uppercase()));
+    h.register_helper("lower", text_helper(|s| s.to_lowercase()));
+    h.register_helper(VALUE_HELPER, text_helper(|s| s));
     h
 }
 
@@ -106,15 +106,19 @@ fn p_raw(p: &Parameter) -> &str {
     p.as_name().unwrap_or_default()
 }
 
-fn value_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&param(h, 0).map(display).unwrap_or_default())?;
-    Ok(())
+/// A helper that writes its first parameter, displayed, through `f`.
+fn text_helper(f: fn(String) -> String) -> Box<dyn HelperDef + Send + Sync> {
+    Box::new(
+        move |h: &Helper,
+              _: &Handlebars,
+              _: &Context,
+              _: &mut RenderContext,
+              out: &mut dyn Output|
+              -> HelperResult {
+            out.write(&f(param(h, 0).map(display).unwrap_or_default()))?;
+            Ok(())
+        },
+    )
 }
 
 /// Renders a value the way a person reading chat expects: strings bare,
@@ -181,28 +185,6 @@ fn truncate_helper(
         out.write(&cut)?;
         out.write("…")?;
     }
-    Ok(())
-}
-
-fn upper_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&param(h, 0).map(display).unwrap_or_default().to_uppercase())?;
-    Ok(())
-}
-
-fn lower_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&param(h, 0).map(display).unwrap_or_default().to_lowercase())?;
     Ok(())
 }
 

@@ -154,21 +154,20 @@ async fn custom_extract_fields_picks_paths() {
     );
 }
 
-#[tokio::test]
-async fn unknown_custom_function_is_permanent_and_lists_the_known_ones() {
-    let h = Harness::new(
-        &json!({"webhooks": {"handlers": [{"id": "x", "action": "custom",
-                 "custom": {"function": "nope"}}]}})
-        .to_string(),
-    );
-    let a = h.post("x", &[], "{}").await;
-    assert_eq!(h.run_handler().await, vec![Ok(())]);
-    let status = h.status(&a.event_id()).await;
-    assert_eq!(status["status"], "failed");
-    let error = status["error"].as_str().unwrap();
+#[test]
+fn unknown_custom_functions_fail_at_load_and_list_the_known_ones() {
+    let cfg = json!({"webhooks": {"handlers": [{"id": "x", "action": "custom",
+             "custom": {"function": "nope"}}]}});
+    let err = clawhooks::config::load_str(&cfg.to_string(), &|_| None)
+        .unwrap_err()
+        .to_string();
     assert!(
-        error.contains("github_summary") && error.contains("extract_fields"),
-        "{error}"
+        err.starts_with("webhooks.handlers[0].custom.function: unknown custom function \"nope\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("github_summary") && err.contains("extract_fields"),
+        "{err}"
     );
 }
 

@@ -338,7 +338,14 @@ fn check_handler(
             }
         },
         Action::Custom => match &h.custom {
-            Some(c) if c.function.is_some() != c.lambda.is_some() => {}
+            Some(c) if c.function.is_some() != c.lambda.is_some() => {
+                if let Some(f) = c.function.as_deref().filter(|f| crate::handler::custom::lookup(f).is_none()) {
+                    errors.push(ConfigError::new(
+                        format!("{at}.custom.function"),
+                        format!("unknown custom function {f:?}; known: {}", crate::handler::custom::names().join(", ")),
+                    ));
+                }
+            }
             _ => errors.push(ConfigError::new(format!("{at}.custom"), "custom needs exactly one of custom.function or custom.lambda")),
         },
         Action::None => {}

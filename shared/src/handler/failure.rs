@@ -5,7 +5,7 @@
 //! `maxReceiveCount`); a permanent one is recorded, announced with an
 //! `error` event, and the message is deleted so it never loops.
 
-use crate::ports::{HttpResponse, SendError, StoreError};
+use crate::ports::{Clock, HttpRequest, HttpResponse, HttpSender, SendError, StoreError};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -96,6 +96,27 @@ impl ActionError {
             },
             _ => ActionError::Permanent { stage, message },
         }
+    }
+}
+
+/// Sends a request and turns anything but a 2xx into an [`ActionError`]
+/// (`what` names the service in the message, never its URL: URLs carry
+/// tokens).
+pub async fn send_checked(
+    http: &dyn HttpSender,
+    clock: &dyn Clock,
+    stage: &'static str,
+    what: &str,
+    req: HttpRequest,
+) -> Result<HttpResponse, ActionError> {
+    let resp = http
+        .send(req)
+        .await
+        .map_err(|e| ActionError::from_send(stage, e))?;
+    if (200..300).contains(&resp.status) {
+        Ok(resp)
+    } else {
+        Err(ActionError::from_status(stage, what, &resp, clock.now()))
     }
 }
 

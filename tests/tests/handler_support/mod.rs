@@ -9,12 +9,12 @@ use chrono::{TimeZone, Utc};
 use clawhooks::adapters::http::ReqwestSender;
 use clawhooks::config::{load_str, CompiledConfig};
 use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::event::{InboundEvent, LifecycleEvent};
+use clawhooks::event::LifecycleEvent;
 use clawhooks::handler::session::SessionRecord;
 use clawhooks::handler::HandlerStage;
 use clawhooks::ingress::{Ingress, IngressRequest};
-use clawhooks::ports::{Backend, Clock, Received, TestClock};
-use clawhooks::worker::{self, StageError};
+use clawhooks::ports::{Backend, Clock, Queue, Received, TestClock};
+use clawhooks::worker::StageError;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use std::sync::Arc;
@@ -141,12 +141,7 @@ impl Harness {
     pub async fn run_handler(&self) -> Vec<Result<(), String>> {
         let mut outcomes = Vec::new();
         loop {
-            let msgs = self
-                .backend
-                .handler_queue
-                .receive(10, VISIBILITY, Duration::ZERO)
-                .await
-                .unwrap();
+            let msgs = next_batch(self.backend.handler_queue.as_ref()).await;
             if msgs.is_empty() {
                 return outcomes;
             }
@@ -156,11 +151,12 @@ impl Harness {
         }
     }
 
-    /// One message through `worker::process_one` (the loop's own step).
+    /// One message through the stage, acted on as `worker::process_one`
+    /// does (delete on Ok; on Retry, the delay it asks for), but keeping the
+    /// outcome for the test.
     pub async fn process(&self, m: &Received) -> Result<(), String> {
         use clawhooks::worker::Stage;
         let q = self.backend.handler_queue.as_ref();
-        // Run the stage to see its outcome, as the loop would act on it.
         let outcome = self.stage.process(m).await;
         match outcome {
             Ok(()) => {
@@ -176,29 +172,11 @@ impl Harness {
         }
     }
 
-    /// Runs the real consumer loop until the handler queue is empty.
-    pub async fn run_worker_once(&self) {
-        let msgs = self
-            .backend
-            .handler_queue
-            .receive(10, VISIBILITY, Duration::ZERO)
-            .await
-            .unwrap();
-        for m in msgs {
-            worker::process_one(self.backend.handler_queue.as_ref(), self.stage.as_ref(), &m).await;
-        }
-    }
-
     /// Takes every lifecycle event off the events queue, in order.
     pub async fn events(&self) -> Vec<LifecycleEvent> {
         let mut out = Vec::new();
         loop {
-            let msgs = self
-                .backend
-                .events_queue
-                .receive(10, VISIBILITY, Duration::ZERO)
-                .await
-                .unwrap();
+            let msgs = next_batch(self.backend.events_queue.as_ref()).await;
             if msgs.is_empty() {
                 return out;
             }
@@ -228,19 +206,11 @@ impl Harness {
         assert_eq!(a.status, 200, "{}", a.body);
         a.body["event"].clone()
     }
+}
 
-    /// The inbound event as queued, for tests that drive the stage directly.
-    pub async fn peek_inbound(&self) -> Vec<InboundEvent> {
-        let msgs = self
-            .backend
-            .handler_queue
-            .receive(10, Duration::ZERO, Duration::ZERO)
-            .await
-            .unwrap();
-        msgs.iter()
-            .map(|m| serde_json::from_str(&m.body).unwrap())
-            .collect()
-    }
+/// What a queue shows now, without waiting.
+async fn next_batch(q: &dyn Queue) -> Vec<Received> {
+    q.receive(10, VISIBILITY, Duration::ZERO).await.unwrap()
 }
 
 /// The types of `events`, in order.

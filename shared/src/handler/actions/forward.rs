@@ -8,7 +8,7 @@ use super::Run;
 use crate::config::validate::TemplateField;
 use crate::config::Forward;
 use crate::event::{Body, InboundEvent};
-use crate::handler::failure::{body_excerpt, ActionError};
+use crate::handler::failure::{body_excerpt, send_checked, ActionError};
 use crate::handler::status::Status;
 use crate::ports::HttpRequest;
 use crate::Secret;
@@ -46,19 +46,14 @@ pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionErro
         None
     };
     let req = request(f, run.ev, rendered, stage.clock.now().timestamp())?;
-    let resp = stage
-        .http
-        .send(req)
-        .await
-        .map_err(|e| ActionError::from_send("forward", e))?;
-    if !(200..300).contains(&resp.status) {
-        return Err(ActionError::from_status(
-            "forward",
-            "the forward target",
-            &resp,
-            stage.clock.now(),
-        ));
-    }
+    let resp = send_checked(
+        stage.http.as_ref(),
+        stage.clock.as_ref(),
+        "forward",
+        "the forward target",
+        req,
+    )
+    .await?;
     let result = json!({ "status": resp.status, "response": body_excerpt(&resp.body) });
     status.progress.action_result = Some(result.clone());
     Ok(result)

@@ -8,7 +8,7 @@
 pub mod openai;
 pub mod openclaw;
 
-use super::failure::ActionError;
+use super::failure::{send_checked, ActionError};
 use super::session::HistoryEntry;
 use crate::config::{Agent, AgentKind};
 use crate::ports::{Clock, HttpRequest, HttpResponse, HttpSender};
@@ -58,19 +58,8 @@ pub async fn run(
     cfg: &Agent,
     call: &Call<'_>,
 ) -> Result<Reply, ActionError> {
-    let req = request(cfg, call)?;
-    let resp = http
-        .send(req)
-        .await
-        .map_err(|e| ActionError::from_send("agent", e))?;
-    if !(200..300).contains(&resp.status) {
-        return Err(ActionError::from_status(
-            "agent",
-            &format!("agent {:?}", call.agent_id),
-            &resp,
-            clock.now(),
-        ));
-    }
+    let what = format!("agent {:?}", call.agent_id);
+    let resp = send_checked(http, clock, "agent", &what, request(cfg, call)?).await?;
     reply(cfg, &resp)
 }
 

@@ -2,7 +2,7 @@
 //! so Discord answers with the message), or a bot token and a channel id
 //! through the REST API (`POST /channels/{id}/messages`).
 
-use super::{api_base, id_string, json_body, json_post, missing, Post};
+use super::{api_base, id_string, json_body, json_post, Post};
 use crate::config::Channel;
 use crate::handler::failure::ActionError;
 use crate::ports::{HttpRequest, HttpResponse};
@@ -23,12 +23,7 @@ pub fn request(cfg: &Channel, post: &Post<'_>) -> Result<HttpRequest, ActionErro
             cfg.timeout_ms,
         ));
     }
-    let token = cfg
-        .bot_token
-        .as_ref()
-        .ok_or_else(|| missing(post.channel, "webhookUrl or botToken"))?;
-    let dest = super::destination(cfg, post.peer)
-        .ok_or_else(|| missing(post.channel, "a channelId (or the handler's target.peer)"))?;
+    let (token, dest) = super::bot(cfg, post)?;
     Ok(json_post(
         format!("{}/channels/{dest}/messages", api_base(cfg, API_BASE)),
         vec![("authorization".into(), format!("Bot {}", token.expose()))],

@@ -12,7 +12,7 @@ pub mod split;
 pub mod telegram;
 pub mod webhook;
 
-use super::failure::ActionError;
+use super::failure::{send_checked, ActionError};
 use crate::config::{Channel, ChannelKind};
 use crate::event::InboundEvent;
 use crate::ports::{Clock, HttpRequest, HttpResponse, HttpSender};
@@ -75,20 +75,8 @@ pub async fn post(
     cfg: &Channel,
     post: &Post<'_>,
 ) -> Result<Option<String>, ActionError> {
-    let req = request(cfg, post)?;
-    let resp = http
-        .send(req)
-        .await
-        .map_err(|e| ActionError::from_send("channel", e))?;
-    if !(200..300).contains(&resp.status) {
-        let what = format!("{} channel {:?}", kind_name(cfg.kind), post.channel);
-        return Err(ActionError::from_status(
-            "channel",
-            &what,
-            &resp,
-            clock.now(),
-        ));
-    }
+    let what = format!("{} channel {:?}", kind_name(cfg.kind), post.channel);
+    let resp = send_checked(http, clock, "channel", &what, request(cfg, post)?).await?;
     message_id(cfg, &resp)
 }
 
@@ -125,6 +113,20 @@ pub(crate) fn api_base<'a>(cfg: &'a Channel, default: &'a str) -> &'a str {
         .as_deref()
         .unwrap_or(default)
         .trim_end_matches('/')
+}
+
+/// A bot token and the destination it posts to (Discord and Slack bots).
+pub(crate) fn bot<'a>(
+    cfg: &'a Channel,
+    post: &Post<'_>,
+) -> Result<(&'a crate::Secret, String), ActionError> {
+    let token = cfg
+        .bot_token
+        .as_ref()
+        .ok_or_else(|| missing(post.channel, "webhookUrl or botToken"))?;
+    let dest = destination(cfg, post.peer)
+        .ok_or_else(|| missing(post.channel, "a channelId (or the handler's target.peer)"))?;
+    Ok((token, dest))
 }
 
 pub(crate) fn missing(channel: &str, what: &str) -> ActionError {

@@ -2,7 +2,7 @@
 //! token with `chat.postMessage` (answers `{"ok": true, "ts": …}`, or
 //! `{"ok": false, "error": …}` with status 200).
 
-use super::{api_base, json_body, json_post, missing, Post};
+use super::{api_base, json_body, json_post, Post};
 use crate::config::Channel;
 use crate::handler::failure::ActionError;
 use crate::ports::{HttpRequest, HttpResponse};
@@ -19,12 +19,7 @@ pub fn request(cfg: &Channel, post: &Post<'_>) -> Result<HttpRequest, ActionErro
             cfg.timeout_ms,
         ));
     }
-    let token = cfg
-        .bot_token
-        .as_ref()
-        .ok_or_else(|| missing(post.channel, "webhookUrl or botToken"))?;
-    let dest = super::destination(cfg, post.peer)
-        .ok_or_else(|| missing(post.channel, "a channelId (or the handler's target.peer)"))?;
+    let (token, dest) = super::bot(cfg, post)?;
     Ok(json_post(
         format!("{}/chat.postMessage", api_base(cfg, API_BASE)),
         vec![("authorization".into(), format!("Bearer {}", token.expose()))],

@@ -141,3 +141,95 @@ fn non_empty<'a>(a: &'a str, b: &'a str) -> &'a str {
         a
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Body, InboundEvent};
+
+    fn summary(kind: Option<&str>, body: Value) -> String {
+        let mut headers = std::collections::BTreeMap::new();
+        if let Some(k) = kind {
+            headers.insert("x-github-event".to_string(), k.to_string());
+        }
+        let ev = InboundEvent {
+            event_id: "e".into(),
+            hook_id: "gh".into(),
+            handler_id: None,
+            session_key: "s".into(),
+            persistent: false,
+            received_at: chrono::Utc::now(),
+            source_ip: "127.0.0.1".into(),
+            headers,
+            query: Default::default(),
+            content_type: None,
+            body: Body::Empty,
+        };
+        let input = Input {
+            event: &ev,
+            body: &body,
+            context: &Value::Null,
+            options: &json!({"includeUrl": false}),
+        };
+        summarize(&input).unwrap().text.unwrap()
+    }
+
+    #[test]
+    fn push_issues_comments_and_merges() {
+        let repo = json!({"full_name": "o/r"});
+        assert_eq!(
+            summary(
+                Some("push"),
+                json!({"ref": "refs/heads/main", "repository": repo, "sender": {"login": "ann"},
+                "commits": [{}, {}], "head_commit": {"message": "Fix bug\n\nlong text"}})
+            ),
+            "[o/r] ann pushed 2 commits to main: Fix bug"
+        );
+        assert_eq!(
+            summary(
+                Some("issues"),
+                json!({"action": "opened", "repository": repo, "sender": {"login": "bo"},
+                "issue": {"number": 7, "title": "Crash"}})
+            ),
+            "[o/r] bo opened issue #7: Crash"
+        );
+        assert_eq!(
+            summary(
+                None,
+                json!({"action": "created", "repository": repo, "sender": {"login": "cy"},
+                "issue": {"number": 7}, "comment": {"body": "Same here"}})
+            ),
+            "[o/r] cy commented on #7: Same here"
+        );
+        assert_eq!(
+            summary(
+                Some("pull_request"),
+                json!({"action": "closed", "repository": repo, "sender": {"login": "di"},
+                "pull_request": {"number": 3, "title": "T", "merged": true}})
+            ),
+            "[o/r] di merged pull request #3: T"
+        );
+        assert_eq!(
+            summary(Some("ping"), json!({"zen": "Keep it simple."})),
+            "ping: Keep it simple."
+        );
+    }
+
+    #[test]
+    fn non_json_bodies_are_refused() {
+        let ev_body = Value::String("x".into());
+        let ev: InboundEvent = serde_json::from_value(json!({
+            "eventId": "e", "hookId": "h", "handlerId": null, "sessionKey": "s", "persistent": false,
+            "receivedAt": "2026-01-01T00:00:00Z", "sourceIp": "1.2.3.4", "headers": {}, "query": {},
+            "contentType": null, "body": {"kind": "empty"}
+        }))
+        .unwrap();
+        let input = Input {
+            event: &ev,
+            body: &ev_body,
+            context: &Value::Null,
+            options: &Value::Null,
+        };
+        assert!(summarize(&input).is_err());
+    }
+}

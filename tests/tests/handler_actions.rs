@@ -275,3 +275,28 @@ async fn model_server_429_is_retried_after_its_delay() {
     assert_eq!(h.run_handler().await, vec![Ok(())]);
     assert_eq!(model.count(), 2);
 }
+
+/// A template that compiles but fails on this payload: the hook is still
+/// received (with its body as text), then the failure is permanent.
+#[tokio::test]
+async fn template_render_errors_are_permanent_after_message_received() {
+    let chat = Recorder::start().await;
+    let h = Harness::new(
+        &json!({"webhooks": {
+            "handlers": [{"id": "x", "action": "send_message", "target": {"channel": "c"},
+                          "template": "{{lookup}}"}],
+            "channels": {"c": {"type": "webhook", "url": chat.url("/c")}}
+        }})
+        .to_string(),
+    );
+    let a = h.post("x", &[], r#"{"message": "raw words"}"#).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(chat.count(), 0);
+    let events = h.events().await;
+    assert_eq!(kinds(&events), ["session_started", "message_received", "error", "session_ended"]);
+    assert_eq!(events[1].message.text, "raw words");
+    let err = events[2].error.as_ref().unwrap();
+    assert_eq!(err.stage, "template");
+    assert!(err.message.contains("handlers.x.template"), "{}", err.message);
+    assert_eq!(h.status(&a.event_id()).await["status"], "failed");
+}

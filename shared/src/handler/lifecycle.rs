@@ -122,19 +122,21 @@ pub fn session_ended(s: &SessionRecord, reason: &str, at: DateTime<Utc>) -> Life
     e
 }
 
-/// `error`: what failed, where, and whether the queue tries again. `attempt`
-/// keeps one error per attempt distinct while a redelivery of the same
-/// attempt repeats it.
+/// `error`: what failed, where, and whether the queue tries again. While
+/// retrying, each attempt's error is its own event; the final error (a
+/// permanent failure, or the last attempt) has one id per inbound event,
+/// so however often it is re-emitted, receivers see it once.
 pub fn error(
     ev: &InboundEvent,
     stage: &str,
     message: &str,
-    retrying: bool,
-    attempt: u32,
+    retrying_attempt: Option<u32>,
     at: DateTime<Utc>,
 ) -> LifecycleEvent {
+    let which = retrying_attempt.map_or("final".to_string(), |a| a.to_string());
+    let retrying = retrying_attempt.is_some();
     let mut e = base(
-        stable_id(&[&ev.event_id, "error", &attempt.to_string()]),
+        stable_id(&[&ev.event_id, "error", &which]),
         EventType::Error,
         &ev.session_key,
         GATEWAY,

@@ -134,8 +134,7 @@ impl HandlerStage {
                         ev,
                         e.stage(),
                         e.message(),
-                        !last,
-                        status.record.attempts,
+                        (!last).then_some(status.record.attempts),
                         now,
                     ),
                 )
@@ -146,14 +145,7 @@ impl HandlerStage {
                 tracing::warn!(event_id = %ev.event_id, error = %e, "permanent failure");
                 event::emit(
                     self.backend.events_queue.as_ref(),
-                    &lifecycle::error(
-                        ev,
-                        e.stage(),
-                        e.message(),
-                        false,
-                        status.record.attempts,
-                        now,
-                    ),
+                    &lifecycle::error(ev, e.stage(), e.message(), None, now),
                 )
                 .await
                 .map_err(|q| StageError::retry(q.to_string()))?;

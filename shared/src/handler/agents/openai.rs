@@ -67,7 +67,8 @@ pub fn reply(resp: &HttpResponse) -> Result<Reply, ActionError> {
         }
     }
     Ok(Reply {
-        answer: Some(answer.to_string()),
+        // An empty answer is no answer: nothing to announce or post.
+        answer: Some(answer.to_string()).filter(|a| !a.trim().is_empty()),
         detail,
     })
 }

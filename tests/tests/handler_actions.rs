@@ -293,10 +293,22 @@ async fn template_render_errors_are_permanent_after_message_received() {
     assert_eq!(h.run_handler().await, vec![Ok(())]);
     assert_eq!(chat.count(), 0);
     let events = h.events().await;
-    assert_eq!(kinds(&events), ["session_started", "message_received", "error", "session_ended"]);
+    assert_eq!(
+        kinds(&events),
+        [
+            "session_started",
+            "message_received",
+            "error",
+            "session_ended"
+        ]
+    );
     assert_eq!(events[1].message.text, "raw words");
     let err = events[2].error.as_ref().unwrap();
     assert_eq!(err.stage, "template");
-    assert!(err.message.contains("handlers.x.template"), "{}", err.message);
+    assert!(
+        err.message.contains("handlers.x.template"),
+        "{}",
+        err.message
+    );
     assert_eq!(h.status(&a.event_id()).await["status"], "failed");
 }

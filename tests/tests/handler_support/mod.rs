@@ -57,6 +57,11 @@ impl Harness {
     /// `config` is a full config document; `webhooks.network.allowPrivate`
     /// is set so the outbound guard lets calls reach 127.0.0.1.
     pub fn new(config: &str) -> Self {
+        Self::new_with(config, |stage| stage)
+    }
+
+    /// As [`Harness::new`], with a last word on the stage (`with_lambda`…).
+    pub fn new_with(config: &str, finish: impl FnOnce(HandlerStage) -> HandlerStage) -> Self {
         let mut doc: Value = serde_json::from_str(config).expect("test config is JSON");
         doc["webhooks"]["network"]["allowPrivate"] = Value::Bool(true);
         let config = Arc::new(
@@ -71,10 +76,10 @@ impl Harness {
             max_receive_count: MAX_RECEIVE,
         });
         let http = Arc::new(ReqwestSender::new().unwrap());
-        let stage = Arc::new(
+        let stage = Arc::new(finish(
             HandlerStage::new(config.clone(), backend.clone(), http, clock.clone())
                 .with_max_receive_count(MAX_RECEIVE),
-        );
+        ));
         let ingress = Ingress {
             config: config.clone(),
             backend: backend.clone(),

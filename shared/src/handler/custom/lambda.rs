@@ -35,10 +35,25 @@ impl LambdaInvoker {
         LambdaInvoker { client }
     }
 
-    /// From the ambient AWS config (environment, `AWS_ENDPOINT_URL`…).
+    /// From the ambient AWS config (environment, `AWS_ENDPOINT_URL`…),
+    /// over the build's one TLS stack (rustls + ring).
     pub async fn from_env() -> Self {
-        let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        crate::adapters::http::install_crypto_provider();
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https)
+            .load()
+            .await;
         Self::new(aws_sdk_lambda::Client::new(&conf))
+    }
+
+    /// The SDK client, for setup beside invocation (tests create functions with it).
+    pub fn client(&self) -> &aws_sdk_lambda::Client {
+        &self.client
     }
 
     pub async fn invoke(

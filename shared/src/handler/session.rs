@@ -26,6 +26,12 @@ const RETAIN_SECS: i64 = 24 * 3600;
 /// Event ids remembered per session to make updates idempotent.
 const RECENT_EVENTS: usize = 64;
 
+/// Longest history entry kept (characters).
+pub const HISTORY_ENTRY_CHARS: usize = 8_000;
+
+/// Most bytes of history text one session record keeps.
+pub const HISTORY_BYTES: usize = 128 * 1024;
+
 /// Attempts of one read-modify-write before giving up (the queue retries).
 const MAX_CONFLICTS: usize = 16;
 
@@ -111,10 +117,27 @@ impl SessionRecord {
         self.recent_events.drain(..extra);
     }
 
-    fn push_history(&mut self, entry: HistoryEntry, cap: usize) {
+    /// Appends to the history, keeping at most `cap` entries, each cut to
+    /// [`HISTORY_ENTRY_CHARS`], and dropping the oldest while the texts
+    /// pass [`HISTORY_BYTES`]: a DynamoDB item holds 400 KB, and a hook
+    /// without a template contributes its whole body.
+    fn push_history(&mut self, mut entry: HistoryEntry, cap: usize) {
+        if entry.text.chars().count() > HISTORY_ENTRY_CHARS {
+            entry.text = entry
+                .text
+                .chars()
+                .take(HISTORY_ENTRY_CHARS)
+                .collect::<String>()
+                + "…";
+        }
         self.history.push(entry);
         let extra = self.history.len().saturating_sub(cap);
         self.history.drain(..extra);
+        while self.history.len() > 1
+            && self.history.iter().map(|h| h.text.len()).sum::<usize>() > HISTORY_BYTES
+        {
+            self.history.remove(0);
+        }
     }
 }
 
@@ -375,4 +398,56 @@ async fn mark_announced(
         }
     }
     Err(SessionError::Conflict(ended.key.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> SessionRecord {
+        SessionRecord {
+            key: "k".into(),
+            persistent: true,
+            hook_id: "h".into(),
+            handler_id: None,
+            created_at: "t".into(),
+            created_by: "e".into(),
+            last_activity: "t".into(),
+            message_count: 0,
+            history: vec![],
+            idle_at: 0,
+            timeout_secs: 0,
+            ended: None,
+            recent_events: vec![],
+        }
+    }
+
+    fn entry(text: String) -> HistoryEntry {
+        HistoryEntry {
+            role: Role::User,
+            text,
+            at: "t".into(),
+            event_id: "e".into(),
+        }
+    }
+
+    #[test]
+    fn history_stays_small_enough_for_one_item() {
+        let mut r = record();
+        for _ in 0..50 {
+            r.push_history(entry("x".repeat(300_000)), 20);
+        }
+        assert!(r
+            .history
+            .iter()
+            .all(|h| h.text.chars().count() == HISTORY_ENTRY_CHARS + 1));
+        let bytes: usize = r.history.iter().map(|h| h.text.len()).sum();
+        assert!(bytes <= HISTORY_BYTES, "{bytes}");
+        assert!(serde_json::to_vec(&r).unwrap().len() < 200 * 1024);
+        for i in 0..30 {
+            r.push_history(entry(format!("m{i}")), 20);
+        }
+        assert_eq!(r.history.len(), 20);
+        assert_eq!(r.history[0].text, "m10");
+    }
 }

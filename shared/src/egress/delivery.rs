@@ -9,7 +9,7 @@
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
 use super::job::DeliveryJob;
-use super::log::{self, Attempt, DisabledMarker, Outcome, State};
+use super::log::{self, Attempt, DisabledMarker, Outcome};
 use super::schedule::{self, Next};
 use super::EgressStage;
 use crate::config::EventType;
@@ -94,6 +94,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         error: None,
         response: None,
         next_attempt_at: None,
+        dead_lettered: false,
     };
 
     let sub = match stage.subscriptions.get(&job.subscription) {
@@ -114,14 +115,12 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     };
     let url = sub.config.url.as_deref().expect("checked above");
 
-    if let Some(state) = log::state(store, &ev.id, &job.subscription, now)
+    if log::delivered(store, &ev.id, &job.subscription, now)
         .await
         .map_err(retry_later)?
     {
-        if state.outcome == Outcome::Delivered {
-            tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
-            return Ok(());
-        }
+        tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
+        return Ok(());
     }
     let marker = store
         .get(
@@ -186,8 +185,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             );
             log::record_attempt(store, &attempt, now)
                 .await
-                .map_err(retry_later)?;
-            finish(stage, &job, Outcome::Delivered, false, now).await
+                .map_err(retry_later)
         }
         Verdict::Gone => {
             attempt.outcome = Outcome::Gone;
@@ -203,8 +201,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
                 .map_err(retry_later)?;
             log::record_attempt(store, &attempt, now)
                 .await
-                .map_err(retry_later)?;
-            finish(stage, &job, Outcome::Gone, false, now).await
+                .map_err(retry_later)
         }
         Verdict::Failed {
             error,
@@ -240,6 +237,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
                 }
                 Next::GiveUp => {
                     attempt.outcome = Outcome::Failed;
+                    attempt.dead_lettered = sub.config.dead_letter;
                     tracing::error!(event_id = fields.0, subscription = fields.1, attempt = fields.2, status = attempt.status, %error, dead_letter = sub.config.dead_letter, "delivery failed for good");
                     log::record_attempt(store, &attempt, now)
                         .await
@@ -261,30 +259,11 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
                             .await
                             .map_err(retry_later)?;
                     }
-                    finish(stage, &job, Outcome::Failed, sub.config.dead_letter, now).await
+                    Ok(())
                 }
             }
         }
     }
-}
-
-async fn finish(
-    stage: &EgressStage,
-    job: &DeliveryJob,
-    outcome: Outcome,
-    dead_lettered: bool,
-    now: DateTime<Utc>,
-) -> Result<(), StageError> {
-    let state = State {
-        subscription: job.subscription.clone(),
-        outcome,
-        time: event::timestamp(now),
-        seq: job.seq,
-        dead_lettered,
-    };
-    log::record_state(stage.backend.store.as_ref(), &job.event.id, &state, now)
-        .await
-        .map_err(retry_later)
 }
 
 /// The `error` event that reports a delivery given up. It is not emitted

@@ -2,9 +2,9 @@
 //!
 //! - attempts: pk = event id, sk = `<subscription>#<seq, 4 digits>`: time,
 //!   status code, latency, error, the first KiB of the response;
-//! - the outcome of each (event, subscription): pk = event id, sk =
-//!   `<subscription>#state` (`delivered`, `failed`, `disabled`); a delivery
-//!   whose state is `delivered` is never attempted again;
+//!   The outcome of a pair is its last attempt's (one write per attempt,
+//!   no separate state record); a pair with a `delivered` attempt is never
+//!   attempted again;
 //! - subscriptions a receiver retired with 410 Gone: pk = [`MARKERS_PK`],
 //!   sk = subscription id. They survive restarts and are read at each
 //!   fan-out (one query for all subscriptions).
@@ -67,18 +67,44 @@ pub struct Attempt {
     pub response: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,
+    /// The last attempt of a round that was moved to the dead-letter queue.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dead_lettered: bool,
 }
 
-/// The final word on one (event, subscription).
+/// Where one (event, subscription) stands: its last attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct State {
+pub struct Summary {
     pub subscription: String,
     pub outcome: Outcome,
-    pub time: String,
-    pub seq: u32,
-    #[serde(default)]
+    pub attempts: usize,
+    pub last_attempt_at: String,
     pub dead_lettered: bool,
+}
+
+/// One summary per subscription, from attempts sorted by key (as `query` returns them).
+pub fn summarize(attempts: &[Attempt]) -> Vec<Summary> {
+    let mut out: Vec<Summary> = Vec::new();
+    for a in attempts {
+        let s = Summary {
+            subscription: a.subscription.clone(),
+            outcome: a.outcome,
+            attempts: 1,
+            last_attempt_at: a.time.clone(),
+            dead_lettered: a.dead_lettered,
+        };
+        match out.iter_mut().find(|x| x.subscription == a.subscription) {
+            Some(x) => {
+                *x = Summary {
+                    attempts: x.attempts + 1,
+                    ..s
+                }
+            }
+            None => out.push(s),
+        }
+    }
+    out
 }
 
 /// A subscription retired by its receiver's 410 Gone.
@@ -120,10 +146,6 @@ pub fn attempt_key(subscription: &str, seq: u32) -> String {
     format!("{subscription}#{seq:04}")
 }
 
-pub fn state_key(subscription: &str) -> String {
-    format!("{subscription}#state")
-}
-
 fn expiry(now: DateTime<Utc>) -> i64 {
     (now + RETENTION).timestamp()
 }
@@ -160,37 +182,23 @@ pub async fn record_attempt(
     put(store, &a.event_id, sk, a, Some(expiry(now))).await
 }
 
-pub async fn record_state(
-    store: &dyn Store,
-    event_id: &str,
-    s: &State,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    put(
-        store,
-        event_id,
-        state_key(&s.subscription),
-        s,
-        Some(expiry(now)),
-    )
-    .await
-}
-
-pub async fn state(
+/// Whether `subscription` already has `event_id`: one query per attempt,
+/// so a duplicate job (a redelivered event, a second replay) ends here.
+pub async fn delivered(
     store: &dyn Store,
     event_id: &str,
     subscription: &str,
     now: DateTime<Utc>,
-) -> Result<Option<State>, StoreError> {
-    let item = store
-        .get(
-            Table::Deliveries,
-            event_id,
-            &state_key(subscription),
-            now.timestamp(),
-        )
+) -> Result<bool, StoreError> {
+    let items = store
+        .query(Table::Deliveries, event_id, 10_000, now.timestamp())
         .await?;
-    Ok(item.and_then(|i| serde_json::from_value(i.value).ok()))
+    let prefix = format!("{subscription}#");
+    Ok(items.into_iter().any(|i| {
+        i.sk.strip_prefix(&prefix)
+            .is_some_and(|seq| seq.bytes().all(|b| b.is_ascii_digit()))
+            && i.value.get("outcome").and_then(|o| o.as_str()) == Some("delivered")
+    }))
 }
 
 pub async fn mark_gone(store: &dyn Store, m: &DisabledMarker) -> Result<(), StoreError> {
@@ -215,8 +223,8 @@ pub async fn disabled_markers(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDeliveries {
+    pub subscriptions: Vec<Summary>,
     pub attempts: Vec<Attempt>,
-    pub states: Vec<State>,
 }
 
 pub async fn for_event(
@@ -227,17 +235,14 @@ pub async fn for_event(
     let items = store
         .query(Table::Deliveries, event_id, 10_000, now.timestamp())
         .await?;
-    let mut out = EventDeliveries::default();
-    for i in items {
-        if i.sk.ends_with("#state") {
-            if let Ok(s) = serde_json::from_value(i.value) {
-                out.states.push(s);
-            }
-        } else if let Ok(a) = serde_json::from_value(i.value) {
-            out.attempts.push(a);
-        }
-    }
-    Ok(out)
+    let attempts: Vec<Attempt> = items
+        .into_iter()
+        .filter_map(|i| serde_json::from_value(i.value).ok())
+        .collect();
+    Ok(EventDeliveries {
+        subscriptions: summarize(&attempts),
+        attempts,
+    })
 }
 
 /// The latest attempts over all events, newest first (admin listing).
@@ -251,7 +256,7 @@ pub async fn recent(
         .await?;
     let mut attempts: Vec<Attempt> = items
         .into_iter()
-        .filter(|i| i.pk != MARKERS_PK && !i.sk.ends_with("#state"))
+        .filter(|i| i.pk != MARKERS_PK)
         .filter_map(|i| serde_json::from_value(i.value).ok())
         .collect();
     attempts.sort_by(|a, b| b.time.cmp(&a.time).then(b.seq.cmp(&a.seq)));
@@ -264,15 +269,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attempt_keys_sort_in_attempt_order_and_apart_from_the_state() {
+    fn attempt_keys_sort_in_attempt_order() {
         let mut keys = vec![
-            state_key("s"),
             attempt_key("s", 10),
             attempt_key("s", 2),
             attempt_key("s", 1),
         ];
         keys.sort();
-        assert_eq!(keys, ["s#0001", "s#0002", "s#0010", "s#state"]);
+        assert_eq!(keys, ["s#0001", "s#0002", "s#0010"]);
+    }
+
+    fn attempt(sub: &str, seq: u32, outcome: Outcome) -> Attempt {
+        Attempt {
+            event_id: "e".into(),
+            event_type: EventType::MessageReceived,
+            subscription: sub.into(),
+            attempt: seq,
+            seq,
+            time: format!("2024-01-15T10:30:0{seq}.000Z"),
+            outcome,
+            status: None,
+            latency_ms: None,
+            error: None,
+            response: None,
+            next_attempt_at: None,
+            dead_lettered: false,
+        }
+    }
+
+    #[test]
+    fn a_pair_stands_where_its_last_attempt_left_it() {
+        let log = [
+            attempt("a", 1, Outcome::Retrying),
+            attempt("a", 2, Outcome::Delivered),
+            attempt("b", 1, Outcome::Retrying),
+            attempt("b", 2, Outcome::Failed),
+        ];
+        let s = summarize(&log);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].subscription.as_str(), s[0].outcome, s[0].attempts),
+            ("a", Outcome::Delivered, 2)
+        );
+        assert_eq!(
+            (s[1].subscription.as_str(), s[1].outcome, s[1].attempts),
+            ("b", Outcome::Failed, 2)
+        );
+        assert_eq!(s[1].last_attempt_at, "2024-01-15T10:30:02.000Z");
     }
 
     #[test]

@@ -18,6 +18,10 @@ use std::time::Duration;
 pub const HOLD: Duration = Duration::from_secs(300);
 /// Upper bound on messages one pass looks at.
 pub const MAX_SCAN: usize = 100_000;
+/// Receive wait after an empty receive while the queue says messages
+/// remain (SQS short polls may miss messages on a few servers).
+const RECHECK_WAIT: Duration = Duration::from_secs(1);
+const RECHECKS: usize = 3;
 
 /// Which dead letters a replay takes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,6 +35,18 @@ pub struct ReplayFilter {
 }
 
 impl ReplayFilter {
+    /// From the words of the CLI and the admin API (`--since 2h`, RFC 3339 times).
+    pub fn parse(
+        subscription: Option<&str>,
+        since: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ReplayError> {
+        Ok(ReplayFilter {
+            subscription: subscription.filter(|s| !s.is_empty()).map(str::to_string),
+            since: since.map(|t| parse_since(t, now)).transpose()?,
+        })
+    }
+
     pub fn matches(&self, job: &DeliveryJob) -> bool {
         self.subscription
             .as_ref()
@@ -38,6 +54,36 @@ impl ReplayFilter {
             && self
                 .since
                 .is_none_or(|t| job.dead_lettered_at.is_some_and(|d| d >= t))
+    }
+}
+
+/// A dead letter as listings show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub event_id: String,
+    pub event_type: crate::config::EventType,
+    pub subscription: String,
+    pub session: String,
+    /// Attempts made over all rounds.
+    pub attempts: u32,
+    pub replays: u32,
+    pub dead_lettered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl From<&DeliveryJob> for DeadLetter {
+    fn from(j: &DeliveryJob) -> Self {
+        DeadLetter {
+            event_id: j.event.id.clone(),
+            event_type: j.event.kind,
+            subscription: j.subscription.clone(),
+            session: j.event.session.clone(),
+            attempts: j.seq,
+            replays: j.replays,
+            dead_lettered_at: j.dead_lettered_at,
+            last_error: j.last_error.clone(),
+        }
     }
 }
 
@@ -77,11 +123,7 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Repl
 /// Walks the queue once, hiding every message it receives; `take` decides
 /// per readable job whether to consume it (the message is then deleted).
 /// Everything not taken is made visible again before returning, also on error.
-async fn pass<F, Fut>(
-    dlq: &dyn Queue,
-    wait: Duration,
-    mut take: F,
-) -> Result<ReplayReport, ReplayError>
+async fn pass<F, Fut>(dlq: &dyn Queue, mut take: F) -> Result<ReplayReport, ReplayError>
 where
     F: FnMut(DeliveryJob) -> Fut,
     Fut: std::future::Future<Output = Result<bool, ReplayError>>,
@@ -89,10 +131,16 @@ where
     let mut report = ReplayReport::default();
     let mut held = Vec::new();
     let result = async {
-        let mut seen = 0;
+        let (mut seen, mut rechecks, mut wait) = (0, 0, Duration::ZERO);
         while seen < MAX_SCAN {
             let batch = dlq.receive(10, HOLD, wait).await?;
             if batch.is_empty() {
+                // Done unless the queue holds more than this pass has hidden.
+                if rechecks < RECHECKS && dlq.approximate_len().await? > held.len() {
+                    rechecks += 1;
+                    wait = RECHECK_WAIT;
+                    continue;
+                }
                 break;
             }
             seen += batch.len();
@@ -126,15 +174,10 @@ where
 }
 
 /// The dead letters matching `filter`, oldest first. Reading does not
-/// consume them. `wait` is the receive wait (zero for the embedded queue;
-/// about a second on SQS, whose short polls may miss messages).
-pub async fn list(
-    dlq: &dyn Queue,
-    filter: &ReplayFilter,
-    wait: Duration,
-) -> Result<Vec<DeliveryJob>, ReplayError> {
+/// consume them.
+pub async fn list(dlq: &dyn Queue, filter: &ReplayFilter) -> Result<Vec<DeliveryJob>, ReplayError> {
     let mut found = Vec::new();
-    pass(dlq, wait, |job| {
+    pass(dlq, |job| {
         if filter.matches(&job) {
             found.push(job);
         }
@@ -151,9 +194,8 @@ pub async fn replay(
     backend: &Backend,
     filter: &ReplayFilter,
     now: DateTime<Utc>,
-    wait: Duration,
 ) -> Result<ReplayReport, ReplayError> {
-    let report = pass(backend.delivery_dlq.as_ref(), wait, |job| async move {
+    let report = pass(backend.delivery_dlq.as_ref(), |job| async move {
         if !filter.matches(&job) {
             return Ok(false);
         }

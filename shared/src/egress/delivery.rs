@@ -11,6 +11,7 @@
 use super::job::DeliveryJob;
 use super::log::{self, Attempt, DisabledMarker, Outcome};
 use super::schedule::{self, Next};
+use super::signing;
 use super::EgressStage;
 use crate::config::EventType;
 use crate::event::{self, ErrorInfo, LifecycleEvent, Message};
@@ -149,8 +150,9 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
+    headers.extend(signing::identity(&ev.id, now.timestamp()));
     if let Some(signer) = &sub.signer {
-        headers.extend(signer.headers(&ev.id, now.timestamp(), &body));
+        headers.push(signer.header(&ev.id, now.timestamp(), &body));
     }
     let request = HttpRequest {
         method: sub.config.method.clone(),

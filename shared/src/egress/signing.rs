@@ -4,6 +4,7 @@
 //! `webhook-id` (the event id, the same on every attempt, so receivers can
 //! deduplicate), `webhook-timestamp` (unix seconds of this attempt) and
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
+//! The first two go on every delivery, signed or not ([`identity`]).
 //! Secrets written `whsec_<base64>` are decoded to their key bytes, as every
 //! Standard Webhooks library does; any other secret is used as raw bytes.
 //!
@@ -65,20 +66,23 @@ impl Signer {
         })
     }
 
-    /// The headers that authenticate one attempt.
-    pub fn headers(&self, id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+    /// The header that authenticates one attempt (beside [`identity`]).
+    pub fn header(&self, id: &str, timestamp: i64, body: &[u8]) -> (String, String) {
         match self {
-            Signer::StandardWebhooks { key } => vec![
-                (WEBHOOK_ID.into(), id.into()),
-                (WEBHOOK_TIMESTAMP.into(), timestamp.to_string()),
-                (WEBHOOK_SIGNATURE.into(), sign(key, id, timestamp, body)),
-            ],
-            Signer::Header { secret } => vec![
-                (WEBHOOK_ID.into(), id.into()),
-                (SECRET_HEADER.into(), secret.expose().into()),
-            ],
+            Signer::StandardWebhooks { key } => {
+                (WEBHOOK_SIGNATURE.into(), sign(key, id, timestamp, body))
+            }
+            Signer::Header { secret } => (SECRET_HEADER.into(), secret.expose().into()),
         }
     }
+}
+
+/// `webhook-id` and `webhook-timestamp`, sent with every attempt.
+pub fn identity(id: &str, timestamp: i64) -> [(String, String); 2] {
+    [
+        (WEBHOOK_ID.into(), id.into()),
+        (WEBHOOK_TIMESTAMP.into(), timestamp.to_string()),
+    ]
 }
 
 /// The key bytes of a secret: `whsec_<base64>` decoded, anything else as is.
@@ -168,9 +172,8 @@ mod tests {
     #[test]
     fn header_mode_sends_the_secret_as_is() {
         let s = Signer::new(&Secret::new("s3cret"), Signing::Header).unwrap();
-        let h = s.headers("id-1", 5, b"{}");
-        assert!(h.contains(&("X-Webhook-Secret".to_string(), "s3cret".to_string())));
-        assert!(!h.iter().any(|(k, _)| k == WEBHOOK_SIGNATURE));
+        let h = s.header("id-1", 5, b"{}");
+        assert_eq!(h, ("X-Webhook-Secret".to_string(), "s3cret".to_string()));
     }
 
     #[test]

@@ -138,11 +138,9 @@ mod tests {
             Signing::StandardWebhooks,
         )
         .unwrap();
-        let h = s.headers(
-            "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            1614265330,
-            br#"{"test": 2432232314}"#,
-        );
+        let (id, ts) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330);
+        let mut h = identity(id, ts).to_vec();
+        h.push(s.header(id, ts, br#"{"test": 2432232314}"#));
         assert_eq!(
             h,
             [

@@ -15,7 +15,7 @@ use super::signing;
 use super::EgressStage;
 use crate::config::EventType;
 use crate::event::{self, ErrorInfo, LifecycleEvent, Message};
-use crate::ports::{HttpRequest, HttpResponse, SendError, Table};
+use crate::ports::{HttpRequest, HttpResponse, SendError};
 use crate::worker::StageError;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -123,16 +123,8 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
         return Ok(());
     }
-    let marker = store
-        .get(
-            Table::Deliveries,
-            log::MARKERS_PK,
-            &job.subscription,
-            now.timestamp(),
-        )
-        .await
-        .map_err(retry_later)?
-        .and_then(|i| serde_json::from_value::<DisabledMarker>(i.value).ok());
+    let markers = stage.gone.get(store, now).await.map_err(retry_later)?;
+    let marker = markers.get(&job.subscription);
     if marker.is_some_and(|m| m.applies_to(&sub.config)) {
         tracing::info!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: the receiver answered 410 Gone earlier");
         attempt.error = Some("the subscription was disabled by 410 Gone".into());
@@ -198,7 +190,9 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
                 attempt = fields.2,
                 "the receiver answered 410 Gone; subscription disabled until its url changes"
             );
-            log::mark_gone(store, &DisabledMarker::gone(&job.subscription, url, now))
+            stage
+                .gone
+                .add(store, DisabledMarker::gone(&job.subscription, url, now))
                 .await
                 .map_err(retry_later)?;
             log::record_attempt(store, &attempt, now)

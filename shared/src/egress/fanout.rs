@@ -1,9 +1,9 @@
 //! One lifecycle event in, one delivery job per subscription that wants it
-//! out. Deciding who wants it is pure ([`wants`]); the shell reads the
-//! disabled markers and writes the jobs.
+//! out. Deciding who wants it is pure ([`wants`], [`plan`]); the shell
+//! writes the jobs.
 
 use super::job::DeliveryJob;
-use super::log::{self, DisabledMarker};
+use super::log::DisabledMarker;
 use crate::config::{EventType, Outgoing};
 use crate::event::LifecycleEvent;
 use crate::ports::{Backend, QueueError, StoreError};
@@ -79,31 +79,26 @@ pub enum FanoutError {
     Queue(#[from] QueueError),
 }
 
-/// Enqueues one job per interested subscription; returns how many.
+/// Enqueues one job per subscription in `targets` (see [`plan`]); returns how many.
 ///
 /// A redelivered event fans out again; the duplicate jobs are harmless
 /// because a delivery already made is never made twice (see `delivery`).
 pub async fn fan_out(
     backend: &Backend,
-    subs: &[Outgoing],
+    targets: &[&Outgoing],
     ev: &LifecycleEvent,
     now: DateTime<Utc>,
 ) -> Result<usize, FanoutError> {
-    let markers = log::disabled_markers(backend.store.as_ref(), now).await?;
-    let targets = plan(subs, ev, &markers);
     let jobs: Vec<_> = targets
         .iter()
         .map(|s| DeliveryJob::first(ev.clone(), s.id.clone()).message(now))
         .collect();
-    let n = jobs.len();
     // SQS takes at most ten messages per batch.
-    let mut jobs = jobs.into_iter().peekable();
-    while jobs.peek().is_some() {
-        let chunk: Vec<_> = jobs.by_ref().take(10).collect();
-        backend.delivery_queue.send_batch(chunk).await?;
+    for chunk in jobs.chunks(10) {
+        backend.delivery_queue.send_batch(chunk.to_vec()).await?;
     }
-    tracing::debug!(event_id = %ev.id, event_type = ev.kind.as_str(), deliveries = n, "fanned out");
-    Ok(n)
+    tracing::debug!(event_id = %ev.id, event_type = ev.kind.as_str(), deliveries = targets.len(), "fanned out");
+    Ok(targets.len())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 pub mod delivery;
 pub mod fanout;
+pub mod gone;
 pub mod job;
 pub mod log;
 pub mod replay;
@@ -55,6 +56,7 @@ pub struct EgressStage {
     pub(crate) http: Arc<dyn HttpSender>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
+    pub(crate) gone: gone::GoneCache,
 }
 
 impl EgressStage {
@@ -89,6 +91,7 @@ impl EgressStage {
             http,
             clock,
             random: Arc::new(FastRandom),
+            gone: Default::default(),
         })
     }
 
@@ -103,6 +106,28 @@ impl EgressStage {
     }
 }
 
+impl EgressStage {
+    async fn fan_out(&self, ev: &crate::event::LifecycleEvent) -> Result<(), StageError> {
+        let now = self.clock.now();
+        let subs = &self.config.config.webhooks.outgoing;
+        // The 410 markers are read only when some subscription wants the event.
+        if fanout::plan(subs, ev, &HashMap::new()).is_empty() {
+            return Ok(());
+        }
+        let retry = |e: &dyn std::fmt::Display| StageError::retry(e.to_string());
+        let markers = self
+            .gone
+            .get(self.backend.store.as_ref(), now)
+            .await
+            .map_err(|e| retry(&e))?;
+        let targets = fanout::plan(subs, ev, &markers);
+        fanout::fan_out(&self.backend, &targets, ev, now)
+            .await
+            .map(|_| ())
+            .map_err(|e| retry(&e))
+    }
+}
+
 #[async_trait]
 impl Stage for EgressStage {
     fn name(&self) -> &'static str {
@@ -111,18 +136,7 @@ impl Stage for EgressStage {
 
     async fn process(&self, msg: &Received) -> Result<(), StageError> {
         match EgressMessage::parse(&msg.body) {
-            Ok(EgressMessage::Event(ev)) => {
-                let now = self.clock.now();
-                fanout::fan_out(
-                    &self.backend,
-                    &self.config.config.webhooks.outgoing,
-                    &ev,
-                    now,
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| StageError::retry(e.to_string()))
-            }
+            Ok(EgressMessage::Event(ev)) => self.fan_out(&ev).await,
             Ok(EgressMessage::Delivery(job)) => delivery::deliver(self, *job).await,
             Err(e) => {
                 // Nothing will ever parse it: drop it, loudly, rather than loop.

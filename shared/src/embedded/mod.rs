@@ -81,6 +81,9 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
+-- A FIFO claim asks whether a group has an earlier message; without this
+-- each ask scanned the whole queue.
+CREATE INDEX IF NOT EXISTS messages_group ON messages (queue, grp, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
 CREATE TABLE IF NOT EXISTS fifo_groups (
     queue TEXT NOT NULL,
@@ -94,6 +97,8 @@ CREATE TABLE IF NOT EXISTS fifo_dedup (
     sent_at INTEGER NOT NULL,
     PRIMARY KEY (queue, dedup)
 ) WITHOUT ROWID;
+-- Expiring old dedup ids on every FIFO send scanned the table without it.
+CREATE INDEX IF NOT EXISTS fifo_dedup_age ON fifo_dedup (queue, sent_at);
 CREATE TABLE IF NOT EXISTS items (
     tbl TEXT NOT NULL,
     pk TEXT NOT NULL,

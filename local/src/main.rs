@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod commands;
+
 #[derive(Parser)]
 #[command(
     name = "clawhooks",
@@ -36,6 +38,12 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// The outgoing-webhook delivery log.
+    #[command(subcommand)]
+    Deliveries(commands::deliveries::DeliveriesCommand),
+    /// Dead-lettered deliveries: list them, replay them.
+    #[command(subcommand)]
+    Dlq(commands::dlq::DlqCommand),
 }
 
 #[derive(clap::Args)]
@@ -79,11 +87,16 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(())
         }
-        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(serve(args)),
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Deliveries(cmd) => runtime()?.block_on(commands::deliveries::run(cmd)),
+        Command::Dlq(cmd) => runtime()?.block_on(commands::dlq::run(cmd)),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn init_logs(json: bool) {
@@ -154,7 +167,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let consumers = if args.no_workers {
         Vec::new()
     } else {
-        clawhooks_local::stages::consumers(cfg.clone(), &backend, http, clock.clone())
+        clawhooks_local::stages::consumers(
+            cfg.clone(),
+            &backend,
+            http,
+            clock.clone(),
+            args.max_receive_count,
+        )
+        .await
     };
     let ingress = Ingress {
         config: cfg,
@@ -166,6 +186,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         addr,
         consumers,
         poll: Default::default(),
+        sweep_every: Some(std::time::Duration::from_secs(60)),
     })
     .await
     .with_context(|| format!("listening on {addr}"))?;

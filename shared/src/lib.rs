@@ -9,6 +9,7 @@
 pub mod adapters;
 pub mod api;
 pub mod config;
+pub mod egress;
 pub mod event;
 pub mod handler;
 pub mod ingress;

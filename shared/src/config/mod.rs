@@ -299,6 +299,11 @@ pub struct Retry {
     pub initial_delay_ms: u64,
     #[serde(default = "default_max_delay_ms")]
     pub max_delay_ms: u64,
+    /// Full jitter: each wait is drawn uniformly between zero and the
+    /// backoff, so receivers that failed together are not retried together.
+    /// Off gives the plain schedule (predictable, for tests and debugging).
+    #[serde(default = "yes")]
+    pub jitter: bool,
 }
 
 impl Default for Retry {

@@ -264,6 +264,11 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             Some(url) => check_url(url, &format!("{at}.url"), &mut errors),
         }
         check_method(&o.method, &format!("{at}.method"), &mut errors);
+        if let Some(secret) = &o.secret {
+            if let Err(e) = crate::egress::signing::Signer::new(secret, o.signing) {
+                errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));
+            }
+        }
         if o.retry.max_attempts == 0 {
             errors.push(ConfigError::new(
                 format!("{at}.retry.maxAttempts"),

@@ -178,6 +178,9 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
+-- A FIFO claim asks whether a group has an earlier message; without this
+-- each ask scanned the whole queue.
+CREATE INDEX IF NOT EXISTS messages_group ON messages (queue, grp, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
 CREATE TABLE IF NOT EXISTS fifo_groups (
     queue TEXT NOT NULL,

@@ -11,9 +11,11 @@ pub mod api;
 pub mod config;
 pub mod event;
 pub mod ingress;
+pub mod limits;
 pub mod ports;
 pub mod secret;
 pub mod template;
+pub mod verify;
 pub mod worker;
 
 #[cfg(feature = "embedded")]

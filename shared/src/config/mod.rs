@@ -148,6 +148,13 @@ pub struct Handler {
     pub custom: Option<Custom>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// A provider signature (GitHub, Stripe, Slack, Standard Webhooks, HMAC)
+    /// checked on the raw body; it stands in for the global shared secret.
+    #[serde(default)]
+    pub verify: Option<crate::verify::VerifyConfig>,
+    /// Hooks accepted per minute on this handler; past it, 429.
+    #[serde(default)]
+    pub rate_limit: Option<crate::limits::RateLimit>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -143,7 +143,9 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
         ));
     }
     if inc.secret.is_none()
-        && w.handlers.iter().all(|h| h.secret.is_none())
+        && w.handlers
+            .iter()
+            .all(|h| h.secret.is_none() && h.verify.is_none())
         && inc.allowed_ips.is_empty()
     {
         warnings.push(Warning {
@@ -311,6 +313,12 @@ fn check_handler(
     }
     if h.secret.as_ref().is_some_and(|s| s.is_empty()) {
         errors.push(ConfigError::new(format!("{at}.secret"), "is empty"));
+    }
+    if let Some(v) = &h.verify {
+        errors.extend(v.check(&format!("{at}.verify")));
+    }
+    if let Some(r) = &h.rate_limit {
+        errors.extend(r.check(&format!("{at}.rateLimit")));
     }
     match h.action {
         Action::SendMessage => match &h.target {

@@ -257,6 +257,79 @@ mod tests {
         assert!(!l.peek("ip", RULE, 1).await.unwrap().allowed());
     }
 
+    /// The shared limiter on the embedded store (the DynamoDB-shaped one):
+    /// two limiters over one store share the count, and the counter item
+    /// expires after its window.
+    #[cfg(feature = "embedded")]
+    #[tokio::test]
+    async fn store_limiter_shares_the_count() {
+        let db = crate::embedded::Embedded::memory().unwrap();
+        let store: Arc<dyn Store> = Arc::new(db.store());
+        let (a, b) = (
+            StoreLimiter::new(store.clone()),
+            StoreLimiter::new(store.clone()),
+        );
+        let t0 = 1_700_000_020;
+        assert_eq!(
+            a.hit("h", RULE, t0).await.unwrap(),
+            Decision::Allow { remaining: 2 }
+        );
+        assert_eq!(
+            b.hit("h", RULE, t0).await.unwrap(),
+            Decision::Allow { remaining: 1 }
+        );
+        assert!(b.peek("h", RULE, t0).await.unwrap().allowed());
+        assert_eq!(
+            a.hit("h", RULE, t0 + 1).await.unwrap(),
+            Decision::Allow { remaining: 0 }
+        );
+        assert_eq!(
+            b.hit("h", RULE, t0 + 10).await.unwrap(),
+            Decision::Deny {
+                retry_after_secs: 10
+            }
+        );
+        assert!(!a.peek("h", RULE, t0 + 19).await.unwrap().allowed());
+        assert!(a.hit("h", RULE, t0 + 20).await.unwrap().allowed());
+        let sk = RULE.window_start(t0).to_string();
+        let item = store
+            .get(Table::Limits, "h", &sk, t0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item.value["count"], 3);
+        assert_eq!(item.expires_at, Some(RULE.window_start(t0) + 120));
+        assert!(store
+            .get(Table::Limits, "h", &sk, t0 + 200)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    /// Racing hits on one key never let more than the limit through.
+    #[cfg(feature = "embedded")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn store_limiter_under_concurrency() {
+        let db = crate::embedded::Embedded::memory().unwrap();
+        let limiter = Arc::new(StoreLimiter::new(Arc::new(db.store())));
+        let rule = FixedWindow {
+            limit: 10,
+            window_secs: 60,
+        };
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let l = limiter.clone();
+                tokio::spawn(async move { l.hit("k", rule, 120).await.unwrap().allowed() })
+            })
+            .collect();
+        let mut allowed = 0;
+        for t in tasks {
+            allowed += usize::from(t.await.unwrap());
+        }
+        assert!(allowed <= 10, "{allowed} hits passed a limit of 10");
+        assert!(allowed >= 1);
+    }
+
     #[test]
     fn rate_limit_config() {
         let r: RateLimit = serde_json::from_str(r#"{"perMinute": 30}"#).unwrap();

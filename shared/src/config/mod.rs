@@ -8,6 +8,7 @@
 pub mod duration;
 pub mod load;
 pub mod net;
+mod redact;
 pub mod validate;
 
 pub use duration::Seconds;
@@ -165,7 +166,7 @@ pub struct Target {
     pub peer: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Forward {
     pub url: String,
@@ -233,7 +234,7 @@ impl EventType {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Outgoing {
     pub id: String,
@@ -317,7 +318,7 @@ impl Default for Retry {
 /// A channel adapter. `kind` picks the service; the other keys are that
 /// service's credentials and API base (overridable so tests can point it at
 /// a recording server).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Channel {
     #[serde(rename = "type")]
@@ -350,7 +351,7 @@ pub enum ChannelKind {
     Webhook,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Agent {
     #[serde(rename = "type")]

@@ -76,7 +76,6 @@ pub enum Scheme {
     Slack,
     /// `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> …`
     /// over `<id>.<timestamp>.<body>`, with a base64 `whsec_` secret.
-    #[serde(alias = "standard-webhooks", alias = "standardwebhooks")]
     StandardWebhooks,
     /// An HMAC of the raw body in a header of your choosing.
     Hmac,

@@ -174,6 +174,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                     .into(),
         });
     }
+    errors.extend(crate::adapters::ssrf::check_network(&w.network));
 
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");

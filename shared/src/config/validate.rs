@@ -203,6 +203,13 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ] {
             if let Some(text) = text {
+                if template::uses_partials(text) {
+                    errors.push(ConfigError::new(
+                        format!("{at}.{}", field.key()),
+                        format!("handler {:?}: partials and decorators ({{{{> …}}}}, {{{{#*inline …}}}}) are not supported in templates", h.id),
+                    ));
+                    continue;
+                }
                 let registry = if field == TemplateField::SessionKey {
                     &mut key_templates
                 } else {

@@ -47,6 +47,11 @@ fuzz_target!(|data: &[u8]| {
         body: clawhooks::event::Body::Empty,
     };
     let ctx = clawhooks::template::context(&ev, &body, "2023-11-14T22:13:20Z");
+    // The config loader refuses partials (a self-calling inline partial
+    // overflows the stack); render only what a config could hold.
+    if clawhooks::template::uses_partials(&template) {
+        return;
+    }
     let mut reg = clawhooks::template::registry();
     if reg.register_template_string("t", &template).is_ok() {
         let _ = reg.render("t", &ctx);

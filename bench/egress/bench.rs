@@ -210,7 +210,7 @@ async fn main() {
         Embedded::open(&dir.join("bench.db")).unwrap()
     };
     let backend = embedded.backend(BackendOptions::default());
-    let http = Arc::new(clawhooks::adapters::http::ReqwestSender::new().unwrap());
+    let http = Arc::new(clawhooks_e2e::loopback_http());
     let stage: Arc<dyn clawhooks::worker::Stage> =
         Arc::new(EgressStage::new(config, backend.clone(), http, Arc::new(SystemClock)).unwrap());
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -156,8 +156,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let backend: Backend = embedded.backend(BackendOptions {
         max_receive_count: args.max_receive_count,
     });
-    let http: Arc<dyn clawhooks::ports::HttpSender> =
-        Arc::new(clawhooks::adapters::http::ReqwestSender::new()?);
+    let http: Arc<dyn clawhooks::ports::HttpSender> = Arc::new(
+        clawhooks::adapters::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
+    );
     let inc = &cfg.config.webhooks.incoming;
     let host = args.host.clone().unwrap_or_else(|| inc.host.clone());
     let addr: SocketAddr = format!("{}:{}", host, args.port.unwrap_or(inc.port))

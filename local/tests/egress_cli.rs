@@ -104,7 +104,7 @@ async fn deliveries_and_dead_letters_from_the_command_line() {
     let backend = Embedded::open(&db)
         .unwrap()
         .backend(BackendOptions::default());
-    let http = Arc::new(clawhooks::adapters::http::ReqwestSender::new().unwrap());
+    let http = Arc::new(clawhooks_e2e::loopback_http());
     let stage = EgressStage::new(cfg, backend.clone(), http, Arc::new(SystemClock)).unwrap();
     let ev = lifecycle("hello");
     event::emit(backend.events_queue.as_ref(), &ev)

@@ -13,9 +13,11 @@ pub mod egress;
 pub mod event;
 pub mod handler;
 pub mod ingress;
+pub mod limits;
 pub mod ports;
 pub mod secret;
 pub mod template;
+pub mod verify;
 pub mod worker;
 
 #[cfg(feature = "embedded")]

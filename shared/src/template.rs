@@ -121,6 +121,32 @@ fn text_helper(f: fn(String) -> String) -> Box<dyn HelperDef + Send + Sync> {
     )
 }
 
+/// Whether a template uses partials or decorators (`{{> p}}`,
+/// `{{#*inline "p"}}`). Config templates may not: no partials are
+/// registered, so only inline ones could be called, and an inline partial
+/// that calls itself recurses until the stack overflows and the process
+/// aborts (found by the `template` fuzz target). Unparsable text answers
+/// `false`; compiling it reports the real error.
+pub fn uses_partials(source: &str) -> bool {
+    use handlebars::template::{Template, TemplateElement};
+    fn any(t: &Template) -> bool {
+        t.elements.iter().any(|e| match e {
+            TemplateElement::PartialExpression(_)
+            | TemplateElement::PartialBlock(_)
+            | TemplateElement::DecoratorExpression(_)
+            | TemplateElement::DecoratorBlock(_) => true,
+            TemplateElement::HelperBlock(h)
+            | TemplateElement::Expression(h)
+            | TemplateElement::HtmlExpression(h) => {
+                h.template.as_ref().is_some_and(any) || h.inverse.as_ref().is_some_and(any)
+            }
+            // RawString, Comment, and whatever later versions add.
+            _ => false,
+        })
+    }
+    Template::compile(source).is_ok_and(|t| any(&t))
+}
+
 /// Renders a value the way a person reading chat expects: strings bare,
 /// objects and arrays as compact JSON.
 pub fn display(v: &Value) -> String {

@@ -47,12 +47,8 @@ async fn main() -> anyhow::Result<()> {
         backend: backend.clone(),
         clock: clock.clone(),
     };
-    let stage = Arc::new(HandlerStage::new(
-        config,
-        backend.clone(),
-        Arc::new(ReqwestSender::new()?),
-        clock,
-    ));
+    let http = Arc::new(ReqwestSender::new(&config.config.webhooks.network)?);
+    let stage = Arc::new(HandlerStage::new(config, backend.clone(), http, clock));
     let payload = Bytes::from(std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures/github_pull_request_opened.json"

@@ -131,7 +131,7 @@ async fn every_seed_example_with_outgoing_webhooks_loads() {
         let rig_ok = clawhooks::egress::EgressStage::new(
             std::sync::Arc::new(c),
             Rig::new("{}").backend,
-            std::sync::Arc::new(clawhooks::adapters::http::ReqwestSender::new().unwrap()),
+            std::sync::Arc::new(clawhooks_e2e::loopback_http()),
             std::sync::Arc::new(clawhooks::ports::SystemClock),
         );
         assert!(rig_ok.is_ok());

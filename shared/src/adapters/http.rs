@@ -1,9 +1,12 @@
 //! [`HttpSender`] on reqwest with rustls and ring (the one TLS stack of the
 //! build). One client is built at start and shared: it pools connections.
 
+use super::ssrf::{refusal_in, GuardedResolver, Policy};
+use crate::config::Network;
 use crate::ports::http::{HttpRequest, HttpResponse, HttpSender, SendError};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Responses bodies past this are cut: callers log or parse the first part only.
@@ -12,6 +15,7 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct ReqwestSender {
     client: reqwest::Client,
+    policy: Arc<Policy>,
 }
 
 /// Installs ring as rustls' process-wide provider; harmless when repeated.
@@ -20,9 +24,19 @@ pub fn install_crypto_provider() {
 }
 
 impl ReqwestSender {
-    pub fn new() -> Result<Self, SendError> {
+    /// A sender behind the SSRF guard that `network` configures: every
+    /// destination address is checked (see [`super::ssrf`]).
+    pub fn new(network: &Network) -> Result<Self, SendError> {
+        Self::with_policy(Policy::from_network(network))
+    }
+
+    pub fn with_policy(policy: Policy) -> Result<Self, SendError> {
         install_crypto_provider();
+        let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
+            .dns_resolver(GuardedResolver::new(policy.clone()))
+            // A proxy would resolve and connect on our behalf, around the guard.
+            .no_proxy()
             // Redirects are not followed: a 3xx is an answer to report, and
             // following one could lead the gateway somewhere it must not go.
             .redirect(reqwest::redirect::Policy::none())
@@ -30,7 +44,7 @@ impl ReqwestSender {
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| SendError::Invalid(e.to_string()))?;
-        Ok(ReqwestSender { client })
+        Ok(ReqwestSender { client, policy })
     }
 }
 
@@ -41,6 +55,9 @@ impl HttpSender for ReqwestSender {
             .map_err(|_| SendError::Invalid(format!("bad method {:?}", req.method)))?;
         let url = reqwest::Url::parse(&req.url)
             .map_err(|e| SendError::Invalid(format!("bad URL: {e}")))?;
+        self.policy
+            .check_url(&url)
+            .map_err(|r| SendError::Refused(r.to_string()))?;
         let mut builder = self.client.request(method, url).timeout(req.timeout);
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
@@ -82,7 +99,9 @@ impl HttpSender for ReqwestSender {
 /// reqwest's errors print the URL, which may hold a token (Slack and
 /// Discord webhook URLs do); we keep only the kind of failure.
 fn classify(e: reqwest::Error, timeout: std::time::Duration) -> SendError {
-    if e.is_timeout() {
+    if let Some(r) = refusal_in(&e) {
+        SendError::Refused(r.to_string())
+    } else if e.is_timeout() {
         SendError::Timeout(timeout)
     } else if e.is_connect() {
         SendError::Connect("could not connect".into())

@@ -1,3 +1,4 @@
 //! Adapters that are not a backend: outbound HTTP.
 
 pub mod http;
+pub mod ssrf;

@@ -8,6 +8,7 @@
 pub mod duration;
 pub mod load;
 pub mod net;
+mod redact;
 pub mod validate;
 
 pub use duration::Seconds;
@@ -148,6 +149,13 @@ pub struct Handler {
     pub custom: Option<Custom>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// A provider signature (GitHub, Stripe, Slack, Standard Webhooks, HMAC)
+    /// checked on the raw body; it stands in for the global shared secret.
+    #[serde(default)]
+    pub verify: Option<crate::verify::VerifyConfig>,
+    /// Hooks accepted per minute on this handler; past it, 429.
+    #[serde(default)]
+    pub rate_limit: Option<crate::limits::RateLimit>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -158,7 +166,7 @@ pub struct Target {
     pub peer: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Forward {
     pub url: String,
@@ -226,7 +234,7 @@ impl EventType {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Outgoing {
     pub id: String,
@@ -315,7 +323,7 @@ impl Default for Retry {
 /// A channel adapter. `kind` picks the service; the other keys are that
 /// service's credentials and API base (overridable so tests can point it at
 /// a recording server).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Channel {
     #[serde(rename = "type")]
@@ -358,7 +366,7 @@ pub enum ChannelKind {
     Webhook,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Agent {
     #[serde(rename = "type")]

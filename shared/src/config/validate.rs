@@ -162,7 +162,9 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
         ));
     }
     if inc.secret.is_none()
-        && w.handlers.iter().all(|h| h.secret.is_none())
+        && w.handlers
+            .iter()
+            .all(|h| h.secret.is_none() && h.verify.is_none())
         && inc.allowed_ips.is_empty()
     {
         warnings.push(Warning {
@@ -172,6 +174,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                     .into(),
         });
     }
+    errors.extend(crate::adapters::ssrf::check_network(&w.network));
 
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
@@ -200,6 +203,13 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ] {
             if let Some(text) = text {
+                if template::uses_partials(text) {
+                    errors.push(ConfigError::new(
+                        format!("{at}.{}", field.key()),
+                        format!("handler {:?}: partials and decorators ({{{{> …}}}}, {{{{#*inline …}}}}) are not supported in templates", h.id),
+                    ));
+                    continue;
+                }
                 // Session keys stay plain (and strict); message and body
                 // templates get objects rendered as JSON (template::compile).
                 let compiled = if field == TemplateField::SessionKey {
@@ -357,6 +367,12 @@ fn check_handler(
     }
     if h.secret.as_ref().is_some_and(|s| s.is_empty()) {
         errors.push(ConfigError::new(format!("{at}.secret"), "is empty"));
+    }
+    if let Some(v) = &h.verify {
+        errors.extend(v.check(&format!("{at}.verify")));
+    }
+    if let Some(r) = &h.rate_limit {
+        errors.extend(r.check(&format!("{at}.rateLimit")));
     }
     match h.action {
         Action::SendMessage => match &h.target {

@@ -33,7 +33,10 @@ pub const HISTORY_ENTRY_CHARS: usize = 8_000;
 pub const HISTORY_BYTES: usize = 128 * 1024;
 
 /// Attempts of one read-modify-write before giving up (the queue retries).
-const MAX_CONFLICTS: usize = 16;
+/// Each round has a winner, so N racing writers need at most N rounds; one
+/// session's hooks are serialized by their FIFO group, so races are rare
+/// (sweeper, DELETE, a redelivery), but a burst must not fail spuriously.
+const MAX_CONFLICTS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -123,9 +123,12 @@ impl Ingress {
         }
 
         let handler = self.config.handler_for(hook_id);
-        let secret = handler
-            .and_then(|h| h.secret.as_ref())
-            .or(inc.secret.as_ref());
+        // A handler with `verify` authenticates by the provider's signature
+        // (providers cannot send our header); only its own `secret` is added.
+        let secret = handler.and_then(|h| h.secret.as_ref()).or(inc
+            .secret
+            .as_ref()
+            .filter(|_| handler.is_none_or(|h| h.verify.is_none())));
         let query = parse_query(req.query.as_deref());
         if let Some(key) = auth::secret_in_query(&query, &inc.secret_header, secret) {
             tracing::warn!(%source, hook_id, "refused: secret in query string");
@@ -143,6 +146,14 @@ impl Ingress {
                 );
             }
         }
+        // --- provider signature (webhooks.handlers[].verify), on the raw bytes ---
+        if let Some(v) = handler.and_then(|h| h.verify.as_ref()) {
+            if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {
+                tracing::warn!(%source, hook_id, scheme = %e.scheme(), reason = e.kind(), "refused: signature");
+                return IngressResponse::error(StatusCode::UNAUTHORIZED, e.to_string());
+            }
+        }
+        // --- end provider signature ---
 
         match handler {
             Some(h) if !h.enabled => {

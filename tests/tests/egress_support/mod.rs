@@ -43,7 +43,7 @@ impl Rig {
         let db = db.with_clock(clock.clone());
         let backend = db.backend(BackendOptions::default());
         let config = Arc::new(load_str(config, &|_| None).expect("config loads"));
-        let http = Arc::new(clawhooks::adapters::http::ReqwestSender::new().unwrap());
+        let http = Arc::new(clawhooks_e2e::loopback_http());
         let stage = EgressStage::new(config.clone(), backend.clone(), http, clock.clone())
             .unwrap()
             .with_random(Arc::new(FixedRandom(1.0)));

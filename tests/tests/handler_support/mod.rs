@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use clawhooks::adapters::http::ReqwestSender;
+
 use clawhooks::config::{load_str, CompiledConfig};
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::LifecycleEvent;
@@ -75,7 +75,7 @@ impl Harness {
         let backend = db.backend(BackendOptions {
             max_receive_count: MAX_RECEIVE,
         });
-        let http = Arc::new(ReqwestSender::new().unwrap());
+        let http = Arc::new(clawhooks_e2e::loopback_http());
         let stage = Arc::new(finish(
             HandlerStage::new(config.clone(), backend.clone(), http, clock.clone())
                 .with_max_receive_count(MAX_RECEIVE),

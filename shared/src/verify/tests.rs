@@ -1,0 +1,441 @@
+//! Published example values where the providers publish them; otherwise
+//! signatures made by the small, separate HMAC below (built on the SHA-2
+//! primitive alone, not on the `hmac` crate the verifier uses), so a bug
+//! shared by signer and verifier cannot make a test pass.
+
+use super::*;
+use http::{HeaderName, HeaderValue};
+use sha2::{Digest, Sha256, Sha512};
+
+/// RFC 2104 by hand.
+fn reference_hmac<D: Digest>(block: usize, key: &[u8], msg: &[u8]) -> Vec<u8> {
+    let mut k = if key.len() > block {
+        D::digest(key).to_vec()
+    } else {
+        key.to_vec()
+    };
+    k.resize(block, 0);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = D::new().chain_update(&ipad).chain_update(msg).finalize();
+    D::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
+}
+
+fn sha256(key: &str, msg: &[u8]) -> Vec<u8> {
+    reference_hmac::<Sha256>(64, key.as_bytes(), msg)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+fn cfg(scheme: Scheme, secret: &str) -> VerifyConfig {
+    VerifyConfig::new(scheme, secret)
+}
+
+#[test]
+fn reference_hmac_agrees_with_rfc_4231_case_2() {
+    // RFC 4231 test case 2, so the independent signer is itself checked.
+    assert_eq!(
+        hex(&sha256("Jefe", b"what do ya want for nothing?")),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    assert_eq!(
+        hex(&reference_hmac::<Sha512>(128, b"Jefe", b"what do ya want for nothing?")),
+        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+    );
+}
+
+#[test]
+fn github_docs_example() {
+    let h = headers(&[(
+        "X-Hub-Signature-256",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+    )]);
+    let c = cfg(Scheme::Github, "It's a Secret to Everybody");
+    assert_eq!(c.verify(&h, b"Hello, World!", 0), Ok(()));
+    assert_eq!(
+        c.verify(&h, b"Hello, World?", 0),
+        Err(VerifyError::Mismatch {
+            scheme: Scheme::Github
+        })
+    );
+    let wrong = cfg(Scheme::Github, "another secret");
+    assert!(wrong.verify(&h, b"Hello, World!", 0).is_err());
+}
+
+#[test]
+fn github_refuses_missing_malformed_and_truncated() {
+    let c = cfg(Scheme::Github, "It's a Secret to Everybody");
+    let e = c.verify(&HeaderMap::new(), b"x", 0).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "GitHub signature check failed: the x-hub-signature-256 header is missing"
+    );
+    let e = c
+        .verify(&headers(&[("x-hub-signature-256", "sha1=abcd")]), b"x", 0)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "GitHub signature check failed: the x-hub-signature-256 header is malformed (expected sha256=<hex>)"
+    );
+    // The first half of the right signature is still wrong.
+    let h = headers(&[(
+        "x-hub-signature-256",
+        "sha256=757107ea0eb2509fc211221cce984b8a",
+    )]);
+    assert!(matches!(
+        c.verify(&h, b"Hello, World!", 0),
+        Err(VerifyError::Mismatch { .. })
+    ));
+}
+
+#[test]
+fn standard_webhooks_specification_vector() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let body = br#"{"test": 2432232314}"#;
+    let ts = 1614265330;
+    let good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    let h = |sig: &str| {
+        headers(&[
+            ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", sig),
+        ])
+    };
+    let c = cfg(Scheme::StandardWebhooks, secret);
+    assert_eq!(c.verify(&h(good), body, ts), Ok(()));
+    // Several signatures, one per secret the sender is rotating through.
+    let several = format!("v1,bm9wZQ== v1a,c29tZXRoaW5n {good}");
+    assert_eq!(c.verify(&h(&several), body, ts), Ok(()));
+    // The secret works without its whsec_ prefix too.
+    let bare = cfg(Scheme::StandardWebhooks, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    assert_eq!(bare.verify(&h(good), body, ts), Ok(()));
+    // Svix's spelling of the same headers.
+    let svix = headers(&[
+        ("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("svix-timestamp", "1614265330"),
+        ("svix-signature", good),
+    ]);
+    assert_eq!(c.verify(&svix, body, ts), Ok(()));
+    // A changed id is a different signed text.
+    let other_id = headers(&[
+        ("webhook-id", "msg_other"),
+        ("webhook-timestamp", "1614265330"),
+        ("webhook-signature", good),
+    ]);
+    assert!(matches!(
+        c.verify(&other_id, body, ts),
+        Err(VerifyError::Mismatch { .. })
+    ));
+    assert!(matches!(
+        c.verify(
+            &h("v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+            body,
+            ts
+        ),
+        Err(VerifyError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn standard_webhooks_replay_window_both_directions() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let h = headers(&[
+        ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+        ("webhook-timestamp", "1614265330"),
+        (
+            "webhook-signature",
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ),
+    ]);
+    let body = br#"{"test": 2432232314}"#;
+    let c = cfg(Scheme::StandardWebhooks, secret);
+    let ts = 1614265330;
+    assert_eq!(c.verify(&h, body, ts + 300), Ok(()));
+    assert_eq!(c.verify(&h, body, ts - 300), Ok(()));
+    let old = c.verify(&h, body, ts + 301).unwrap_err();
+    assert_eq!(
+        old.to_string(),
+        "Standard Webhooks signature check failed: the timestamp is 301s old, outside the 300s tolerance"
+    );
+    let future = c.verify(&h, body, ts - 301).unwrap_err();
+    assert_eq!(
+        future.to_string(),
+        "Standard Webhooks signature check failed: the timestamp is 301s in the future, outside the 300s tolerance"
+    );
+    let wide = VerifyConfig {
+        tolerance_seconds: 3600,
+        ..c
+    };
+    assert_eq!(wide.verify(&h, body, ts + 3600), Ok(()));
+}
+
+fn stripe_header(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut signed = format!("{t}.").into_bytes();
+    signed.extend_from_slice(body);
+    format!("t={t},v1={}", hex(&sha256(secret, &signed)))
+}
+
+#[test]
+fn stripe_signatures() {
+    let secret = "whsec_test_secret_for_stripe";
+    let body = br#"{"id":"evt_1","object":"event","type":"payment_intent.succeeded"}"#;
+    let now = 1_700_000_000;
+    let c = cfg(Scheme::Stripe, secret);
+    let sig = stripe_header(secret, now - 10, body);
+    assert_eq!(
+        c.verify(&headers(&[("Stripe-Signature", &sig)]), body, now),
+        Ok(())
+    );
+    // Several v1 values (Stripe sends one per active secret) and a v0 to ignore.
+    let with_others = format!(
+        "t={},v1={},v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39,{}",
+        now - 10,
+        "5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
+        sig.split(',').nth(1).unwrap()
+    );
+    assert_eq!(
+        c.verify(&headers(&[("stripe-signature", &with_others)]), body, now),
+        Ok(())
+    );
+    // The timestamp is signed: moving it breaks the signature.
+    let moved = sig.replacen(&format!("t={}", now - 10), &format!("t={}", now - 5), 1);
+    assert!(matches!(
+        c.verify(&headers(&[("stripe-signature", &moved)]), body, now),
+        Err(VerifyError::Mismatch { .. })
+    ));
+    let stale = stripe_header(secret, now - 301, body);
+    assert!(matches!(
+        c.verify(&headers(&[("stripe-signature", &stale)]), body, now),
+        Err(VerifyError::Stale {
+            direction: "old",
+            ..
+        })
+    ));
+    let future = stripe_header(secret, now + 301, body);
+    assert!(matches!(
+        c.verify(&headers(&[("stripe-signature", &future)]), body, now),
+        Err(VerifyError::Stale {
+            direction: "in the future",
+            ..
+        })
+    ));
+    let e = c
+        .verify(&headers(&[("stripe-signature", "v1=abcd")]), body, now)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Stripe signature check failed: the stripe-signature header is malformed (no t= timestamp)"
+    );
+    let e = c
+        .verify(&headers(&[("stripe-signature", "t=12")]), body, now)
+        .unwrap_err();
+    assert!(e.to_string().ends_with("(no v1= signature)"), "{e}");
+}
+
+#[test]
+fn slack_docs_example() {
+    // Slack's "Verifying requests from Slack" walk-through.
+    let secret = "8f742231b10e8888abcd99yyyzzz85a5";
+    let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    let h = headers(&[
+        ("X-Slack-Request-Timestamp", "1531420618"),
+        (
+            "X-Slack-Signature",
+            "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+        ),
+    ]);
+    let c = cfg(Scheme::Slack, secret);
+    assert_eq!(c.verify(&h, body, 1531420618 + 60), Ok(()));
+    assert!(matches!(
+        c.verify(&h, body, 1531420618 + 3600),
+        Err(VerifyError::Stale { .. })
+    ));
+    let e = c
+        .verify(&headers(&[("x-slack-signature", "v0=00")]), body, 0)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Slack signature check failed: the x-slack-request-timestamp header is missing"
+    );
+    // Independent signer: a payload of our own.
+    let mine = b"{\"type\":\"event_callback\"}";
+    let mut signed = b"v0:1700000000:".to_vec();
+    signed.extend_from_slice(mine);
+    let sig = format!("v0={}", hex(&sha256(secret, &signed)));
+    let h = headers(&[
+        ("x-slack-request-timestamp", "1700000000"),
+        ("x-slack-signature", &sig),
+    ]);
+    assert_eq!(c.verify(&h, mine, 1700000000), Ok(()));
+    let h = headers(&[
+        ("x-slack-request-timestamp", "17e8"),
+        ("x-slack-signature", &sig),
+    ]);
+    assert!(matches!(
+        c.verify(&h, mine, 1700000000),
+        Err(VerifyError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn generic_hmac_options() {
+    let secret = "generic-secret";
+    let body = b"{\"hello\":\"world\"}";
+    // SHA-256, hex (upper case accepted), with a prefix.
+    let mut c = cfg(Scheme::Hmac, secret);
+    c.header = Some("X-Signature".into());
+    c.prefix = Some("sha256=".into());
+    let sig = format!("sha256={}", hex(&sha256(secret, body)).to_uppercase());
+    assert_eq!(
+        c.verify(&headers(&[("x-signature", &sig)]), body, 0),
+        Ok(())
+    );
+    let unprefixed = hex(&sha256(secret, body));
+    assert!(matches!(
+        c.verify(&headers(&[("x-signature", &unprefixed)]), body, 0),
+        Err(VerifyError::Malformed { .. })
+    ));
+    // SHA-512, base64, no prefix.
+    let mut c = cfg(Scheme::Hmac, secret);
+    c.header = Some("X-Body-Signature".into());
+    c.algorithm = Some(Algorithm::Sha512);
+    c.encoding = Some(Encoding::Base64);
+    let mac512 = reference_hmac::<Sha512>(128, secret.as_bytes(), body);
+    let h = headers(&[("x-body-signature", &b64(&mac512))]);
+    assert_eq!(c.verify(&h, body, 0), Ok(()));
+    // A SHA-256 MAC is not accepted where SHA-512 is configured.
+    let h = headers(&[("x-body-signature", &b64(&sha256(secret, body)))]);
+    assert_eq!(
+        c.verify(&h, body, 0),
+        Err(VerifyError::Mismatch {
+            scheme: Scheme::Hmac
+        })
+    );
+}
+
+#[test]
+fn rotation_accepts_every_configured_secret() {
+    let body = b"payload";
+    let mut c = cfg(Scheme::Github, "old-secret");
+    c.secrets = vec![Secret::new("new-secret")];
+    for (secret, ok) in [("old-secret", true), ("new-secret", true), ("other", false)] {
+        let h = headers(&[(
+            "x-hub-signature-256",
+            &format!("sha256={}", hex(&sha256(secret, body))),
+        )]);
+        assert_eq!(c.verify(&h, body, 0).is_ok(), ok, "{secret}");
+    }
+    // `secrets` alone is enough.
+    let only_list = VerifyConfig {
+        secret: None,
+        ..c.clone()
+    };
+    let h = headers(&[(
+        "x-hub-signature-256",
+        &format!("sha256={}", hex(&sha256("new-secret", body))),
+    )]);
+    assert_eq!(only_list.verify(&h, body, 0), Ok(()));
+}
+
+#[test]
+fn refusals_never_echo_secrets_or_signatures() {
+    let secret = "super-secret-signing-key";
+    let body = b"body";
+    let expected = hex(&sha256(secret, body));
+    let sent = "sha256=0000000000000000000000000000000000000000000000000000000000000000";
+    let mut c = cfg(Scheme::Hmac, secret);
+    c.header = Some("x-sig".into());
+    c.prefix = Some("sha256=".into());
+    let cases = [
+        headers(&[]),
+        headers(&[("x-sig", sent)]),
+        headers(&[("x-sig", "sha256=zz")]),
+    ];
+    for h in &cases {
+        let msg = c.verify(h, body, 0).unwrap_err().to_string();
+        assert!(msg.starts_with("HMAC signature check failed"), "{msg}");
+        assert!(!msg.contains(secret), "{msg}");
+        assert!(!msg.contains(&expected), "{msg}");
+        assert!(!msg.contains("0000000000"), "{msg}");
+    }
+    assert!(!format!("{c:?}").contains(secret));
+}
+
+#[test]
+fn config_from_json_and_its_checks() {
+    let c: VerifyConfig = serde_json::from_value(serde_json::json!({
+        "scheme": "standard_webhooks",
+        "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "not base64!"],
+        "toleranceSeconds": 60
+    }))
+    .unwrap();
+    assert_eq!(c.tolerance_seconds, 60);
+    let errors: Vec<String> = c.check("h.verify").iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        errors,
+        vec!["h.verify.secrets[1]: a Standard Webhooks secret is \"whsec_\" followed by base64"]
+    );
+
+    let c: VerifyConfig =
+        serde_json::from_value(serde_json::json!({"scheme": "hmac", "secret": "s"})).unwrap();
+    let errors: Vec<String> = c.check("v").iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        errors,
+        vec!["v.header: scheme \"hmac\" needs the name of the header carrying the signature"]
+    );
+
+    let c: VerifyConfig = serde_json::from_value(
+        serde_json::json!({"scheme": "github", "prefix": "sha1=", "toleranceSeconds": 0}),
+    )
+    .unwrap();
+    let errors: Vec<String> = c.check("v").iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        errors,
+        vec![
+            "v.secret: scheme \"github\" needs a secret (or secrets)",
+            "v.prefix: only applies to scheme \"hmac\"; \"github\" fixes its own",
+        ]
+    );
+    let e = serde_json::from_value::<VerifyConfig>(serde_json::json!({"scheme": "gitlab"}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown variant `gitlab`"), "{e}");
+}
+
+#[test]
+fn header_parsers_tolerate_noise() {
+    let p = parse_stripe_header("t=1, v1=zz, v1=0a0b ,junk,=,v0=00").unwrap();
+    assert_eq!(p.timestamp, "1");
+    assert_eq!(p.v1, vec![vec![0x0a, 0x0b]]);
+    assert!(parse_standard_signatures("").is_empty());
+    assert!(parse_standard_signatures("v1, v1,%%% v2,AA==").is_empty());
+    let many = vec!["v1,AAAA"; 100].join(" ");
+    assert_eq!(parse_standard_signatures(&many).len(), MAX_CANDIDATES);
+    assert_eq!(
+        parse_prefixed(" sha256=0A ", "sha256=", Encoding::Hex),
+        Some(vec![10])
+    );
+    assert_eq!(parse_prefixed("sha256=é0", "sha256=", Encoding::Hex), None);
+    assert_eq!(parse_prefixed("x", "", Encoding::Base64), None);
+}

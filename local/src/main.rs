@@ -167,7 +167,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let consumers = if args.no_workers {
         Vec::new()
     } else {
-        clawhooks_local::stages::consumers(cfg.clone(), &backend, http, clock.clone())
+        clawhooks_local::stages::consumers(
+            cfg.clone(),
+            &backend,
+            http,
+            clock.clone(),
+            args.max_receive_count,
+        )
+        .await
     };
     let ingress = Ingress {
         config: cfg,
@@ -179,6 +186,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         addr,
         consumers,
         poll: Default::default(),
+        sweep_every: Some(std::time::Duration::from_secs(60)),
     })
     .await
     .with_context(|| format!("listening on {addr}"))?;

@@ -7,6 +7,8 @@
 
 pub mod deliveries;
 pub mod dlq;
+pub mod events;
+pub mod sessions;
 
 use crate::ingress::{auth, source, Ingress, IngressRequest, IngressResponse};
 use http::StatusCode;
@@ -21,6 +23,12 @@ pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
         .collect();
     if let Err(refusal) = authorize(ingress, &req) {
         return refusal;
+    }
+    if let Some(r) = events::route(ingress, &req, &segments).await {
+        return r;
+    }
+    if let Some(r) = sessions::route(ingress, &req, &segments).await {
+        return r;
     }
     if let Some(r) = deliveries::route(ingress, &req, &segments).await {
         return r;

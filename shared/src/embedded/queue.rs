@@ -155,8 +155,12 @@ fn claim(
             break;
         }
         if let Some(g) = &grp {
-            // Only the head of a group: later ones wait their turn.
-            if !groups_taken.insert(g.clone()) {
+            // Only the head of a group: later ones wait their turn. Rows
+            // come by visible_at, which a retried head (or a sender that
+            // read the clock before another) can put after a later message:
+            // mark the group taken only when its head is found, or the head
+            // is never seen.
+            if groups_taken.contains(g) {
                 continue;
             }
             let earlier = c
@@ -169,6 +173,7 @@ fn claim(
             if earlier {
                 continue;
             }
+            groups_taken.insert(g.clone());
         }
         if q.options.max_receive_count > 0 && count >= q.options.max_receive_count {
             if let Some(dlq) = &q.options.dead_letter {

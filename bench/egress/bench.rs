@@ -10,7 +10,8 @@
 //! emitted to sink received.
 //!
 //! Environment: EVENTS (burst size, default 20000), SUBS (subscriptions per
-//! event, default 1), CONCURRENCY (per consumer, default 64), PACED_SECS
+//! event, default 1), CONCURRENCY (per consumer, default 64), EMITTERS
+//! (concurrent emitting tasks in the burst, default 32), PACED_SECS
 //! (default 5), SIGN (1: Standard Webhooks signatures), MEMORY (1: in-memory
 //! database instead of a file).
 
@@ -171,6 +172,7 @@ async fn main() {
     let paced_secs: u64 = env("PACED_SECS", 5);
     let sign = env("SIGN", 0) == 1;
     let memory = env("MEMORY", 0) == 1;
+    let emitter_count: usize = env("EMITTERS", 32).max(1);
     let warmup = 1000;
     // Enough indexes for warm-up, burst and the paced run (bounded below).
     let capacity = warmup + events + 200_000;
@@ -242,8 +244,21 @@ async fn main() {
     let base = warmup;
     sink.reset(events * subs);
     let t0 = Instant::now();
-    for i in base..base + events {
-        emit(&backend, &sink, i).await;
+    // Several emitters, as a handler stage processing many hooks at once
+    // emits: one sequential emitter would measure the emit path, not egress.
+    let mut emitters = Vec::new();
+    for e in 0..emitter_count {
+        let (backend, sink) = (backend.clone(), sink.clone());
+        emitters.push(tokio::spawn(async move {
+            let mut i = base + e;
+            while i < base + events {
+                emit(&backend, &sink, i).await;
+                i += emitter_count;
+            }
+        }));
+    }
+    for e in emitters {
+        e.await.unwrap();
     }
     let emitted_in = t0.elapsed();
     let finished = sink.wait(Duration::from_secs(600)).await;
@@ -251,7 +266,7 @@ async fn main() {
     let rate = sink.received.load(Ordering::Acquire) as f64 / took.as_secs_f64();
     let (p50, p99) = sink.percentiles();
     println!(
-        "RESULT run=burst deliveries={} subs={subs} seconds={:.2} deliveries_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} emit_s={:.2} complete={finished} backend={}",
+        "RESULT run=burst deliveries={} subs={subs} emitters={emitter_count} concurrency={concurrency} seconds={:.2} deliveries_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} emit_s={:.2} complete={finished} backend={}",
         sink.received.load(Ordering::Acquire),
         took.as_secs_f64(),
         emitted_in.as_secs_f64(),

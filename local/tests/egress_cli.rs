@@ -218,3 +218,91 @@ async fn serve_delivers_lifecycle_events_to_outgoing_webhooks() {
     remove_db(&db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
+    use std::io::BufRead;
+    let sink = Recorder::start().await;
+    let dir = std::env::temp_dir().join(format!("clawhooks-egress-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({"webhooks": {
+            "incoming": {"secret": "your-secret"},
+            "outgoing": [{"id": "slack-notify", "url": sink.url("/out"),
+                          "events": ["message_received", "agent_response"], "method": "POST"}]
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
+        .args(["serve", "--memory", "--port", "0", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = KillOnDrop(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+
+    // The seed's curl example.
+    let client = reqwest::Client::new();
+    let posted = client
+        .post(format!("{base}/webhook/my-hook"))
+        .header("Content-Type", "application/json")
+        .header("X-Webhook-Secret", "your-secret")
+        .body(r#"{"event": "custom_event", "data": {"key": "value"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{}", posted.status());
+    let got = sink.wait_for(1, Duration::from_secs(20)).await;
+    let body = got[0].json();
+    assert_eq!(body["type"], serde_json::json!("message_received"));
+    assert!(
+        body["session"].as_str().unwrap().starts_with("hook:"),
+        "{body}"
+    );
+    let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(got[0].header("webhook-id"), Some(id.as_str()));
+
+    // The delivery log over HTTP, behind the admin secret. The log write
+    // follows the sink's answer, so give it a moment.
+    let mut log = serde_json::Value::Null;
+    for _ in 0..50 {
+        log = client
+            .get(format!("{base}/deliveries?event={id}"))
+            .header("X-Webhook-Secret", "your-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if log["attempts"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        log["subscriptions"][0]["subscription"],
+        serde_json::json!("slack-notify")
+    );
+    assert_eq!(
+        log["subscriptions"][0]["outcome"],
+        serde_json::json!("delivered")
+    );
+    assert_eq!(log["attempts"][0]["status"], serde_json::json!(200));
+    let refused = client.get(format!("{base}/dlq")).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "admin routes need the secret");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -182,6 +182,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         backend,
         clock,
     };
+    let signals = clawhooks_local::server::Signals::install()?;
     let running = clawhooks_local::start(clawhooks_local::ServerOptions {
         ingress,
         addr,
@@ -193,6 +194,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
     .with_context(|| format!("listening on {addr}"))?;
     // Tests and scripts read the bound address from this line.
     println!("clawhooks listening on http://{}", running.addr);
-    running.until_signal().await;
+    running.until_signal(signals).await;
     Ok(())
 }

@@ -44,27 +44,49 @@ impl Running {
     }
 
     /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
-    pub async fn until_signal(self) {
-        wait_for_signal().await;
+    /// Runs until SIGTERM or Ctrl-C (as caught by `signals`, installed
+    /// before the server announced itself), then shuts down gracefully.
+    pub async fn until_signal(self, signals: Signals) {
+        signals.wait().await;
         tracing::info!("shutting down: finishing in-flight work");
         self.shutdown().await;
         tracing::info!("stopped");
     }
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and Ctrl-C listeners. Installed before the address is printed,
+/// so a supervisor that signals as soon as it reads the address is heard
+/// (a signal before installation would kill the process outright).
+pub struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {

@@ -181,7 +181,7 @@ async fn serve_delivers_lifecycle_events_to_outgoing_webhooks() {
     let cfg = dir.join("config.json");
     std::fs::write(
         &cfg,
-        serde_json::json!({"webhooks": {"outgoing": [
+        serde_json::json!({"webhooks": {"network": {"allowPrivate": true}, "outgoing": [
             {"id": "sink", "url": sink.url("/events"), "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
         ]}})
         .to_string(),
@@ -230,6 +230,8 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
         &cfg,
         serde_json::json!({"webhooks": {
             "incoming": {"secret": "your-secret"},
+            // The sink is on 127.0.0.1, which the SSRF guard refuses by default.
+            "network": {"allowPrivate": true},
             "outgoing": [{"id": "slack-notify", "url": sink.url("/out"),
                           "events": ["message_received", "agent_response"], "method": "POST"}]
         }})

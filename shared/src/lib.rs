@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod api;
 pub mod config;
 pub mod event;
+pub mod handler;
 pub mod ingress;
 pub mod limits;
 pub mod ports;

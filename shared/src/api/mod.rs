@@ -5,6 +5,9 @@
 //! A route module exposes `async fn route(&Ingress, &IngressRequest, &[&str])
 //! -> Option<IngressResponse>` and answers `None` for paths it does not own.
 
+pub mod events;
+pub mod sessions;
+
 use crate::ingress::{auth, source, Ingress, IngressRequest, IngressResponse};
 use http::StatusCode;
 
@@ -18,7 +21,12 @@ pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
     if let Err(refusal) = authorize(ingress, &req) {
         return refusal;
     }
-    let _ = &segments;
+    if let Some(r) = events::route(ingress, &req, &segments).await {
+        return r;
+    }
+    if let Some(r) = sessions::route(ingress, &req, &segments).await {
+        return r;
+    }
     IngressResponse::error(
         StatusCode::NOT_FOUND,
         format!("no route for {} {}", req.method, req.path),

@@ -210,14 +210,15 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                     ));
                     continue;
                 }
-                let registry = if field == TemplateField::SessionKey {
-                    &mut key_templates
+                // Session keys stay plain (and strict); message and body
+                // templates get objects rendered as JSON (template::compile).
+                let compiled = if field == TemplateField::SessionKey {
+                    key_templates.register_template_string(&template_name(&h.id, field), text)
                 } else {
-                    &mut templates
+                    template::compile(text)
+                        .map(|t| templates.register_template(&template_name(&h.id, field), t))
                 };
-                if let Err(e) =
-                    registry.register_template_string(&template_name(&h.id, field), text)
-                {
+                if let Err(e) = compiled {
                     errors.push(ConfigError::new(
                         format!("{at}.{}", field.key()),
                         format!(
@@ -393,7 +394,14 @@ fn check_handler(
             }
         },
         Action::Custom => match &h.custom {
-            Some(c) if c.function.is_some() != c.lambda.is_some() => {}
+            Some(c) if c.function.is_some() != c.lambda.is_some() => {
+                if let Some(f) = c.function.as_deref().filter(|f| crate::handler::custom::lookup(f).is_none()) {
+                    errors.push(ConfigError::new(
+                        format!("{at}.custom.function"),
+                        format!("unknown custom function {f:?}; known: {}", crate::handler::custom::names().join(", ")),
+                    ));
+                }
+            }
             _ => errors.push(ConfigError::new(format!("{at}.custom"), "custom needs exactly one of custom.function or custom.lambda")),
         },
         Action::None => {}

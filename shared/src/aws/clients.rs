@@ -42,11 +42,14 @@ impl AwsClients {
 
 /// The SDK configuration from the environment, with the rustls + ring HTTP client.
 pub async fn sdk_config() -> SdkConfig {
+    config_loader().load().await
+}
+
+/// aws-config's loader with the rustls + ring HTTP client, for callers that
+/// set the endpoint, region or credentials themselves (tests, tools).
+pub fn config_loader() -> aws_config::ConfigLoader {
     let http = Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
 }

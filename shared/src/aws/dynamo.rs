@@ -219,11 +219,7 @@ impl Store for DynamoStore {
         limit: usize,
         now: i64,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        // DynamoDB applies `Limit` before the filter, so page until enough
-        // live items are found or the partition is exhausted.
-        while items.len() < limit {
+        live_pages(table, limit, now, |start, page| async move {
             let out = self
                 .client
                 .query()
@@ -235,27 +231,18 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .scan_index_forward(true)
                 .consistent_read(true)
-                .limit(page(limit - items.len()))
-                .set_exclusive_start_key(start.take())
+                .limit(page)
+                .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| error(table, "Query", e))?;
-            for attrs in out.items() {
-                items.extend(Some(item(table, attrs)?).filter(|i| live(i, now)));
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        items.truncate(limit);
-        Ok(items)
+            Ok((out.items, out.last_evaluated_key))
+        })
+        .await
     }
 
     async fn scan(&self, table: Table, limit: usize, now: i64) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        while items.len() < limit {
+        live_pages(table, limit, now, |start, page| async move {
             let out = self
                 .client
                 .scan()
@@ -264,26 +251,52 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .consistent_read(true)
-                .limit(page(limit - items.len()))
-                .set_exclusive_start_key(start.take())
+                .limit(page)
+                .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| error(table, "Scan", e))?;
-            for attrs in out.items() {
-                items.extend(Some(item(table, attrs)?).filter(|i| live(i, now)));
-            }
-            match out.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        items.truncate(limit);
-        Ok(items)
+            Ok((out.items, out.last_evaluated_key))
+        })
+        .await
     }
 }
 
+type Attributes = HashMap<String, AttributeValue>;
+
+/// Up to `limit` live items from a paged read. DynamoDB applies `Limit`
+/// before the filter, so pages of expired leftovers come back short or
+/// empty; this pages on until enough live items are found or the read is
+/// exhausted.
+async fn live_pages<F, Fut>(
+    table: Table,
+    limit: usize,
+    now: i64,
+    mut fetch: F,
+) -> Result<Vec<Item>, StoreError>
+where
+    F: FnMut(Option<Attributes>, i32) -> Fut,
+    Fut: std::future::Future<
+        Output = Result<(Option<Vec<Attributes>>, Option<Attributes>), StoreError>,
+    >,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    while items.len() < limit {
+        let (page_items, last) = fetch(start.take(), page(limit - items.len())).await?;
+        for attrs in page_items.unwrap_or_default() {
+            items.extend(Some(item(table, &attrs)?).filter(|i| live(i, now)));
+        }
+        match last {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    items.truncate(limit);
+    Ok(items)
+}
+
 /// Items evaluated per page: what is still wanted, within DynamoDB's bounds.
-/// Expired leftovers make pages come back short; the loops page on.
 fn page(wanted: usize) -> i32 {
     wanted.clamp(1, 1000) as i32
 }

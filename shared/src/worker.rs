@@ -105,7 +105,9 @@ pub async fn run(
         };
         match received {
             Ok(msgs) => {
-                for msg in msgs {
+                // One task per message group, in order within the group: a
+                // FIFO batch may hold several messages of one session.
+                for chain in by_group(msgs) {
                     let permit = permits
                         .clone()
                         .acquire_owned()
@@ -113,7 +115,12 @@ pub async fn run(
                         .expect("semaphore open");
                     let (q, s) = (queue.clone(), stage.clone());
                     tasks.spawn(async move {
-                        process_one(q.as_ref(), s.as_ref(), &msg).await;
+                        for msg in chain {
+                            if !process_one(q.as_ref(), s.as_ref(), &msg).await {
+                                // Later messages of the group wait for this one's redelivery.
+                                break;
+                            }
+                        }
                         drop(permit);
                     });
                 }
@@ -130,4 +137,24 @@ pub async fn run(
     }
     while tasks.join_next().await.is_some() {}
     tracing::info!(stage = stage.name(), "consumer stopped");
+}
+
+/// Splits a batch into per-group chains, keeping the queue's order;
+/// messages without a group each form a chain of their own.
+pub fn by_group(msgs: Vec<Received>) -> Vec<Vec<Received>> {
+    let mut chains: Vec<Vec<Received>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for m in msgs {
+        match m.group.clone() {
+            Some(g) => match index.get(&g) {
+                Some(&i) => chains[i].push(m),
+                None => {
+                    index.insert(g, chains.len());
+                    chains.push(vec![m]);
+                }
+            },
+            None => chains.push(vec![m]),
+        }
+    }
+    chains
 }

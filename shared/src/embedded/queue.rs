@@ -1,1 +1,352 @@
+//! A queue on the `messages` table with SQS's semantics.
+//!
+//! FIFO queues hand out one message per group at a time: a group is blocked
+//! (`fifo_groups.blocked_until`) while its head is in flight or waiting out
+//! a retry delay, so one session's hooks are handled one by one, in order.
 
+use super::Db;
+use crate::ports::queue::{NewMessage, Queue, QueueError, Received, MAX_DELAY};
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// SQS's limit on one message (1 MiB since 2025).
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// How long a FIFO deduplication id is remembered, as on SQS.
+const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueOptions {
+    pub fifo: bool,
+    /// 0: never dead-letter.
+    pub max_receive_count: u32,
+    pub dead_letter: Option<String>,
+}
+
+pub struct EmbeddedQueue {
+    db: Arc<Db>,
+    name: String,
+    options: QueueOptions,
+}
+
+impl EmbeddedQueue {
+    pub(crate) fn new(db: Arc<Db>, name: &str, options: QueueOptions) -> Self {
+        EmbeddedQueue {
+            db,
+            name: name.to_string(),
+            options,
+        }
+    }
+
+    fn err(&self, e: rusqlite::Error) -> QueueError {
+        QueueError::Backend {
+            queue: self.name.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn insert(
+        &self,
+        tx: &rusqlite::Transaction,
+        msg: &NewMessage,
+        now: i64,
+    ) -> Result<Option<String>, rusqlite::Error> {
+        if self.options.fifo {
+            if let Some(d) = &msg.dedup_id {
+                tx.execute(
+                    "DELETE FROM fifo_dedup WHERE queue = ?1 AND sent_at < ?2",
+                    params![self.name, now - DEDUP_WINDOW_MS],
+                )?;
+                let fresh = tx.execute(
+                    "INSERT OR IGNORE INTO fifo_dedup (queue, dedup, sent_at) VALUES (?1, ?2, ?3)",
+                    params![self.name, d, now],
+                )?;
+                if fresh == 0 {
+                    return Ok(None);
+                }
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let delay = msg.delay.min(MAX_DELAY).as_millis() as i64;
+        let group = if self.options.fifo {
+            msg.group.clone()
+        } else {
+            None
+        };
+        tx.execute(
+            "INSERT INTO messages (queue, id, body, grp, attrs, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![self.name, id, msg.body, group, serde_json::to_string(&msg.attributes).unwrap_or_default(), now + delay, now],
+        )?;
+        Ok(Some(id))
+    }
+
+    fn check_size(msg: &NewMessage) -> Result<(), QueueError> {
+        let size = msg.body.len()
+            + msg
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        if size > MAX_MESSAGE_BYTES {
+            return Err(QueueError::TooLarge {
+                size,
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    /// One pass: moves exhausted messages to the dead-letter queue and
+    /// claims up to `max` ready ones.
+    fn claim(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, rusqlite::Error> {
+        let now = self.db.now_ms();
+        let until = now + visibility.as_millis() as i64;
+        let mut conn = self.db.conn.lock().unwrap();
+        let tx = conn.transaction()?;
+        let mut out = Vec::new();
+        let mut moved = false;
+        {
+            let mut select = tx.prepare_cached(
+                "SELECT seq, id, body, grp, attrs, receive_count FROM messages
+                 WHERE queue = ?1 AND visible_at <= ?2
+                   AND (grp IS NULL OR grp NOT IN (SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2))
+                 ORDER BY visible_at, seq LIMIT ?3",
+            )?;
+            let rows: Vec<(i64, String, String, Option<String>, String, u32)> = select
+                .query_map(params![self.name, now, (max * 4 + 16) as i64], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut groups_taken = std::collections::HashSet::new();
+            for (seq, id, body, grp, attrs, count) in rows {
+                if out.len() >= max {
+                    break;
+                }
+                if let Some(g) = &grp {
+                    // Only the head of a group: later ones wait their turn.
+                    if !groups_taken.insert(g.clone()) {
+                        continue;
+                    }
+                    let earlier: bool = tx
+                        .prepare_cached("SELECT 1 FROM messages WHERE queue = ?1 AND grp = ?2 AND seq < ?3 LIMIT 1")?
+                        .query_row(params![self.name, g, seq], |_| Ok(true))
+                        .optional()?
+                        .unwrap_or(false);
+                    if earlier {
+                        continue;
+                    }
+                }
+                if self.options.max_receive_count > 0 && count >= self.options.max_receive_count {
+                    if let Some(dlq) = &self.options.dead_letter {
+                        tx.execute(
+                            "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3",
+                            params![dlq, now, seq],
+                        )?;
+                        if let Some(g) = &grp {
+                            tx.execute(
+                                "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
+                                params![self.name, g],
+                            )?;
+                            groups_taken.remove(g);
+                        }
+                        tracing::warn!(queue = %self.name, message_id = %id, receive_count = count, "moved to dead-letter queue {dlq}");
+                        moved = true;
+                        continue;
+                    }
+                }
+                let receipt = uuid::Uuid::new_v4().to_string();
+                tx.execute(
+                    "UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3",
+                    params![until, receipt, seq],
+                )?;
+                if let Some(g) = &grp {
+                    tx.execute(
+                        "INSERT INTO fifo_groups (queue, grp, blocked_until) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (queue, grp) DO UPDATE SET blocked_until = excluded.blocked_until",
+                        params![self.name, g, until],
+                    )?;
+                }
+                out.push(Received {
+                    message_id: id,
+                    receipt,
+                    body,
+                    receive_count: count + 1,
+                    group: grp,
+                    attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+                });
+            }
+        }
+        tx.commit()?;
+        drop(conn);
+        if moved {
+            if let Some(dlq) = &self.options.dead_letter {
+                self.db.waker(dlq).notify_waiters();
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the next message becomes visible, if any is waiting.
+    fn next_visible_at(&self) -> Result<Option<i64>, rusqlite::Error> {
+        let conn = self.db.conn.lock().unwrap();
+        conn.query_row(
+            "SELECT MIN(visible_at) FROM messages WHERE queue = ?1",
+            params![self.name],
+            |r| r.get(0),
+        )
+    }
+
+    /// Every message in the queue, visible or not, oldest first, without
+    /// receiving them (dead-letter listings).
+    pub fn peek_all(&self, limit: usize) -> Result<Vec<Received>, QueueError> {
+        let conn = self.db.conn.lock().unwrap();
+        let mut st = conn
+            .prepare("SELECT id, body, grp, attrs, receive_count FROM messages WHERE queue = ?1 ORDER BY seq LIMIT ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![self.name, limit as i64], |r| {
+                Ok(Received {
+                    message_id: r.get(0)?,
+                    receipt: String::new(),
+                    body: r.get(1)?,
+                    group: r.get(2)?,
+                    attributes: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                    receive_count: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}
+
+#[async_trait]
+impl Queue for EmbeddedQueue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, msg: NewMessage) -> Result<String, QueueError> {
+        Ok(self.send_batch(vec![msg]).await?.pop().unwrap_or_default())
+    }
+
+    async fn send_batch(&self, msgs: Vec<NewMessage>) -> Result<Vec<String>, QueueError> {
+        for m in &msgs {
+            Self::check_size(m)?;
+        }
+        let now = self.db.now_ms();
+        let ids = {
+            let mut conn = self.db.conn.lock().unwrap();
+            let tx = conn.transaction().map_err(|e| self.err(e))?;
+            let mut ids = Vec::with_capacity(msgs.len());
+            for m in &msgs {
+                // A FIFO duplicate is accepted and dropped, as on SQS.
+                ids.push(
+                    self.insert(&tx, m, now)
+                        .map_err(|e| self.err(e))?
+                        .unwrap_or_default(),
+                );
+            }
+            tx.commit().map_err(|e| self.err(e))?;
+            ids
+        };
+        self.db.waker(&self.name).notify_waiters();
+        Ok(ids)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        let max = max.clamp(1, 10);
+        let deadline = Instant::now() + wait;
+        let waker = self.db.waker(&self.name);
+        loop {
+            let notified = waker.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let got = self.claim(max, visibility).map_err(|e| self.err(e))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !got.is_empty() || left.is_zero() {
+                return Ok(got);
+            }
+            // Sleep until a send wakes us, the next delayed message is due, or the wait ends.
+            let now = self.db.now_ms();
+            let until_next = self
+                .next_visible_at()
+                .map_err(|e| self.err(e))?
+                .map(|t| Duration::from_millis((t - now).max(1) as u64))
+                .unwrap_or(left);
+            let _ =
+                tokio::time::timeout(left.min(until_next).max(Duration::from_millis(1)), notified)
+                    .await;
+        }
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
+        let conn = self.db.conn.lock().unwrap();
+        let grp: Option<Option<String>> = conn
+            .query_row(
+                "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2 RETURNING grp",
+                params![receipt, self.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(Some(g)) = grp {
+            conn.execute(
+                "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
+                params![self.name, g],
+            )
+            .map_err(|e| self.err(e))?;
+            drop(conn);
+            self.db.waker(&self.name).notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
+        let at = self.db.now_ms() + timeout.min(Duration::from_secs(12 * 3600)).as_millis() as i64;
+        let conn = self.db.conn.lock().unwrap();
+        let grp: Option<Option<String>> = conn
+            .query_row(
+                "UPDATE messages SET visible_at = ?1, in_flight = 0 WHERE receipt = ?2 AND queue = ?3 RETURNING grp",
+                params![at, receipt, self.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(Some(g)) = grp {
+            conn.execute(
+                "UPDATE fifo_groups SET blocked_until = ?1 WHERE queue = ?2 AND grp = ?3",
+                params![at, self.name, g],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        drop(conn);
+        if timeout.is_zero() {
+            self.db.waker(&self.name).notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn approximate_len(&self) -> Result<usize, QueueError> {
+        let conn = self.db.conn.lock().unwrap();
+        conn.query_row(
+            "SELECT COUNT(*) FROM messages WHERE queue = ?1",
+            params![self.name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as usize)
+        .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,288 @@
+//! Behaviour of the embedded backend that the stages rely on. The shared
+//! conformance suite (tests/tests/conformance.rs) runs the same contract
+//! against SQS and DynamoDB.
+
+use super::*;
+use crate::ports::{Item, NewMessage, Queue, Store, Table, TestClock};
+use chrono::{TimeZone, Utc};
+use std::time::Duration;
+
+fn clocked() -> (Embedded, Arc<TestClock>) {
+    let clock = Arc::new(TestClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    ));
+    (Embedded::memory().unwrap().with_clock(clock.clone()), clock)
+}
+
+const NO_WAIT: Duration = Duration::ZERO;
+
+#[tokio::test]
+async fn visibility_timeout_and_receive_count() {
+    let (db, clock) = clocked();
+    let q = db.queue("q", QueueOptions::default());
+    q.send(NewMessage::new("a")).await.unwrap();
+    let first = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].receive_count, 1);
+    assert!(
+        q.receive(10, Duration::from_secs(30), NO_WAIT)
+            .await
+            .unwrap()
+            .is_empty(),
+        "hidden while in flight"
+    );
+    clock.advance(chrono::Duration::seconds(31));
+    let again = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(again[0].receive_count, 2);
+    // The old receipt is stale: deleting with it does nothing.
+    q.delete(&first[0].receipt).await.unwrap();
+    assert_eq!(q.approximate_len().await.unwrap(), 1);
+    q.delete(&again[0].receipt).await.unwrap();
+    assert_eq!(q.approximate_len().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn redrive_after_max_receive_count() {
+    let (db, clock) = clocked();
+    let q = db.queue(
+        "q",
+        QueueOptions {
+            fifo: false,
+            max_receive_count: 2,
+            dead_letter: Some("dlq".into()),
+        },
+    );
+    let dlq = db.queue("dlq", QueueOptions::default());
+    q.send(NewMessage::new("poison")).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            q.receive(1, Duration::from_secs(1), NO_WAIT)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        clock.advance(chrono::Duration::seconds(2));
+    }
+    assert!(q
+        .receive(1, Duration::from_secs(1), NO_WAIT)
+        .await
+        .unwrap()
+        .is_empty());
+    let dead = dlq
+        .receive(10, Duration::from_secs(1), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "poison");
+}
+
+#[tokio::test]
+async fn fifo_groups_are_ordered_and_exclusive() {
+    let (db, _clock) = clocked();
+    let q = db.queue(
+        "f",
+        QueueOptions {
+            fifo: true,
+            ..Default::default()
+        },
+    );
+    for (g, b) in [("s1", "1a"), ("s2", "2a"), ("s1", "1b"), ("s1", "1c")] {
+        q.send(NewMessage::new(b).group(g)).await.unwrap();
+    }
+    let got = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    let bodies: Vec<_> = got.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["1a", "2a"], "one head per group");
+    assert!(q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap()
+        .is_empty());
+    q.delete(&got[0].receipt).await.unwrap();
+    let next = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["1b"]
+    );
+}
+
+#[tokio::test]
+async fn fifo_dedup_id_drops_repeats() {
+    let (db, _clock) = clocked();
+    let q = db.queue(
+        "f",
+        QueueOptions {
+            fifo: true,
+            ..Default::default()
+        },
+    );
+    for _ in 0..3 {
+        q.send(NewMessage {
+            dedup_id: Some("same".into()),
+            ..NewMessage::new("x").group("g")
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(q.approximate_len().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn delays_follow_the_clock() {
+    let (db, clock) = clocked();
+    let q = db.queue("d", QueueOptions::default());
+    q.send(NewMessage::new("later").delay(Duration::from_secs(90)))
+        .await
+        .unwrap();
+    assert!(q
+        .receive(1, Duration::from_secs(5), NO_WAIT)
+        .await
+        .unwrap()
+        .is_empty());
+    clock.advance(chrono::Duration::seconds(89));
+    assert!(q
+        .receive(1, Duration::from_secs(5), NO_WAIT)
+        .await
+        .unwrap()
+        .is_empty());
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(
+        q.receive(1, Duration::from_secs(5), NO_WAIT)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn long_poll_wakes_on_send() {
+    let db = Embedded::memory().unwrap();
+    let q = Arc::new(db.queue("w", QueueOptions::default()));
+    let q2 = q.clone();
+    let waiter = tokio::spawn(async move {
+        q2.receive(1, Duration::from_secs(5), Duration::from_secs(5))
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    q.send(NewMessage::new("hi")).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(2), waiter)
+        .await
+        .expect("woken before the wait ended")
+        .unwrap();
+    assert_eq!(got[0].body, "hi");
+}
+
+#[tokio::test]
+async fn conditional_writes_and_expiry() {
+    let (db, _clock) = clocked();
+    let s = db.store();
+    let item = Item::new("k", "", serde_json::json!({"n": 1})).expires_at(100);
+    assert!(s
+        .put_if_absent(Table::Dedup, item.clone(), 50)
+        .await
+        .unwrap());
+    assert!(!s
+        .put_if_absent(Table::Dedup, item.clone(), 50)
+        .await
+        .unwrap());
+    assert!(s.get(Table::Dedup, "k", "", 99).await.unwrap().is_some());
+    assert!(
+        s.get(Table::Dedup, "k", "", 100).await.unwrap().is_none(),
+        "expired items are absent"
+    );
+    assert!(
+        s.put_if_absent(Table::Dedup, item.expires_at(500), 100)
+            .await
+            .unwrap(),
+        "an expired item does not block"
+    );
+
+    let v1 = Item::new("sess", "meta", serde_json::json!({"count": 1}));
+    assert!(s
+        .put_if_version(Table::Sessions, v1.clone(), 0, 0)
+        .await
+        .unwrap());
+    let stored = s
+        .get(Table::Sessions, "sess", "meta", 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 1);
+    assert!(s
+        .put_if_version(Table::Sessions, v1.clone(), 1, 0)
+        .await
+        .unwrap());
+    assert!(
+        !s.put_if_version(Table::Sessions, v1, 1, 0).await.unwrap(),
+        "stale version loses"
+    );
+}
+
+#[tokio::test]
+async fn exactly_one_concurrent_creator() {
+    let db = Embedded::memory().unwrap();
+    let s = Arc::new(db.store());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.put_if_absent(
+                Table::Sessions,
+                Item::new("one", "meta", serde_json::json!({ "by": i })),
+                0,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += t.await.unwrap() as usize;
+    }
+    assert_eq!(winners, 1);
+}
+
+#[tokio::test]
+async fn survives_reopen_and_recovers_in_flight() {
+    let dir = std::env::temp_dir().join(format!("clawhooks-embedded-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    {
+        let db = Embedded::open(&path).unwrap();
+        let q = db.queue("q", QueueOptions::default());
+        q.send(NewMessage::new("in flight")).await.unwrap();
+        q.send(NewMessage::new("waiting")).await.unwrap();
+        let got = q
+            .receive(1, Duration::from_secs(600), NO_WAIT)
+            .await
+            .unwrap();
+        assert_eq!(got[0].body, "in flight");
+    }
+    let db = Embedded::open(&path).unwrap();
+    assert_eq!(db.recover_in_flight().unwrap(), 1);
+    let q = db.queue("q", QueueOptions::default());
+    let mut bodies: Vec<String> = q
+        .receive(10, Duration::from_secs(5), NO_WAIT)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["in flight", "waiting"]);
+    std::fs::remove_dir_all(dir).ok();
+}

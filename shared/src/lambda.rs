@@ -52,75 +52,71 @@ pub async fn run_sqs(routes: Vec<SqsRoute>) -> Result<(), LambdaError> {
 /// original order. Different groups (and records of standard queues) run
 /// concurrently.
 pub async fn handle_sqs_event(routes: &[SqsRoute], event: SqsEvent) -> SqsBatchResponse {
-    // Each group's records, in batch order; records without a group are
-    // groups of one.
-    let mut groups: Vec<Vec<SqsMessage>> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for rec in event.records {
-        match rec.attributes.get("MessageGroupId").cloned() {
-            Some(g) => {
-                let i = *index.entry(g).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                groups[i].push(rec);
-            }
-            None => groups.push(vec![rec]),
-        }
+    let mut sources: HashMap<String, String> = HashMap::new();
+    let mut msgs = Vec::with_capacity(event.records.len());
+    for rec in &event.records {
+        let msg = received(rec);
+        let source = rec
+            .event_source_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit(':').next())
+            .unwrap_or_default();
+        sources.insert(msg.message_id.clone(), source.to_string());
+        msgs.push(msg);
     }
+    let sources = Arc::new(sources);
 
     let mut tasks = tokio::task::JoinSet::new();
-    for group in groups {
-        let routes = routes.to_vec();
+    for chain in crate::worker::by_group(msgs) {
+        let (routes, sources) = (routes.to_vec(), sources.clone());
         tasks.spawn(async move {
             let mut failed = Vec::new();
             let mut broken = false;
-            for rec in group {
-                let id = rec.message_id.clone().unwrap_or_default();
+            for msg in chain {
                 if broken {
-                    failed.push(id);
+                    failed.push(msg.message_id);
                     continue;
                 }
-                if !process_record(&routes, &rec).await {
+                let source = sources.get(&msg.message_id).map(String::as_str);
+                if !process_record(&routes, source.unwrap_or_default(), &msg).await {
                     broken = true;
-                    failed.push(id);
+                    failed.push(msg.message_id);
                 }
             }
             failed
         });
     }
 
-    let mut response = SqsBatchResponse::default();
+    let mut failed: Vec<String> = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        // A panicking stage loses its group's ids; the ids are unknown here,
-        // so the whole batch is reported failed (Lambda then retries all).
-        let ids = done.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "stage task panicked");
-            Vec::new()
-        });
-        for id in ids {
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            response.batch_item_failures.push(f);
+        match done {
+            Ok(ids) => failed.extend(ids),
+            Err(e) => {
+                // Which records the panicking task held is unknown here:
+                // report the whole batch, so nothing is lost (at-least-once).
+                tracing::error!(error = %e, "stage task panicked; the whole batch will be retried");
+                failed = sources.keys().cloned().collect();
+                break;
+            }
         }
+    }
+    let mut response = SqsBatchResponse::default();
+    for id in failed {
+        let mut f = BatchItemFailure::default();
+        f.item_identifier = id;
+        response.batch_item_failures.push(f);
     }
     response
 }
 
 /// `true` when the record is done (Lambda deletes it).
-async fn process_record(routes: &[SqsRoute], rec: &SqsMessage) -> bool {
-    let source = rec
-        .event_source_arn
-        .as_deref()
-        .and_then(|arn| arn.rsplit(':').next())
-        .unwrap_or_default();
+async fn process_record(routes: &[SqsRoute], source: &str, msg: &Received) -> bool {
     let Some(route) = routes.iter().find(|r| r.queue.name() == source) else {
         // Not ours to process: leave it for redrive rather than drop it.
-        tracing::error!(source, message_id = ?rec.message_id, "record from a queue this function has no route for");
+        tracing::error!(source, message_id = %msg.message_id, "record from a queue this function has no route for");
         return false;
     };
-    let msg = received(rec);
-    match route.stage.process(&msg).await {
+    match route.stage.process(msg).await {
         Ok(()) => true,
         Err(StageError::Retry { reason, after }) => {
             tracing::warn!(stage = route.stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, "will retry");

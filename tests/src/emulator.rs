@@ -86,7 +86,10 @@ pub fn shared() -> &'static Emulator {
 
 /// A name no other test of this run uses: `<prefix>-<8 hex digits>`.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// The target directory of this build (`CARGO_TARGET_DIR` or the workspace's).
@@ -158,7 +161,10 @@ impl Emulator {
                 }
             }
             if Instant::now() > deadline {
-                bail!("the emulator is not healthy after {within:?}; see {}", self.log.display());
+                bail!(
+                    "the emulator is not healthy after {within:?}; see {}",
+                    self.log.display()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -294,8 +300,7 @@ fn http_get_ok(addr: SocketAddr, path: &str) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
         .is_err()
     {
         return false;

@@ -13,7 +13,8 @@
 //! key); a common prefix keeps the sort order of the sort keys.
 //!
 //! DynamoDB's TTL deletes expired items lazily (up to days late), so every
-//! read and every condition treats `ttl < now` as absent.
+//! read and every condition treats `ttl <= now` as absent (an item is gone
+//! from its expiry second on, as in the embedded store).
 
 use crate::ports::{Item, Store, StoreError, Table};
 use async_trait::async_trait;
@@ -21,12 +22,12 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
-/// The expression that keeps only live items (no `ttl`, or not passed yet).
-const LIVE: &str = "attribute_not_exists(#ttl) OR #ttl >= :now";
+/// The expression that keeps only live items (no `ttl`, or a `ttl` still ahead).
+const LIVE: &str = "attribute_not_exists(#ttl) OR #ttl > :now";
 /// The condition for a create: nothing there, or only an expired leftover.
-const ABSENT: &str = "attribute_not_exists(pk) OR #ttl < :now";
+const ABSENT: &str = "attribute_not_exists(pk) OR #ttl <= :now";
 /// The condition for an update: the expected version, and still live.
-const AT_VERSION: &str = "#ver = :expected AND (attribute_not_exists(#ttl) OR #ttl >= :now)";
+const AT_VERSION: &str = "#ver = :expected AND (attribute_not_exists(#ttl) OR #ttl > :now)";
 
 /// The table names of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,7 +303,7 @@ fn page(wanted: usize) -> i32 {
 }
 
 fn live(item: &Item, now: i64) -> bool {
-    item.expires_at.is_none_or(|t| t >= now)
+    item.expires_at.is_none_or(|t| t > now)
 }
 
 fn key(s: &str) -> AttributeValue {
@@ -387,10 +388,10 @@ mod tests {
     }
 
     #[test]
-    fn an_item_expires_after_its_second() {
+    fn an_item_is_gone_from_its_expiry_second_on() {
         let it = Item::new("a", "b", json!(1)).expires_at(100);
-        assert!(live(&it, 100));
-        assert!(!live(&it, 101));
+        assert!(live(&it, 99));
+        assert!(!live(&it, 100));
         assert!(live(&Item::new("a", "b", json!(1)), i64::MAX));
     }
 

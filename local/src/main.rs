@@ -1,1 +1,176 @@
-fn main() {}
+//! The `clawhooks` command: serve the whole gateway in one process, check a
+//! config, print its schema.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use clawhooks::config::{self, CompiledConfig};
+use clawhooks::embedded::{BackendOptions, Embedded};
+use clawhooks::ingress::Ingress;
+use clawhooks::ports::{Backend, Clock, SystemClock};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "clawhooks",
+    version,
+    about = "A webhook gateway for the Clawdbot AI assistant"
+)]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, env = "CLAWHOOKS_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run ingress, the handler and egress in one process.
+    Serve(ServeArgs),
+    /// Check config files (merged in order); print OK or every error.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the config file.
+    Schema,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Config file; repeat to merge several (later ones win).
+    #[arg(
+        long,
+        short,
+        required = true,
+        env = "CLAWHOOKS_CONFIG",
+        value_delimiter = ','
+    )]
+    config: Vec<PathBuf>,
+    /// The SQLite file holding queues and state.
+    #[arg(long, env = "CLAWHOOKS_DB", default_value = "clawhooks.db")]
+    db: PathBuf,
+    /// Keep queues and state in memory only (lost on exit).
+    #[arg(long, conflicts_with = "db")]
+    memory: bool,
+    /// Listen on this port instead of webhooks.incoming.port (0: any free port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Listen on this address instead of webhooks.incoming.host.
+    #[arg(long)]
+    host: Option<String>,
+    /// Receives before a message goes to its dead-letter queue.
+    #[arg(long, default_value_t = 5)]
+    max_receive_count: u32,
+    /// Accept and queue hooks only; run no consumers (to inspect the queues).
+    #[arg(long)]
+    no_workers: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logs(cli.log_json);
+    match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            let schema = schemars::schema_for!(clawhooks::config::Config);
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(())
+        }
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(serve(args)),
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load(files: &[PathBuf]) -> Result<CompiledConfig> {
+    config::load_files(files, &config::load::process_env)
+        .map_err(|e| anyhow::anyhow!("config is invalid:\n{e}"))
+}
+
+fn validate(files: &[PathBuf]) -> Result<()> {
+    match config::load_files(files, &config::load::process_env) {
+        Ok(cfg) => {
+            for w in &cfg.warnings {
+                println!("warning: {w}");
+            }
+            println!("OK");
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("error: {e}");
+            }
+            bail!("{} error(s)", errors.0.len())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let cfg = Arc::new(load(&args.config)?);
+    for w in &cfg.warnings {
+        tracing::warn!("config: {w}");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let embedded = if args.memory {
+        Embedded::memory()?
+    } else {
+        Embedded::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?
+    };
+    let recovered = embedded.recover_in_flight()?;
+    if recovered > 0 {
+        tracing::info!(
+            recovered,
+            "messages left in flight by an earlier run are queued again"
+        );
+    }
+    let backend: Backend = embedded.backend(BackendOptions {
+        max_receive_count: args.max_receive_count,
+    });
+    let http: Arc<dyn clawhooks::ports::HttpSender> =
+        Arc::new(clawhooks::adapters::http::ReqwestSender::new()?);
+    let inc = &cfg.config.webhooks.incoming;
+    let host = args.host.clone().unwrap_or_else(|| inc.host.clone());
+    let addr: SocketAddr = format!("{}:{}", host, args.port.unwrap_or(inc.port))
+        .parse()
+        .or_else(|_| format!("[{}]:{}", host, args.port.unwrap_or(inc.port)).parse())
+        .with_context(|| format!("invalid listen address {host:?}"))?;
+    let consumers = if args.no_workers {
+        Vec::new()
+    } else {
+        clawhooks_local::stages::consumers(cfg.clone(), &backend, http, clock.clone())
+    };
+    let ingress = Ingress {
+        config: cfg,
+        backend,
+        clock,
+    };
+    let running = clawhooks_local::start(clawhooks_local::ServerOptions {
+        ingress,
+        addr,
+        consumers,
+        poll: Default::default(),
+    })
+    .await
+    .with_context(|| format!("listening on {addr}"))?;
+    // Tests and scripts read the bound address from this line.
+    println!("clawhooks listening on http://{}", running.addr);
+    running.until_signal().await;
+    Ok(())
+}

@@ -148,11 +148,44 @@ fn load_value(
 ) -> Result<CompiledConfig, ConfigErrors> {
     let mut errors = Vec::new();
     substitute_env(&mut value, String::new(), env, &mut errors);
-    let config = deserialize_sections(value, &mut errors);
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
+    let mut origins = Origins::default();
+    let config = deserialize_sections(value, &mut errors, &mut origins);
+    match validate::compile(config) {
+        Ok(compiled) if errors.is_empty() => Ok(compiled),
+        Ok(_) => Err(ConfigErrors(errors)),
+        // Semantic errors of the parts that did parse are reported too, at
+        // their places in the file (elements that failed to parse were left out).
+        Err(ConfigErrors(more)) => {
+            errors.extend(more.into_iter().map(|e| origins.remap(e)));
+            Err(ConfigErrors(errors))
+        }
     }
-    validate::compile(config)
+}
+
+/// For each list, the position in the file of each element that parsed.
+#[derive(Default)]
+struct Origins {
+    handlers: Vec<usize>,
+    outgoing: Vec<usize>,
+}
+
+impl Origins {
+    fn remap(&self, mut e: ConfigError) -> ConfigError {
+        for (list, origins) in [
+            ("webhooks.handlers", &self.handlers),
+            ("webhooks.outgoing", &self.outgoing),
+        ] {
+            let prefix = format!("{list}[");
+            if let Some(rest) = e.path.strip_prefix(&prefix) {
+                if let Some((idx, tail)) = rest.split_once(']') {
+                    if let Some(orig) = idx.parse::<usize>().ok().and_then(|i| origins.get(i)) {
+                        e.path = format!("{prefix}{orig}]{tail}");
+                    }
+                }
+            }
+        }
+        e
+    }
 }
 
 /// Replaces `${VAR}` (and `${VAR:-fallback}`) in every string value.
@@ -224,7 +257,11 @@ const WEBHOOKS_KEYS: &[&str] = &[
     "incoming", "handlers", "outgoing", "channels", "agents", "network", "sessions",
 ];
 
-fn deserialize_sections(value: Value, errors: &mut Vec<ConfigError>) -> Config {
+fn deserialize_sections(
+    value: Value,
+    errors: &mut Vec<ConfigError>,
+    origins: &mut Origins,
+) -> Config {
     let mut root = match value {
         Value::Object(m) => m,
         other => {
@@ -267,10 +304,15 @@ fn deserialize_sections(value: Value, errors: &mut Vec<ConfigError>) -> Config {
         w.sessions = section::<SessionDefaults>(v, "webhooks.sessions", errors).unwrap_or_default();
     }
     if let Some(v) = hooks.remove("handlers") {
-        w.handlers = list::<Handler>(v, "webhooks.handlers", errors);
+        (w.handlers, origins.handlers) = list::<Handler>(v, "webhooks.handlers", errors)
+            .into_iter()
+            .unzip();
     }
     if let Some(v) = hooks.remove("outgoing") {
-        w.outgoing = list::<Outgoing>(v, "webhooks.outgoing", errors);
+        (origins.outgoing, w.outgoing) = list::<Outgoing>(v, "webhooks.outgoing", errors)
+            .into_iter()
+            .map(|(t, i)| (i, t))
+            .unzip();
     }
     if let Some(v) = hooks.remove("channels") {
         w.channels = named::<Channel>(v, "webhooks.channels", errors);
@@ -292,12 +334,17 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn list<T: DeserializeOwned>(v: Value, path: &str, errors: &mut Vec<ConfigError>) -> Vec<T> {
+/// The elements that parsed, each with its position in the file.
+fn list<T: DeserializeOwned>(
+    v: Value,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<(T, usize)> {
     match v {
         Value::Array(items) => items
             .into_iter()
             .enumerate()
-            .filter_map(|(i, item)| section(item, &format!("{path}[{i}]"), errors))
+            .filter_map(|(i, item)| section(item, &format!("{path}[{i}]"), errors).map(|t| (t, i)))
             .collect(),
         other => {
             errors.push(ConfigError::new(

@@ -48,6 +48,9 @@ pub struct CompiledConfig {
     pub config: Config,
     pub warnings: Vec<Warning>,
     templates: Handlebars<'static>,
+    /// Session-key templates render strictly: a missing field is an error,
+    /// not an empty string that would merge unrelated hooks into one session.
+    key_templates: Handlebars<'static>,
     routes: HashMap<String, usize>,
 }
 
@@ -79,7 +82,7 @@ impl CompiledConfig {
     }
 
     pub fn has_template(&self, handler_id: &str, field: TemplateField) -> bool {
-        self.templates
+        self.registry(field)
             .has_template(&template_name(handler_id, field))
     }
 
@@ -91,10 +94,24 @@ impl CompiledConfig {
         data: &Value,
     ) -> Result<String, RenderError> {
         let name = template_name(handler_id, field);
-        self.templates.render(&name, data).map_err(|e| RenderError {
-            name: format!("handlers.{handler_id}.{}", field.key()),
-            message: e.reason().to_string(),
-        })
+        self.registry(field)
+            .render(&name, data)
+            .map_err(|e| RenderError {
+                name: format!("handlers.{handler_id}.{}", field.key()),
+                message: match e.reason() {
+                    handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
+                        format!("the payload has no value at {v}")
+                    }
+                    other => other.to_string(),
+                },
+            })
+    }
+
+    fn registry(&self, field: TemplateField) -> &Handlebars<'static> {
+        match field {
+            TemplateField::SessionKey => &self.key_templates,
+            _ => &self.templates,
+        }
     }
 
     /// The idle timeout of a handler's persistent sessions.
@@ -114,6 +131,8 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let mut templates = template::registry();
+    let mut key_templates = template::registry();
+    key_templates.set_strict_mode(true);
     let mut routes: HashMap<String, usize> = HashMap::new();
     let w = &config.webhooks;
 
@@ -157,23 +176,16 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
         check_handler(&config, h, &at, &mut errors, &mut warnings);
-        for (key, route) in [
-            ("id", Some(h.id.clone())),
-            ("path", h.path.as_deref().map(route_of)),
-        ] {
-            let Some(route) = route else { continue };
-            if let Some(&other) = routes.get(&route) {
-                if other != i {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{key}"),
-                        format!(
-                            "route {route:?} is already taken by handler {:?}",
-                            w.handlers[other].id
-                        ),
-                    ));
-                }
-            } else {
-                routes.insert(route, i);
+        match routes.get(&h.id) {
+            Some(&other) => errors.push(ConfigError::new(
+                format!("{at}.id"),
+                format!(
+                    "duplicate handler id {:?} (also webhooks.handlers[{other}])",
+                    h.id
+                ),
+            )),
+            None => {
+                routes.insert(h.id.clone(), i);
             }
         }
         for (field, text) in [
@@ -188,8 +200,13 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ] {
             if let Some(text) = text {
+                let registry = if field == TemplateField::SessionKey {
+                    &mut key_templates
+                } else {
+                    &mut templates
+                };
                 if let Err(e) =
-                    templates.register_template_string(&template_name(&h.id, field), text)
+                    registry.register_template_string(&template_name(&h.id, field), text)
                 {
                     errors.push(ConfigError::new(
                         format!("{at}.{}", field.key()),
@@ -200,6 +217,28 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                         ),
                     ));
                 }
+            }
+        }
+    }
+
+    // Paths route after ids: a handler's id always reaches it, and a path
+    // that collides with an id (or an earlier path) is reported, not fatal,
+    // so the seed's examples load merged together.
+    for (i, h) in w.handlers.iter().enumerate() {
+        let Some(route) = h.path.as_deref().map(route_of) else {
+            continue;
+        };
+        match routes.get(&route) {
+            Some(&other) if other != i => warnings.push(Warning {
+                path: format!("webhooks.handlers[{i}].path"),
+                message: format!(
+                    "POST /webhook/{route} reaches handler {:?}, which claimed it first; handler {:?} stays reachable at /webhook/{}",
+                    w.handlers[other].id, h.id, h.id
+                ),
+            }),
+            Some(_) => {}
+            None => {
+                routes.insert(route, i);
             }
         }
     }
@@ -262,6 +301,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             config,
             warnings,
             templates,
+            key_templates,
             routes,
         })
     } else {

@@ -88,10 +88,8 @@ impl Store for EmbeddedStore {
         }
         let conn = self.db.conn.lock().unwrap();
         conn.execute(
-            &format!(
-                "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
-                 WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)"
-            ),
+            "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
+             WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)",
             params![it.value.to_string(), it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now],
         )
         .map(|n| n == 1)

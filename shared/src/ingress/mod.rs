@@ -362,7 +362,12 @@ fn session_key(
     let key = if cfg.has_template(&h.id, TemplateField::SessionKey) {
         let ctx = crate::template::context(ev, body, &event::timestamp(ev.received_at));
         cfg.render(&h.id, TemplateField::SessionKey, &ctx)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| {
+                format!(
+                    "the sessionKey template of handler {:?} cannot render from this payload: {}",
+                    h.id, e.message
+                )
+            })?
     } else {
         h.session_key
             .clone()

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Ingress throughput and latency of `clawhooks serve` (release build, durable
+# SQLite backend on disk, ingress only) against a bare hyper server that only
+# answers 202, both loaded by wrk over loopback in the same run.
+#
+#   bench/ingress/run.sh            # 10 s per run
+#   DURATION=30 bench/ingress/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q -p clawhooks-local --bin clawhooks --example bare_202
+target=${CARGO_TARGET_DIR:-target}/release
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+cat > "$work/config.json" <<'JSON'
+{"webhooks": {"incoming": {"secret": "bench-secret"},
+  "handlers": [{"id": "github", "path": "/github", "action": "send_message",
+    "target": {"channel": "discord", "peer": "dev"}, "template": "{{event.action}}"}]}}
+JSON
+
+start() { # prints the base URL of a server whose first stdout line ends with it
+  local out=$work/$1.out; shift
+  "$@" >"$out" 2>/dev/null & pids+=($!)
+  for _ in $(seq 100); do grep -q 'http://' "$out" 2>/dev/null && break; sleep 0.1; done
+  grep -o 'http://[^ ]*' "$out" | head -1
+}
+
+claw=$(start claw env RUST_LOG=error "$target/clawhooks" serve --config "$work/config.json" --db "$work/bench.db" --port 0 --no-workers)
+bare=$(start bare "$target/examples/bare_202")
+
+load() { # url [delay_ms] [conns]
+  WRK_DELAY_MS=${2:-0} wrk -t"$THREADS" -c"${3:-$CONNS}" -d"${DURATION}s" --latency -s bench/ingress/post.lua "$1/webhook/github" | grep '^RESULT'
+}
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+echo "warming up"; load "$claw" >/dev/null; load "$bare" >/dev/null
+b=$(load "$bare"); c=$(load "$claw")
+brps=$(field rps "$b"); crps=$(field rps "$c")
+echo "bare hyper 202 : $b"
+echo "clawhooks      : $c"
+awk -v c="$crps" -v b="$brps" 'BEGIN { printf "ratio          : clawhooks at %.1f%% of the bare server (goal >= 50%%)\n", 100 * c / b }'
+
+# Half of clawhooks' peak, paced: CONNS2 connections each waiting DELAY ms.
+half=$(awk -v c="$crps" 'BEGIN { printf "%d", c / 2 }')
+conns2=16
+delay=$(awk -v h="$half" -v n="$conns2" 'BEGIN { d = n * 1000 / h; if (d < 1) d = 1; printf "%d", d + 0.5 }')
+h=$(load "$claw" "$delay" "$conns2")
+echo "clawhooks @half: $h (target ~${half} req/s: $conns2 connections, ${delay} ms apart; goal p99 < 5 ms)"
+queued=$(sqlite3 "$work/bench.db" "select count(*) from messages" 2>/dev/null || echo "?")
+echo "hooks durably queued: $queued"

@@ -1,0 +1,8 @@
+//! clawhooks in one process: the ingress function behind an HTTP listener,
+//! and the stage consumers polling their queues, on the embedded backend or
+//! on SQS/DynamoDB. The very same library functions the Lambdas call.
+
+pub mod server;
+pub mod stages;
+
+pub use server::{start, Running, ServerOptions};

@@ -1,0 +1,167 @@
+//! The HTTP listener and the consumer loops, started and stopped together.
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use clawhooks::ingress::{Ingress, IngressRequest, IngressResponse};
+use clawhooks::ports::Queue;
+use clawhooks::worker::{self, PollSettings, Stage};
+use http_body_util::BodyExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// A body that trickles in slower than this is cut off (slowloris).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct ServerOptions {
+    pub ingress: Ingress,
+    pub addr: SocketAddr,
+    /// Queue consumers to run beside the listener.
+    pub consumers: Vec<(Arc<dyn Queue>, Arc<dyn Stage>)>,
+    pub poll: PollSettings,
+}
+
+/// A started server. Dropping it does not stop it: call [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests and messages finish, returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+    pub async fn until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight work");
+        self.shutdown().await;
+        tracing::info!("stopped");
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+
+    let app = axum::Router::new()
+        .fallback(serve_ingress)
+        .with_state(Arc::new(opts.ingress));
+    let mut stop = rx.clone();
+    tasks.spawn(async move {
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "listener failed");
+        }
+    });
+    for (queue, stage) in opts.consumers {
+        tracing::info!(
+            stage = stage.name(),
+            queue = queue.name(),
+            "consumer started"
+        );
+        tasks.spawn(worker::run(queue, stage, opts.poll.clone(), rx.clone()));
+    }
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        shutdown: tx,
+        tasks,
+    })
+}
+
+async fn serve_ingress(
+    State(ingress): State<Arc<Ingress>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = ingress.config.config.webhooks.incoming.max_body_bytes;
+    let too_large = || {
+        to_response(IngressResponse::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body exceeds the limit (webhooks.incoming.maxBodyBytes) of {limit} bytes"),
+        ))
+    };
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    let bytes: Bytes = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Err(_) => {
+            return to_response(IngressResponse::error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the body took too long to arrive",
+            ))
+        }
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(_)) => {
+            return to_response(IngressResponse::error(
+                StatusCode::BAD_REQUEST,
+                "could not read the body",
+            ))
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let request = IngressRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body: bytes,
+        peer: peer.ip(),
+    };
+    to_response(ingress.handle(request).await)
+}
+
+fn to_response(r: IngressResponse) -> Response {
+    let mut resp = (
+        r.status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        r.body_bytes(),
+    )
+        .into_response();
+    for (k, v) in r.headers {
+        if let Ok(v) = http::HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}

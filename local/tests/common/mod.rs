@@ -1,0 +1,105 @@
+//! An in-process `clawhooks` server on 127.0.0.1 with an in-memory embedded
+//! backend and no consumers, so tests can look at exactly what was queued.
+
+#![allow(dead_code)]
+
+use clawhooks::config;
+use clawhooks::embedded::{BackendOptions, Embedded};
+use clawhooks::event::InboundEvent;
+use clawhooks::ingress::Ingress;
+use clawhooks::ports::{Backend, SystemClock};
+use clawhooks_local::{start, Running, ServerOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Server {
+    pub running: Option<Running>,
+    pub backend: Backend,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+pub async fn server(config_json: &str) -> Server {
+    server_on(config_json, "127.0.0.1:0").await
+}
+
+pub async fn server_on(config_json: &str, addr: &str) -> Server {
+    clawhooks::adapters::http::install_crypto_provider();
+    let cfg =
+        config::load_str(config_json, &|_| None).unwrap_or_else(|e| panic!("test config: {e}"));
+    let backend = Embedded::memory()
+        .unwrap()
+        .backend(BackendOptions::default());
+    let ingress = Ingress {
+        config: Arc::new(cfg),
+        backend: backend.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let running = start(ServerOptions {
+        ingress,
+        addr: addr.parse().unwrap(),
+        consumers: vec![],
+        poll: Default::default(),
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", running.addr);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    Server {
+        running: Some(running),
+        backend,
+        base,
+        client,
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn queued(&self) -> usize {
+        self.backend.handler_queue.approximate_len().await.unwrap()
+    }
+
+    /// Drains the handler queue (receives and deletes, so FIFO groups move on).
+    pub async fn take_queued(&self) -> Vec<InboundEvent> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .backend
+                .handler_queue
+                .receive(10, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .unwrap();
+            if got.is_empty() {
+                return out;
+            }
+            for m in got {
+                self.backend.handler_queue.delete(&m.receipt).await.unwrap();
+                out.push(serde_json::from_str(&m.body).unwrap());
+            }
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn answer(
+    resp: reqwest::Response,
+) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"));
+    (status, body, headers)
+}

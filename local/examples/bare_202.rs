@@ -25,7 +25,9 @@ async fn main() -> std::io::Result<()> {
                         .unwrap(),
                 )
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }

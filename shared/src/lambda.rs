@@ -9,8 +9,10 @@
 //!   [`IngressRequest`] with the caller's address from
 //!   `requestContext.http.sourceIp`, and the [`IngressResponse`] goes back.
 
+use crate::aws::AwsClients;
+use crate::config::{CompiledConfig, ConfigError, ConfigErrors};
 use crate::ingress::{Ingress, IngressRequest, IngressResponse};
-use crate::ports::{Queue, Received};
+use crate::ports::{Backend, Clock, HttpSender, Queue, Received, SystemClock};
 use crate::worker::{Stage, StageError};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_http::{Body, RequestExt};
@@ -31,17 +33,48 @@ pub struct SqsRoute {
     pub stage: Arc<dyn Stage>,
 }
 
-/// Runs the function until the Lambda runtime stops it: each invocation's
-/// records are fed to the route of the queue they came from.
-pub async fn run_sqs(routes: Vec<SqsRoute>) -> Result<(), LambdaError> {
+/// A job the function runs when EventBridge's schedule invokes it (the
+/// handler's idle-session sweep); its `Ok` value is the invocation's answer.
+pub type Scheduled = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// Runs an SQS-triggered function until the Lambda runtime stops it: each
+/// invocation's records go to the route of the queue they came from. Any
+/// other invocation (a scheduled EventBridge event) runs `scheduled`, if
+/// the function has such a job.
+pub async fn run_sqs(
+    routes: Vec<SqsRoute>,
+    scheduled: Option<Scheduled>,
+) -> Result<(), LambdaError> {
     let routes = Arc::new(routes);
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |ev: lambda_runtime::LambdaEvent<SqsEvent>| {
-            let routes = routes.clone();
-            async move { Ok::<_, LambdaError>(handle_sqs_event(&routes, ev.payload).await) }
+        move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let (routes, scheduled) = (routes.clone(), scheduled.clone());
+            async move { dispatch(&routes, scheduled.as_ref(), ev.payload).await }
         },
     ))
     .await
+}
+
+/// One invocation: an SQS batch (it has `Records`) or a scheduled run.
+pub async fn dispatch(
+    routes: &[SqsRoute],
+    scheduled: Option<&Scheduled>,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, LambdaError> {
+    if payload.get("Records").is_some_and(|r| r.is_array()) {
+        let event: SqsEvent = serde_json::from_value(payload)?;
+        let res = handle_sqs_event(routes, event).await;
+        return Ok(serde_json::to_value(res)?);
+    }
+    match scheduled {
+        Some(job) => Ok(job().await?),
+        None => Err("this function takes SQS events only".into()),
+    }
 }
 
 /// Processes one SQS event and says which records failed.
@@ -209,6 +242,71 @@ pub fn http_response(res: &IngressResponse) -> lambda_http::Response<Body> {
             String::from_utf8(res.body_bytes()).unwrap_or_default(),
         ))
         .expect("status and headers are valid")
+}
+
+/// What every function builds once, at init: the config, the AWS clients
+/// and backend, outbound HTTP and the clock.
+pub struct Init {
+    pub config: Arc<CompiledConfig>,
+    pub clients: AwsClients,
+    pub backend: Backend,
+    pub http: Arc<dyn HttpSender>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The config document inline (a template parameter; Lambda caps all
+/// variables of a function at 4 KB together).
+pub const CONFIG_JSON: &str = "CLAWHOOKS_CONFIG_JSON";
+/// Or config files bundled in the function's zip, comma-separated
+/// (`cargo lambda build --include clawhooks.json` → `/var/task/clawhooks.json`).
+pub const CONFIG_FILES: &str = "CLAWHOOKS_CONFIG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("config:\n{0}")]
+    Config(#[from] ConfigErrors),
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
+    #[error("outbound HTTP client: {0}")]
+    Http(#[from] crate::ports::SendError),
+}
+
+impl Init {
+    /// From the function's environment (see `infra/template.yaml`). `${VAR}`
+    /// in the config is substituted from the environment, which is how
+    /// secrets from NoEcho parameters reach it.
+    pub async fn from_env() -> Result<Self, InitError> {
+        let config = Arc::new(config_from_env(&crate::config::load::process_env)?);
+        for w in &config.warnings {
+            tracing::warn!("config: {w}");
+        }
+        let clients = AwsClients::from_env().await;
+        let backend = crate::aws::connect(&clients, &crate::config::load::process_env)?;
+        Ok(Init {
+            config,
+            clients,
+            backend,
+            http: Arc::new(crate::adapters::http::ReqwestSender::new()?),
+            clock: Arc::new(SystemClock),
+        })
+    }
+}
+
+/// The config named by [`CONFIG_JSON`] or [`CONFIG_FILES`].
+pub fn config_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompiledConfig, ConfigErrors> {
+    if let Some(text) = env(CONFIG_JSON).filter(|t| !t.trim().is_empty()) {
+        return crate::config::load_str(&text, env);
+    }
+    if let Some(files) = env(CONFIG_FILES).filter(|t| !t.trim().is_empty()) {
+        let paths: Vec<&str> = files.split(',').map(str::trim).collect();
+        return crate::config::load_files(&paths, env);
+    }
+    Err(ConfigErrors(vec![ConfigError::new(
+        "",
+        format!("no config: set {CONFIG_JSON} (the JSON text) or {CONFIG_FILES} (file paths)"),
+    )]))
 }
 
 #[cfg(test)]
@@ -436,5 +534,45 @@ mod tests {
         };
         let v: serde_json::Value = serde_json::from_str(t).unwrap();
         assert_eq!(v["error"], "use POST");
+    }
+
+    #[tokio::test]
+    async fn scheduled_invocations_run_the_job_and_batches_go_to_the_stage() {
+        let stage = Arc::new(Picky {
+            fail: vec!["bad"],
+            seen: Mutex::default(),
+        });
+        let (r, _) = route("q", stage.clone());
+        let job: Scheduled = Arc::new(|| Box::pin(async { Ok(serde_json::json!({ "swept": 2 })) }));
+        let scheduled = serde_json::json!({
+            "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}
+        });
+        let out = dispatch(&[r.clone()], Some(&job), scheduled.clone())
+            .await
+            .unwrap();
+        assert_eq!(out["swept"], 2);
+        assert!(stage.seen.lock().unwrap().is_empty());
+        assert!(dispatch(&[r.clone()], None, scheduled).await.is_err());
+
+        let batch = serde_json::json!({ "Records": [record("1", "bad", None, "q")] });
+        let out = dispatch(&[r], Some(&job), batch).await.unwrap();
+        assert_eq!(out["batchItemFailures"][0]["itemIdentifier"], "1");
+    }
+
+    #[test]
+    fn config_comes_inline_or_from_files_with_env_substitution() {
+        let text = r#"{"webhooks": {"incoming": {"secret": "${HOOK_SECRET}"}}}"#;
+        let env = |k: &str| match k {
+            CONFIG_JSON => Some(text.to_string()),
+            "HOOK_SECRET" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        let cfg = config_from_env(&env).unwrap();
+        assert!(cfg.config.webhooks.incoming.secret.is_some());
+        let none = config_from_env(&|_| None).unwrap_err().to_string();
+        assert!(
+            none.contains(CONFIG_JSON) && none.contains(CONFIG_FILES),
+            "{none}"
+        );
     }
 }

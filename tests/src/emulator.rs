@@ -308,3 +308,21 @@ fn http_get_ok(addr: SocketAddr, path: &str) -> bool {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
+
+/// A binary of this workspace, built (debug) if it is missing or stale:
+/// `cargo build` is a no-op when `cargo test --workspace` built it already.
+pub fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .context("cargo build")?;
+    if !out.status.success() {
+        bail!(
+            "cargo build -p {package} --bin {bin} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(target_dir().join("debug").join(bin))
+}

@@ -309,20 +309,30 @@ fn http_get_ok(addr: SocketAddr, path: &str) -> bool {
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
 
-/// A binary of this workspace, built (debug) if it is missing or stale:
-/// `cargo build` is a no-op when `cargo test --workspace` built it already.
-pub fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--quiet", "-p", package, "--bin", bin])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .context("cargo build")?;
-    if !out.status.success() {
-        bail!(
-            "cargo build -p {package} --bin {bin} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+/// A binary of this workspace (debug), built with the workspace's features
+/// so the build is shared with `cargo build --workspace`: building one
+/// package alone would compile the library again with other features.
+/// Built once per test binary; a no-op when everything is fresh.
+pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let out = Command::new(cargo)
+                .args(["build", "--quiet", "--workspace", "--bins"])
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+                .output()
+                .map_err(|e| format!("cargo build: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "cargo build --workspace --bins failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)?;
     Ok(target_dir().join("debug").join(bin))
 }

@@ -42,7 +42,7 @@ fn write_config(config: &Value) -> PathBuf {
 /// Starts `clawhooks serve --backend aws --bootstrap` against the emulator
 /// and waits for the line that gives its address.
 fn serve(emu: &Emulator, prefix: &str, config: &Value, extra: &[&str]) -> Serve {
-    let bin = emulator::workspace_binary("clawhooks-local", "clawhooks").unwrap();
+    let bin = emulator::workspace_binary("clawhooks").unwrap();
     let mut cmd = Command::new(bin);
     cmd.args([
         "serve",
@@ -208,4 +208,194 @@ async fn serve_on_aws_bootstraps_and_queues_hooks_in_sqs_and_dynamodb() {
     };
     assert_eq!(record["status"], "queued");
     assert_eq!(record["sessionKey"], session.as_str());
+}
+
+/// A function's deployment package: the binary as `bootstrap` at the zip's
+/// root, as `provided.al2023` expects (zipped by Python's zipfile, which
+/// keeps the executable bit; Python is on hand for the emulator anyway).
+fn lambda_zip(binary: &std::path::Path) -> Vec<u8> {
+    let dir = emulator::target_dir()
+        .join("aws-e2e")
+        .join(emulator::unique("zip"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(binary, dir.join("bootstrap")).unwrap();
+    let status = Command::new("python3")
+        .args(["-m", "zipfile", "-c", "function.zip", "bootstrap"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "zip the bootstrap");
+    let zip = std::fs::read(dir.join("function.zip")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    zip
+}
+
+/// The account id of the emulator, from an ARN it made (never assumed:
+/// ministack, moto and AWS each have their own).
+async fn account_of(clients: &clawhooks::aws::AwsClients, queue_url: &str) -> String {
+    let attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    let arn = attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+    arn.split(':').nth(4).unwrap().to_string()
+}
+
+/// Creates a `provided.al2023` function from a workspace binary, with the
+/// deployment's resources and `config` in its environment.
+async fn create_function(
+    emu: &Emulator,
+    res: &clawhooks::aws::Resources,
+    bin: &str,
+    config: &Value,
+    extra_env: &[(&str, &str)],
+) -> String {
+    use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
+    let clients = emu.clients().await;
+    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+    let binary = emulator::workspace_binary(bin).unwrap();
+    let account = account_of(&clients, &res.handler_queue_url).await;
+    let name = emulator::unique(bin);
+    let mut env = Environment::builder()
+        .variables("AWS_ENDPOINT_URL", emu.endpoint.clone())
+        .variables("RUST_LOG", "info")
+        .variables("CLAWHOOKS_CONFIG_JSON", config.to_string());
+    for (k, v) in res.to_env() {
+        env = env.variables(k, v);
+    }
+    for (k, v) in extra_env {
+        env = env.variables(*k, *v);
+    }
+    lambda
+        .create_function()
+        .function_name(&name)
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .role(format!("arn:aws:iam::{account}:role/clawhooks-test"))
+        .timeout(30)
+        .environment(env.build())
+        .code(
+            FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(lambda_zip(&binary)))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+    name
+}
+
+/// An API Gateway HTTP API (payload v2) event, as AWS sends it.
+fn api_event(path: &str, source_ip: &str, headers: Value, body: &Value) -> Value {
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "api", "domainName": "api.example", "domainPrefix": "api",
+            "http": { "method": "POST", "path": path, "protocol": "HTTP/1.1",
+                      "sourceIp": source_ip, "userAgent": "test" },
+            "requestId": "r", "routeKey": "$default", "stage": "$default",
+            "time": "27/Nov/2026:12:00:00 +0000", "timeEpoch": 1_795_000_000_000u64
+        },
+        "body": body.to_string(), "isBase64Encoded": false
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingress_lambda_answers_api_gateway_and_queues_the_hook() {
+    let emu = emulator::shared();
+    if !emu.kind.runs_lambda() {
+        eprintln!("skipped: {:?} runs no Lambda functions", emu.kind);
+        return;
+    }
+    let clients = emu.clients().await;
+    let res = clawhooks::aws::bootstrap(
+        &clients,
+        &clawhooks::aws::BootstrapSettings::new(emulator::unique("lambda-in")),
+    )
+    .await
+    .unwrap();
+    let config = json!({ "webhooks": { "incoming": {
+        "secret": "${CLAWHOOKS_WEBHOOK_SECRET}",
+        "allowedIPs": ["203.0.113.0/24"]
+    }}});
+    // The secret reaches the config from the environment, as from a NoEcho parameter.
+    let function = create_function(
+        emu,
+        &res,
+        "clawhooks-ingress",
+        &config,
+        &[("CLAWHOOKS_WEBHOOK_SECRET", "s3cret")],
+    )
+    .await;
+    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+
+    let invoke = |event: Value| {
+        let lambda = lambda.clone();
+        let function = function.clone();
+        async move {
+            let out = lambda
+                .invoke()
+                .function_name(function)
+                .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+                .send()
+                .await
+                .unwrap();
+            assert!(out.function_error().is_none(), "{:?}", out.payload());
+            let answer: Value = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+            let body: Value =
+                serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap();
+            (answer["statusCode"].as_u64().unwrap(), body)
+        }
+    };
+    let headers = json!({ "content-type": "application/json", "x-webhook-secret": "s3cret" });
+    let payload = json!({ "alert": "disk full" });
+
+    let (status, body) = invoke(api_event(
+        "/webhook/alerts",
+        "203.0.113.9",
+        headers.clone(),
+        &payload,
+    ))
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let event_id = body["eventId"].as_str().unwrap().to_string();
+
+    // The caller's address is API Gateway's sourceIp, not a header it sets.
+    let mut spoofed = headers.clone();
+    spoofed["x-forwarded-for"] = json!("203.0.113.9");
+    let (status, body) = invoke(api_event(
+        "/webhook/alerts",
+        "198.51.100.7",
+        spoofed,
+        &payload,
+    ))
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let mut wrong = headers.clone();
+    wrong["x-webhook-secret"] = json!("nope");
+    let (status, _) = invoke(api_event("/webhook/alerts", "203.0.113.9", wrong, &payload)).await;
+    assert_eq!(status, 401);
+
+    let got = clients
+        .sqs
+        .receive_message()
+        .queue_url(&res.handler_queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<Value> = got
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 1, "only the accepted hook is queued");
+    assert_eq!(bodies[0]["eventId"], event_id.as_str());
+    assert_eq!(bodies[0]["sourceIp"], "203.0.113.9");
 }

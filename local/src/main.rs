@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 mod aws_backend;
+mod commands;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +39,12 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// The outgoing-webhook delivery log.
+    #[command(subcommand)]
+    Deliveries(commands::deliveries::DeliveriesCommand),
+    /// Dead-lettered deliveries: list them, replay them.
+    #[command(subcommand)]
+    Dlq(commands::dlq::DlqCommand),
 }
 
 #[derive(clap::Args)]
@@ -97,11 +104,16 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&schema)?);
             Ok(())
         }
-        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(serve(args)),
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::Deliveries(cmd) => runtime()?.block_on(commands::deliveries::run(cmd)),
+        Command::Dlq(cmd) => runtime()?.block_on(commands::dlq::run(cmd)),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn init_logs(json: bool) {
@@ -180,7 +192,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let consumers = if args.no_workers {
         Vec::new()
     } else {
-        clawhooks_local::stages::consumers(cfg.clone(), &backend, http, clock.clone())
+        clawhooks_local::stages::consumers(
+            cfg.clone(),
+            &backend,
+            http,
+            clock.clone(),
+            args.max_receive_count,
+        )
+        .await
     };
     let ingress = Ingress {
         config: cfg,
@@ -192,6 +211,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         addr,
         consumers,
         poll: Default::default(),
+        sweep_every: Some(std::time::Duration::from_secs(60)),
     })
     .await
     .with_context(|| format!("listening on {addr}"))?;

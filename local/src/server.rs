@@ -24,6 +24,9 @@ pub struct ServerOptions {
     /// Queue consumers to run beside the listener.
     pub consumers: Vec<(Arc<dyn Queue>, Arc<dyn Stage>)>,
     pub poll: PollSettings,
+    /// How often idle persistent sessions are ended (`None`: never, for tests
+    /// that drive the sweeper themselves).
+    pub sweep_every: Option<Duration>,
 }
 
 /// A started server. Dropping it does not stop it: call [`Running::shutdown`].
@@ -70,6 +73,8 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
     let (tx, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
+    let (ingress_backend, ingress_clock) =
+        (opts.ingress.backend.clone(), opts.ingress.clock.clone());
     let app = axum::Router::new()
         .fallback(serve_ingress)
         .with_state(Arc::new(opts.ingress));
@@ -93,6 +98,29 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
             "consumer started"
         );
         tasks.spawn(worker::run(queue, stage, opts.poll.clone(), rx.clone()));
+    }
+    if let Some(every) = opts.sweep_every {
+        let (backend, clock, mut stop) = (ingress_backend, ingress_clock, rx.clone());
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                match clawhooks::handler::sweep_sessions(&backend, clock.as_ref()).await {
+                    Ok(r) if !r.ended.is_empty() || r.failed > 0 => tracing::info!(
+                        ended = r.ended.len(),
+                        failed = r.failed,
+                        "idle sessions swept"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "session sweep failed; retrying next time")
+                    }
+                }
+            }
+        });
     }
     tracing::info!(%addr, "listening");
     Ok(Running {

@@ -1,16 +1,44 @@
 //! Which consumers run in one process: each stage on its queue.
 
-use clawhooks::config::CompiledConfig;
+use clawhooks::config::{Action, CompiledConfig};
+use clawhooks::egress::EgressStage;
+use clawhooks::handler::HandlerStage;
 use clawhooks::ports::{Backend, Clock, HttpSender, Queue};
 use clawhooks::worker::Stage;
 use std::sync::Arc;
 
-/// The consumers of a whole deployment, on `backend`.
-pub fn consumers(
-    _config: Arc<CompiledConfig>,
-    _backend: &Backend,
-    _http: Arc<dyn HttpSender>,
-    _clock: Arc<dyn Clock>,
+/// The consumers of a whole deployment, on `backend`: the handler stage on
+/// the handler queue, egress on the events and delivery queues.
+pub async fn consumers(
+    config: Arc<CompiledConfig>,
+    backend: &Backend,
+    http: Arc<dyn HttpSender>,
+    clock: Arc<dyn Clock>,
+    max_receive_count: u32,
 ) -> Vec<(Arc<dyn Queue>, Arc<dyn Stage>)> {
-    Vec::new()
+    let mut out: Vec<(Arc<dyn Queue>, Arc<dyn Stage>)> = Vec::new();
+    let mut handler =
+        HandlerStage::new(config.clone(), backend.clone(), http.clone(), clock.clone())
+            .with_max_receive_count(max_receive_count);
+    let uses_lambda = config.config.webhooks.handlers.iter().any(|h| {
+        h.action == Action::Custom && h.custom.as_ref().is_some_and(|c| c.lambda.is_some())
+    });
+    if uses_lambda {
+        // AWS credentials and region come from the environment, as for the SDK anywhere.
+        handler = handler
+            .with_lambda(clawhooks::handler::custom::lambda::LambdaInvoker::from_env().await);
+    }
+    out.push((backend.handler_queue.clone(), Arc::new(handler)));
+    // Egress reads both the events queue (fan-out) and the delivery queue
+    // (attempts and retries); the message body says which is which.
+    match EgressStage::new(config, backend.clone(), http, clock) {
+        Ok(stage) => {
+            let stage: Arc<dyn Stage> = Arc::new(stage);
+            out.push((backend.events_queue.clone(), stage.clone()));
+            out.push((backend.delivery_queue.clone(), stage));
+        }
+        // Config validation refuses bad secrets first; this is a backstop.
+        Err(e) => tracing::error!(error = %e, "egress not started"),
+    }
+    out
 }

@@ -9,7 +9,9 @@
 pub mod adapters;
 pub mod api;
 pub mod config;
+pub mod egress;
 pub mod event;
+pub mod handler;
 pub mod ingress;
 pub mod ports;
 pub mod secret;

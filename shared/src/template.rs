@@ -3,11 +3,20 @@
 //! for (`json`, `default`, `truncate`, `upper`, `lower`; `eq` is built in).
 //!
 //! Templates are compiled once, when the config loads; rendering never parses.
+//! [`compile`] also rewrites every bare `{{path}}` into a call of a value
+//! helper, because handlebars itself prints objects as `[object]`, which
+//! tells a chat reader nothing.
 
+use handlebars::template::{Parameter, Template, TemplateElement};
 use handlebars::{
-    Context, Handlebars, Helper, HelperResult, JsonRender, Output, RenderContext, RenderErrorReason,
+    Context, Handlebars, Helper, HelperDef, HelperResult, JsonRender, Output, Path, RenderContext,
+    RenderErrorReason, TemplateError,
 };
 use serde_json::Value;
+
+/// The helper bare expressions are rewritten to. Its name cannot clash with
+/// a key of a posted body that anyone would write in a template.
+const VALUE_HELPER: &str = "__clawhooks_value";
 
 /// A fresh registry with our settings and helpers.
 pub fn registry() -> Handlebars<'static> {
@@ -17,9 +26,99 @@ pub fn registry() -> Handlebars<'static> {
     h.register_helper("json", Box::new(json_helper));
     h.register_helper("default", Box::new(default_helper));
     h.register_helper("truncate", Box::new(truncate_helper));
-    h.register_helper("upper", Box::new(upper_helper));
-    h.register_helper("lower", Box::new(lower_helper));
+    h.register_helper("upper", text_helper(|s| s.to_uppercase()));
+    h.register_helper("lower", text_helper(|s| s.to_lowercase()));
+    h.register_helper(VALUE_HELPER, text_helper(|s| s));
     h
+}
+
+/// Parses a template and rewrites its bare value expressions (`{{a.b}}`,
+/// also inside `#each`/`#if`/`#with` blocks) so objects and arrays render
+/// as JSON. Expressions naming a helper of `registry` are left alone.
+pub fn compile(text: &str) -> Result<Template, TemplateError> {
+    let mut t = Template::compile(text)?;
+    rewrite(&mut t);
+    Ok(t)
+}
+
+/// Helpers a bare `{{name}}` may call: handlebars' own and [`registry`]'s.
+/// (Handlebars does not let us ask a registry which helpers it has.)
+const HELPERS: &[&str] = &[
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "raw",
+    "log",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "json",
+    "default",
+    "truncate",
+    "upper",
+    "lower",
+    VALUE_HELPER,
+];
+
+fn is_helper(name: &str) -> bool {
+    HELPERS.contains(&name)
+}
+
+fn rewrite(t: &mut Template) {
+    for el in &mut t.elements {
+        match el {
+            TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht)
+                if ht.params.is_empty() && ht.hash.is_empty() && !ht.block =>
+            {
+                let path = match &ht.name {
+                    Parameter::Path(p) if !is_helper(p_raw(&ht.name)) => Some(p.clone()),
+                    Parameter::Name(n) if !is_helper(n) => Path::parse(n).ok(),
+                    _ => None,
+                };
+                if let Some(path) = path {
+                    ht.params = vec![Parameter::Path(path)];
+                    ht.name = Parameter::Name(VALUE_HELPER.to_string());
+                }
+            }
+            TemplateElement::HelperBlock(ht) => {
+                if let Some(inner) = ht.template.as_mut() {
+                    rewrite(inner);
+                }
+                if let Some(inner) = ht.inverse.as_mut() {
+                    rewrite(inner);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn p_raw(p: &Parameter) -> &str {
+    p.as_name().unwrap_or_default()
+}
+
+/// A helper that writes its first parameter, displayed, through `f`.
+fn text_helper(f: fn(String) -> String) -> Box<dyn HelperDef + Send + Sync> {
+    Box::new(
+        move |h: &Helper,
+              _: &Handlebars,
+              _: &Context,
+              _: &mut RenderContext,
+              out: &mut dyn Output|
+              -> HelperResult {
+            out.write(&f(param(h, 0).map(display).unwrap_or_default()))?;
+            Ok(())
+        },
+    )
 }
 
 /// Renders a value the way a person reading chat expects: strings bare,
@@ -89,28 +188,6 @@ fn truncate_helper(
     Ok(())
 }
 
-fn upper_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&param(h, 0).map(display).unwrap_or_default().to_uppercase())?;
-    Ok(())
-}
-
-fn lower_helper(
-    h: &Helper,
-    _: &Handlebars,
-    _: &Context,
-    _: &mut RenderContext,
-    out: &mut dyn Output,
-) -> HelperResult {
-    out.write(&param(h, 0).map(display).unwrap_or_default().to_lowercase())?;
-    Ok(())
-}
-
 /// The data a handler's templates see, built the same way at ingress (for
 /// `sessionKey` templates) and in the handler stage:
 /// the posted body at the root and under `event`, the envelope's `data`
@@ -172,4 +249,62 @@ pub fn envelope(body: &Value) -> Option<Envelope<'_>> {
         data,
         timestamp: m.get("timestamp").and_then(Value::as_str),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(text: &str, data: Value) -> String {
+        let mut reg = registry();
+        let t = compile(text).expect("compiles");
+        reg.register_template("t", t);
+        reg.render("t", &data).expect("renders")
+    }
+
+    #[test]
+    fn objects_and_arrays_render_as_json_not_as_placeholders() {
+        let data = json!({"repo": {"name": "x", "id": 1}, "tags": ["a", "b"], "n": 3});
+        assert_eq!(render("{{repo}}", data.clone()), r#"{"id":1,"name":"x"}"#);
+        assert_eq!(render("{{tags}} {{n}}", data.clone()), r#"["a","b"] 3"#);
+        assert_eq!(
+            render("{{#each tags}}[{{this}}]{{/each}}", data.clone()),
+            "[a][b]"
+        );
+        assert_eq!(render("{{#with repo}}{{name}}{{/with}}", data.clone()), "x");
+        assert_eq!(
+            render("{{#if repo}}{{repo.name}}{{else}}none{{/if}}", data),
+            "x"
+        );
+    }
+
+    #[test]
+    fn missing_values_render_empty_and_text_is_not_html_escaped() {
+        let data = json!({"a": "<b> & \"c\""});
+        assert_eq!(render("[{{missing}}][{{a.b.c}}]", data.clone()), "[][]");
+        assert_eq!(render("{{a}}", data), r#"<b> & "c""#);
+    }
+
+    #[test]
+    fn helpers() {
+        let data = json!({"s": "Hello World", "o": {"k": 1}, "e": "", "x": "a"});
+        assert_eq!(
+            render("{{upper s}} {{lower s}}", data.clone()),
+            "HELLO WORLD hello world"
+        );
+        assert_eq!(render("{{truncate s 6}}", data.clone()), "Hello…");
+        assert_eq!(
+            render(
+                "{{default e \"none\"}}|{{default s \"none\"}}",
+                data.clone()
+            ),
+            "none|Hello World"
+        );
+        assert_eq!(render("{{json o}}", data.clone()), r#"{"k":1}"#);
+        assert_eq!(
+            render("{{#if (eq x \"a\")}}yes{{else}}no{{/if}}", data),
+            "yes"
+        );
+    }
 }

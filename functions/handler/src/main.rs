@@ -3,41 +3,47 @@
 //! schedule invokes it too, to end idle sessions. Wiring only; everything is
 //! built once at init.
 
-use clawhooks::lambda::{self, Init, LambdaError, SqsRoute};
-use clawhooks::worker::Stage;
+use clawhooks::handler::custom::lambda::LambdaInvoker;
+use clawhooks::handler::{sweep_sessions, HandlerStage, DEFAULT_MAX_RECEIVE_COUNT};
+use clawhooks::lambda::{self, Init, LambdaError, Scheduled, SqsRoute};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     lambda::lambda_runtime::tracing::init_default_subscriber();
     let init = Init::from_env().await?;
+    // The handler queue's redrive maxReceiveCount (the template sets both).
+    let max_receive_count = std::env::var("CLAWHOOKS_MAX_RECEIVE_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
+    let stage = HandlerStage::new(
+        init.config.clone(),
+        init.backend.clone(),
+        init.http.clone(),
+        init.clock.clone(),
+    )
+    .with_max_receive_count(max_receive_count)
+    .with_lambda(LambdaInvoker::new(aws_sdk_lambda::Client::new(
+        &init.clients.config,
+    )));
     let route = SqsRoute {
         queue: init.backend.handler_queue.clone(),
-        stage: stage(&init),
+        stage: Arc::new(stage),
     };
-    lambda::run_sqs(vec![route], None).await
-}
-
-/// The handler stage (`clawhooks::handler`, not on this branch yet).
-fn stage(_init: &Init) -> Arc<dyn Stage> {
-    Arc::new(NotBuilt)
-}
-
-/// Leaves every record to the queue (retried, then dead-lettered by SQS's
-/// redrive policy): nothing is lost until the real stage is plugged in.
-struct NotBuilt;
-
-#[async_trait::async_trait]
-impl Stage for NotBuilt {
-    fn name(&self) -> &'static str {
-        "handler (not built)"
-    }
-    async fn process(
-        &self,
-        _: &clawhooks::ports::Received,
-    ) -> Result<(), clawhooks::worker::StageError> {
-        Err(clawhooks::worker::StageError::retry(
-            "the handler stage is not part of this build",
-        ))
-    }
+    let (backend, clock) = (init.backend.clone(), init.clock.clone());
+    let sweep: Scheduled = Arc::new(move || {
+        let (backend, clock) = (backend.clone(), clock.clone());
+        Box::pin(async move {
+            let report = sweep_sessions(&backend, clock.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({
+                "scanned": report.scanned,
+                "ended": report.ended,
+                "failed": report.failed,
+            }))
+        })
+    });
+    lambda::run_sqs(vec![route], Some(sweep)).await
 }

@@ -40,6 +40,7 @@ pub async fn server_on(config_json: &str, addr: &str) -> Server {
         addr: addr.parse().unwrap(),
         consumers: vec![],
         poll: Default::default(),
+        sweep_every: None,
     })
     .await
     .unwrap();

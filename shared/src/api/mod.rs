@@ -5,8 +5,14 @@
 //! A route module exposes `async fn route(&Ingress, &IngressRequest, &[&str])
 //! -> Option<IngressResponse>` and answers `None` for paths it does not own.
 
+pub mod deliveries;
+pub mod dlq;
+pub mod events;
+pub mod sessions;
+
 use crate::ingress::{auth, source, Ingress, IngressRequest, IngressResponse};
 use http::StatusCode;
+use std::collections::BTreeMap;
 
 pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
     let segments: Vec<&str> = req
@@ -18,7 +24,18 @@ pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
     if let Err(refusal) = authorize(ingress, &req) {
         return refusal;
     }
-    let _ = &segments;
+    if let Some(r) = events::route(ingress, &req, &segments).await {
+        return r;
+    }
+    if let Some(r) = sessions::route(ingress, &req, &segments).await {
+        return r;
+    }
+    if let Some(r) = deliveries::route(ingress, &req, &segments).await {
+        return r;
+    }
+    if let Some(r) = dlq::route(ingress, &req, &segments).await {
+        return r;
+    }
     IngressResponse::error(
         StatusCode::NOT_FOUND,
         format!("no route for {} {}", req.method, req.path),
@@ -46,4 +63,21 @@ pub fn authorize(ingress: &Ingress, req: &IngressRequest) -> Result<(), IngressR
             }
         }
     }
+}
+
+/// The query string, decoded.
+pub fn query(req: &IngressRequest) -> BTreeMap<String, String> {
+    req.query
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// A backend failure: 503, with the error logged (it may name queues and tables).
+pub fn unavailable(e: impl std::fmt::Display) -> IngressResponse {
+    tracing::error!(error = %e, "admin route failed");
+    IngressResponse::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the backend is unavailable; see the server log",
+    )
 }

@@ -299,6 +299,11 @@ pub struct Retry {
     pub initial_delay_ms: u64,
     #[serde(default = "default_max_delay_ms")]
     pub max_delay_ms: u64,
+    /// Full jitter: each wait is drawn uniformly between zero and the
+    /// backoff, so receivers that failed together are not retried together.
+    /// Off gives the plain schedule (predictable, for tests and debugging).
+    #[serde(default = "yes")]
+    pub jitter: bool,
 }
 
 impl Default for Retry {
@@ -332,6 +337,16 @@ pub struct Channel {
     pub headers: BTreeMap<String, String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Friendly peer names to the service's ids, so a handler can say
+    /// `"peer": "dev-channel"` and the adapter posts to channel `1234…`.
+    /// A peer not listed here is used as the id itself.
+    #[serde(default)]
+    pub peers: BTreeMap<String, String>,
+    /// Longest message the service takes; longer text is split into several
+    /// messages. Defaults to the service's own limit (Discord 2000, Slack
+    /// 4000, Telegram 4096, generic webhook: no limit).
+    #[serde(default)]
+    pub max_length: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -361,6 +376,14 @@ pub struct Agent {
     pub history: usize,
     #[serde(default = "default_agent_timeout_ms")]
     pub timeout_ms: u64,
+    /// OpenClaw only: the gateway's agent to route the run to (`agentId` in
+    /// its `/hooks/agent` body); the gateway's default agent when absent.
+    #[serde(default)]
+    pub remote_agent_id: Option<String>,
+    /// OpenClaw only: whether the gateway delivers the answer to its own
+    /// channels (`deliver`); left to the gateway's default when absent.
+    #[serde(default)]
+    pub deliver: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]

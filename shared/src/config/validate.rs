@@ -200,14 +200,15 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ] {
             if let Some(text) = text {
-                let registry = if field == TemplateField::SessionKey {
-                    &mut key_templates
+                // Session keys stay plain (and strict); message and body
+                // templates get objects rendered as JSON (template::compile).
+                let compiled = if field == TemplateField::SessionKey {
+                    key_templates.register_template_string(&template_name(&h.id, field), text)
                 } else {
-                    &mut templates
+                    template::compile(text)
+                        .map(|t| templates.register_template(&template_name(&h.id, field), t))
                 };
-                if let Err(e) =
-                    registry.register_template_string(&template_name(&h.id, field), text)
-                {
+                if let Err(e) = compiled {
                     errors.push(ConfigError::new(
                         format!("{at}.{}", field.key()),
                         format!(
@@ -263,6 +264,11 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             Some(url) => check_url(url, &format!("{at}.url"), &mut errors),
         }
         check_method(&o.method, &format!("{at}.method"), &mut errors);
+        if let Some(secret) = &o.secret {
+            if let Err(e) = crate::egress::signing::Signer::new(secret, o.signing) {
+                errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));
+            }
+        }
         if o.retry.max_attempts == 0 {
             errors.push(ConfigError::new(
                 format!("{at}.retry.maxAttempts"),
@@ -377,7 +383,14 @@ fn check_handler(
             }
         },
         Action::Custom => match &h.custom {
-            Some(c) if c.function.is_some() != c.lambda.is_some() => {}
+            Some(c) if c.function.is_some() != c.lambda.is_some() => {
+                if let Some(f) = c.function.as_deref().filter(|f| crate::handler::custom::lookup(f).is_none()) {
+                    errors.push(ConfigError::new(
+                        format!("{at}.custom.function"),
+                        format!("unknown custom function {f:?}; known: {}", crate::handler::custom::names().join(", ")),
+                    ));
+                }
+            }
             _ => errors.push(ConfigError::new(format!("{at}.custom"), "custom needs exactly one of custom.function or custom.lambda")),
         },
         Action::None => {}

@@ -23,16 +23,113 @@ use tokio::sync::Notify;
 #[error("embedded database: {0}")]
 pub struct EmbeddedError(#[from] rusqlite::Error);
 
-/// The shared database handle: one connection, one lock. SQLite serializes
-/// writers anyway; statements here take microseconds.
+/// The shared database handle: one connection behind one lock, and one
+/// writer thread that commits many writers' statements in one transaction
+/// (group commit). Under load dozens of hooks share a commit, so the WAL is
+/// written once for all of them; each caller is answered only after the
+/// commit that holds its write, so a 202 is never sent for a lost hook.
 pub(crate) struct Db {
-    pub(crate) conn: Mutex<Connection>,
+    pub(crate) conn: Arc<Mutex<Connection>>,
+    writer: std::sync::mpsc::Sender<Job>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Wakes long-polling receivers when a message is sent to their queue.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
 }
 
+/// A write: runs inside the shared transaction (in its own savepoint, so a
+/// failing job leaves the others alone), says whether it succeeded, and
+/// returns how to answer its caller once the commit's fate is known.
+/// `None`: the transaction could not begin, so the job must not run.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Jobs folded into one transaction at most.
+const MAX_BATCH: usize = 512;
+
+fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let c = conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
+            drop(c);
+            let msg = e.to_string();
+            for job in batch {
+                let (_, reply) = job(None);
+                reply(Err(msg.clone()));
+            }
+            continue;
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            let _ = c.execute_batch("SAVEPOINT job");
+            let (ok, reply) = job(Some(&c));
+            let _ = c.execute_batch(if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            });
+            replies.push(reply);
+        }
+        let outcome = c.execute_batch("COMMIT").map_err(|e| {
+            let _ = c.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        drop(c);
+        for reply in replies {
+            reply(outcome.clone());
+        }
+    }
+}
+
 impl Db {
+    fn new(conn: Connection, clock: Arc<dyn Clock>) -> Self {
+        let conn = Arc::new(Mutex::new(conn));
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let for_writer = conn.clone();
+        std::thread::Builder::new()
+            .name("clawhooks-sqlite-writer".into())
+            .spawn(move || writer_loop(for_writer, rx))
+            .expect("spawn the SQLite writer thread");
+        Db {
+            conn,
+            writer: tx,
+            clock,
+            wakers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs `f` in the next group commit; resolves after that commit.
+    pub(crate) async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |c| {
+            let r = c.map(f);
+            let ok = matches!(r, Some(Ok(_)));
+            let reply: Reply = Box::new(move |commit| {
+                let _ = tx.send(match (commit, r) {
+                    (Ok(()), Some(Ok(v))) => Ok(v),
+                    (Ok(()), Some(Err(e))) => Err(e.to_string()),
+                    (Err(e), _) => Err(e),
+                    (Ok(()), None) => Err("the write did not run".to_string()),
+                });
+            });
+            (ok, reply)
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| "the database writer has stopped".to_string())?;
+        rx.await
+            .map_err(|_| "the database writer has stopped".to_string())?
+    }
+
     pub(crate) fn waker(&self, queue: &str) -> Arc<Notify> {
         self.wakers
             .lock()
@@ -81,6 +178,9 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
+-- A FIFO claim asks whether a group has an earlier message; without this
+-- each ask scanned the whole queue.
+CREATE INDEX IF NOT EXISTS messages_group ON messages (queue, grp, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
 CREATE TABLE IF NOT EXISTS fifo_groups (
     queue TEXT NOT NULL,
@@ -94,6 +194,7 @@ CREATE TABLE IF NOT EXISTS fifo_dedup (
     sent_at INTEGER NOT NULL,
     PRIMARY KEY (queue, dedup)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fifo_dedup_age ON fifo_dedup (queue, sent_at);
 CREATE TABLE IF NOT EXISTS items (
     tbl TEXT NOT NULL,
     pk TEXT NOT NULL,
@@ -125,21 +226,16 @@ impl Embedded {
     fn init(conn: Connection) -> Result<Self, EmbeddedError> {
         conn.execute_batch(SCHEMA)?;
         Ok(Embedded {
-            db: Arc::new(Db {
-                conn: Mutex::new(conn),
-                clock: Arc::new(SystemClock),
-                wakers: Mutex::new(HashMap::new()),
-            }),
+            db: Arc::new(Db::new(conn, Arc::new(SystemClock))),
         })
     }
 
     /// Uses `clock` for visibility, delays and expiry (tests drive a `TestClock`).
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
-        let db = Arc::try_unwrap(self.db)
+        let mut db = Arc::try_unwrap(self.db)
             .unwrap_or_else(|_| panic!("with_clock before handing out queues"));
-        Embedded {
-            db: Arc::new(Db { clock, ..db }),
-        }
+        db.clock = clock;
+        Embedded { db: Arc::new(db) }
     }
 
     pub fn queue(&self, name: &str, options: QueueOptions) -> EmbeddedQueue {

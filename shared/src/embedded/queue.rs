@@ -7,7 +7,7 @@
 use super::Db;
 use crate::ports::queue::{NewMessage, Queue, QueueError, Received, MAX_DELAY};
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,9 @@ pub struct EmbeddedQueue {
     db: Arc<Db>,
     name: String,
     options: QueueOptions,
+    /// When expired FIFO dedup ids were last pruned (ms); pruning on every
+    /// send would make each send pay for the whole window.
+    pruned_at: std::sync::atomic::AtomicI64,
 }
 
 impl EmbeddedQueue {
@@ -36,49 +39,19 @@ impl EmbeddedQueue {
             db,
             name: name.to_string(),
             options,
+            pruned_at: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
     fn err(&self, e: rusqlite::Error) -> QueueError {
-        QueueError::Backend {
-            queue: self.name.clone(),
-            message: e.to_string(),
-        }
+        self.fail(e.to_string())
     }
 
-    fn insert(
-        &self,
-        tx: &rusqlite::Transaction,
-        msg: &NewMessage,
-        now: i64,
-    ) -> Result<Option<String>, rusqlite::Error> {
-        if self.options.fifo {
-            if let Some(d) = &msg.dedup_id {
-                tx.execute(
-                    "DELETE FROM fifo_dedup WHERE queue = ?1 AND sent_at < ?2",
-                    params![self.name, now - DEDUP_WINDOW_MS],
-                )?;
-                let fresh = tx.execute(
-                    "INSERT OR IGNORE INTO fifo_dedup (queue, dedup, sent_at) VALUES (?1, ?2, ?3)",
-                    params![self.name, d, now],
-                )?;
-                if fresh == 0 {
-                    return Ok(None);
-                }
-            }
+    fn fail(&self, message: String) -> QueueError {
+        QueueError::Backend {
+            queue: self.name.clone(),
+            message,
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        let delay = msg.delay.min(MAX_DELAY).as_millis() as i64;
-        let group = if self.options.fifo {
-            msg.group.clone()
-        } else {
-            None
-        };
-        tx.execute(
-            "INSERT INTO messages (queue, id, body, grp, attrs, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![self.name, id, msg.body, group, serde_json::to_string(&msg.attributes).unwrap_or_default(), now + delay, now],
-        )?;
-        Ok(Some(id))
     }
 
     fn check_size(msg: &NewMessage) -> Result<(), QueueError> {
@@ -97,95 +70,168 @@ impl EmbeddedQueue {
         Ok(())
     }
 
-    /// One pass: moves exhausted messages to the dead-letter queue and
-    /// claims up to `max` ready ones.
-    fn claim(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, rusqlite::Error> {
-        let now = self.db.now_ms();
-        let until = now + visibility.as_millis() as i64;
-        let mut conn = self.db.conn.lock().unwrap();
-        let tx = conn.transaction()?;
-        let mut out = Vec::new();
-        let mut moved = false;
-        {
-            let mut select = tx.prepare_cached(
-                "SELECT seq, id, body, grp, attrs, receive_count FROM messages
-                 WHERE queue = ?1 AND visible_at <= ?2
-                   AND (grp IS NULL OR grp NOT IN (SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2))
-                 ORDER BY visible_at, seq LIMIT ?3",
-            )?;
-            let rows: Vec<(i64, String, String, Option<String>, String, u32)> = select
-                .query_map(params![self.name, now, (max * 4 + 16) as i64], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?
-                .collect::<Result<_, _>>()?;
-            let mut groups_taken = std::collections::HashSet::new();
-            for (seq, id, body, grp, attrs, count) in rows {
-                if out.len() >= max {
-                    break;
-                }
-                if let Some(g) = &grp {
-                    // Only the head of a group: later ones wait their turn.
-                    if !groups_taken.insert(g.clone()) {
-                        continue;
-                    }
-                    let earlier: bool = tx
-                        .prepare_cached("SELECT 1 FROM messages WHERE queue = ?1 AND grp = ?2 AND seq < ?3 LIMIT 1")?
-                        .query_row(params![self.name, g, seq], |_| Ok(true))
-                        .optional()?
-                        .unwrap_or(false);
-                    if earlier {
-                        continue;
-                    }
-                }
-                if self.options.max_receive_count > 0 && count >= self.options.max_receive_count {
-                    if let Some(dlq) = &self.options.dead_letter {
-                        tx.execute(
-                            "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3",
-                            params![dlq, now, seq],
-                        )?;
-                        if let Some(g) = &grp {
-                            tx.execute(
-                                "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
-                                params![self.name, g],
-                            )?;
-                            groups_taken.remove(g);
-                        }
-                        tracing::warn!(queue = %self.name, message_id = %id, receive_count = count, "moved to dead-letter queue {dlq}");
-                        moved = true;
-                        continue;
-                    }
-                }
-                let receipt = uuid::Uuid::new_v4().to_string();
-                tx.execute(
-                    "UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3",
-                    params![until, receipt, seq],
+    /// Whether expired FIFO dedup ids should be pruned now (at most once a
+    /// second: pruning on every send would make each send pay for the window).
+    fn prune_due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        now - last > 1000
+            && self
+                .pruned_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+/// What a write job needs to know about its queue.
+#[derive(Clone)]
+struct Target {
+    name: String,
+    options: QueueOptions,
+}
+
+fn insert(
+    c: &Connection,
+    q: &Target,
+    msg: &NewMessage,
+    now: i64,
+    prune: bool,
+) -> rusqlite::Result<Option<String>> {
+    if q.options.fifo {
+        if let Some(d) = &msg.dedup_id {
+            if prune {
+                c.prepare_cached("DELETE FROM fifo_dedup WHERE queue = ?1 AND sent_at < ?2")?
+                    .execute(params![q.name, now - DEDUP_WINDOW_MS])?;
+            }
+            // An id seen within the window is a duplicate; an older one is not.
+            let seen: Option<i64> = c
+                .prepare_cached("SELECT sent_at FROM fifo_dedup WHERE queue = ?1 AND dedup = ?2")?
+                .query_row(params![q.name, d], |r| r.get(0))
+                .optional()?;
+            if seen.is_some_and(|at| at >= now - DEDUP_WINDOW_MS) {
+                return Ok(None);
+            }
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO fifo_dedup (queue, dedup, sent_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![q.name, d, now])?;
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let delay = msg.delay.min(MAX_DELAY).as_millis() as i64;
+    let group = if q.options.fifo {
+        msg.group.clone()
+    } else {
+        None
+    };
+    c.prepare_cached("INSERT INTO messages (queue, id, body, grp, attrs, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![q.name, id, msg.body, group, serde_json::to_string(&msg.attributes).unwrap_or_default(), now + delay, now])?;
+    Ok(Some(id))
+}
+
+/// Moves exhausted messages to the dead-letter queue and claims up to
+/// `max` ready ones. Returns the claimed messages and whether any moved.
+fn claim(
+    c: &Connection,
+    q: &Target,
+    max: usize,
+    now: i64,
+    until: i64,
+) -> rusqlite::Result<(Vec<Received>, bool)> {
+    let mut out = Vec::new();
+    let mut moved = false;
+    let rows: Vec<(i64, String, String, Option<String>, String, u32)> = c
+        .prepare_cached(
+            "SELECT seq, id, body, grp, attrs, receive_count FROM messages
+             WHERE queue = ?1 AND visible_at <= ?2
+               AND (grp IS NULL OR grp NOT IN (SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2))
+             ORDER BY visible_at, seq LIMIT ?3",
+        )?
+        .query_map(params![q.name, now, (max * 4 + 16) as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut groups_taken = std::collections::HashSet::new();
+    for (seq, id, body, grp, attrs, count) in rows {
+        if out.len() >= max {
+            break;
+        }
+        if let Some(g) = &grp {
+            // Only the head of a group: later ones wait their turn. Rows
+            // come by visible_at, which a retried head (or a sender that
+            // read the clock before another) can put after a later message:
+            // mark the group taken only when its head is found, or the head
+            // is never seen.
+            if groups_taken.contains(g) {
+                continue;
+            }
+            let earlier = c
+                .prepare_cached(
+                    "SELECT 1 FROM messages WHERE queue = ?1 AND grp = ?2 AND seq < ?3 LIMIT 1",
+                )?
+                .query_row(params![q.name, g, seq], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if earlier {
+                continue;
+            }
+            groups_taken.insert(g.clone());
+        }
+        if q.options.max_receive_count > 0 && count >= q.options.max_receive_count {
+            if let Some(dlq) = &q.options.dead_letter {
+                c.execute(
+                    "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3",
+                    params![dlq, now, seq],
                 )?;
                 if let Some(g) = &grp {
-                    tx.execute(
-                        "INSERT INTO fifo_groups (queue, grp, blocked_until) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (queue, grp) DO UPDATE SET blocked_until = excluded.blocked_until",
-                        params![self.name, g, until],
+                    c.execute(
+                        "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
+                        params![q.name, g],
                     )?;
+                    groups_taken.remove(g);
                 }
-                out.push(Received {
-                    message_id: id,
-                    receipt,
-                    body,
-                    receive_count: count + 1,
-                    group: grp,
-                    attributes: serde_json::from_str(&attrs).unwrap_or_default(),
-                });
+                tracing::warn!(queue = %q.name, message_id = %id, receive_count = count, "moved to dead-letter queue {dlq}");
+                moved = true;
+                continue;
             }
         }
-        tx.commit()?;
-        drop(conn);
+        let receipt = uuid::Uuid::new_v4().to_string();
+        c.prepare_cached("UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3")?
+            .execute(params![until, receipt, seq])?;
+        if let Some(g) = &grp {
+            c.prepare_cached(
+                "INSERT INTO fifo_groups (queue, grp, blocked_until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (queue, grp) DO UPDATE SET blocked_until = excluded.blocked_until",
+            )?
+            .execute(params![q.name, g, until])?;
+        }
+        out.push(Received {
+            message_id: id,
+            receipt,
+            body,
+            receive_count: count + 1,
+            group: grp,
+            attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+        });
+    }
+    Ok((out, moved))
+}
+
+impl EmbeddedQueue {
+    fn target(&self) -> Target {
+        Target {
+            name: self.name.clone(),
+            options: self.options.clone(),
+        }
+    }
+
+    async fn claim(&self, max: usize, visibility: Duration) -> Result<Vec<Received>, QueueError> {
+        let now = self.db.now_ms();
+        let until = now + visibility.as_millis() as i64;
+        let q = self.target();
+        let (out, moved) = self
+            .db
+            .write(move |c| claim(c, &q, max, now, until))
+            .await
+            .map_err(|e| self.fail(e))?;
         if moved {
             if let Some(dlq) = &self.options.dead_letter {
                 self.db.waker(dlq).notify_waiters();
@@ -242,21 +288,18 @@ impl Queue for EmbeddedQueue {
             Self::check_size(m)?;
         }
         let now = self.db.now_ms();
-        let ids = {
-            let mut conn = self.db.conn.lock().unwrap();
-            let tx = conn.transaction().map_err(|e| self.err(e))?;
-            let mut ids = Vec::with_capacity(msgs.len());
-            for m in &msgs {
+        let prune = self.prune_due(now);
+        let q = self.target();
+        let ids = self
+            .db
+            .write(move |c| {
                 // A FIFO duplicate is accepted and dropped, as on SQS.
-                ids.push(
-                    self.insert(&tx, m, now)
-                        .map_err(|e| self.err(e))?
-                        .unwrap_or_default(),
-                );
-            }
-            tx.commit().map_err(|e| self.err(e))?;
-            ids
-        };
+                msgs.iter()
+                    .map(|m| insert(c, &q, m, now, prune).map(Option::unwrap_or_default))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .map_err(|e| self.fail(e))?;
         self.db.waker(&self.name).notify_waiters();
         Ok(ids)
     }
@@ -274,7 +317,7 @@ impl Queue for EmbeddedQueue {
             let notified = waker.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let got = self.claim(max, visibility).map_err(|e| self.err(e))?;
+            let got = self.claim(max, visibility).await?;
             let left = deadline.saturating_duration_since(Instant::now());
             if !got.is_empty() || left.is_zero() {
                 return Ok(got);
@@ -293,22 +336,25 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        let conn = self.db.conn.lock().unwrap();
-        let grp: Option<Option<String>> = conn
-            .query_row(
-                "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2 RETURNING grp",
-                params![receipt, self.name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if let Some(Some(g)) = grp {
-            conn.execute(
-                "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
-                params![self.name, g],
-            )
-            .map_err(|e| self.err(e))?;
-            drop(conn);
+        let (name, receipt) = (self.name.clone(), receipt.to_string());
+        let grp = self
+            .db
+            .write(move |c| {
+                let grp: Option<Option<String>> = c
+                    .prepare_cached(
+                        "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2 RETURNING grp",
+                    )?
+                    .query_row(params![receipt, name], |r| r.get(0))
+                    .optional()?;
+                if let Some(Some(g)) = &grp {
+                    c.prepare_cached("DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2")?
+                        .execute(params![name, g])?;
+                }
+                Ok(grp.flatten())
+            })
+            .await
+            .map_err(|e| self.fail(e))?;
+        if grp.is_some() {
             self.db.waker(&self.name).notify_waiters();
         }
         Ok(())
@@ -316,23 +362,23 @@ impl Queue for EmbeddedQueue {
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
         let at = self.db.now_ms() + timeout.min(Duration::from_secs(12 * 3600)).as_millis() as i64;
-        let conn = self.db.conn.lock().unwrap();
-        let grp: Option<Option<String>> = conn
-            .query_row(
-                "UPDATE messages SET visible_at = ?1, in_flight = 0 WHERE receipt = ?2 AND queue = ?3 RETURNING grp",
-                params![at, receipt, self.name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if let Some(Some(g)) = grp {
-            conn.execute(
-                "UPDATE fifo_groups SET blocked_until = ?1 WHERE queue = ?2 AND grp = ?3",
-                params![at, self.name, g],
-            )
-            .map_err(|e| self.err(e))?;
-        }
-        drop(conn);
+        let (name, receipt) = (self.name.clone(), receipt.to_string());
+        self.db
+            .write(move |c| {
+                let grp: Option<Option<String>> = c
+                    .query_row(
+                        "UPDATE messages SET visible_at = ?1, in_flight = 0 WHERE receipt = ?2 AND queue = ?3 RETURNING grp",
+                        params![at, receipt, name],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(Some(g)) = grp {
+                    c.execute("UPDATE fifo_groups SET blocked_until = ?1 WHERE queue = ?2 AND grp = ?3", params![at, name, g])?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| self.fail(e))?;
         if timeout.is_zero() {
             self.db.waker(&self.name).notify_waiters();
         }

@@ -23,6 +23,13 @@ fn err(table: Table) -> impl Fn(rusqlite::Error) -> StoreError {
     }
 }
 
+fn fail(table: Table) -> impl Fn(String) -> StoreError {
+    move |message| StoreError::Backend {
+        table: table.as_str(),
+        message,
+    }
+}
+
 fn item(r: &Row) -> rusqlite::Result<Item> {
     let value: String = r.get(2)?;
     Ok(Item {
@@ -52,28 +59,33 @@ impl Store for EmbeddedStore {
     }
 
     async fn put(&self, table: Table, it: Item) -> Result<u64, StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        conn.query_row(
-            "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-             ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1
-             RETURNING version",
-            params![table.as_str(), it.pk, it.sk, it.value.to_string(), it.expires_at],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|v| v as u64)
-        .map_err(err(table))
+        self.db
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1
+                     RETURNING version",
+                )?
+                .query_row(params![table.as_str(), it.pk, it.sk, it.value.to_string(), it.expires_at], |r| r.get::<_, i64>(0))
+            })
+            .await
+            .map(|v| v as u64)
+            .map_err(fail(table))
     }
 
     async fn put_if_absent(&self, table: Table, it: Item, now: i64) -> Result<bool, StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        conn.prepare_cached(
-            "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-             ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
-             WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
-        )
-        .and_then(|mut s| s.execute(params![table.as_str(), it.pk, it.sk, it.value.to_string(), it.expires_at, now]))
-        .map(|n| n == 1)
-        .map_err(err(table))
+        self.db
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
+                     WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
+                )?
+                .execute(params![table.as_str(), it.pk, it.sk, it.value.to_string(), it.expires_at, now])
+            })
+            .await
+            .map(|n| n == 1)
+            .map_err(fail(table))
     }
 
     async fn put_if_version(
@@ -86,24 +98,29 @@ impl Store for EmbeddedStore {
         if expected == 0 {
             return self.put_if_absent(table, it, now).await;
         }
-        let conn = self.db.conn.lock().unwrap();
-        conn.execute(
-            "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
-             WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)",
-            params![it.value.to_string(), it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now],
-        )
-        .map(|n| n == 1)
-        .map_err(err(table))
+        self.db
+            .write(move |c| {
+                c.prepare_cached(
+                    "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
+                     WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)",
+                )?
+                .execute(params![it.value.to_string(), it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now])
+            })
+            .await
+            .map(|n| n == 1)
+            .map_err(fail(table))
     }
 
     async fn delete(&self, table: Table, pk: &str, sk: &str) -> Result<(), StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        conn.execute(
-            "DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
-            params![table.as_str(), pk, sk],
-        )
-        .map(|_| ())
-        .map_err(err(table))
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.db
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")?
+                    .execute(params![table.as_str(), pk, sk])
+            })
+            .await
+            .map(|_| ())
+            .map_err(fail(table))
     }
 
     async fn query(

@@ -1,0 +1,108 @@
+//! `clawhooks dlq list` and `clawhooks dlq replay [--subscription ID] [--since TIME]`.
+
+use super::{open, table, BackendArgs};
+use anyhow::Result;
+use clawhooks::egress::replay::{self, DeadLetter, ReplayFilter};
+use clawhooks::ports::{Clock, SystemClock};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DlqCommand {
+    /// Deliveries that ran out of attempts (not consumed by listing).
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Put dead letters back for delivery, each exactly once, as a fresh
+    /// round of attempts with the same event id and payload.
+    Replay {
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FilterArgs {
+    /// Only this subscription's dead letters.
+    #[arg(long)]
+    subscription: Option<String>,
+    /// Only those dead-lettered since this RFC 3339 time or this long ago (2h, 30m, 7d).
+    #[arg(long)]
+    since: Option<String>,
+}
+
+pub async fn run(cmd: DlqCommand) -> Result<()> {
+    let now = SystemClock.now();
+    match cmd {
+        DlqCommand::List { filter, backend } => {
+            let f =
+                ReplayFilter::parse(filter.subscription.as_deref(), filter.since.as_deref(), now)?;
+            let dlq = open(&backend.db)?.delivery_dlq;
+            let letters: Vec<DeadLetter> = replay::list(dlq.as_ref(), &f)
+                .await?
+                .iter()
+                .map(DeadLetter::from)
+                .collect();
+            if backend.json {
+                println!("{}", serde_json::to_string_pretty(&letters)?);
+            } else if letters.is_empty() {
+                println!("no dead letters");
+            } else {
+                println!("{}", render(&letters));
+            }
+        }
+        DlqCommand::Replay { filter, backend } => {
+            let f =
+                ReplayFilter::parse(filter.subscription.as_deref(), filter.since.as_deref(), now)?;
+            let b = open(&backend.db)?;
+            let report = replay::replay(&b, &f, now).await?;
+            if backend.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "replayed {} dead letter(s); {} left in the queue{}",
+                    report.replayed,
+                    report.kept,
+                    if report.unreadable > 0 {
+                        format!(" ({} unreadable)", report.unreadable)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn render(letters: &[DeadLetter]) -> String {
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|l| {
+            vec![
+                l.dead_lettered_at
+                    .map(clawhooks::event::timestamp)
+                    .unwrap_or_else(|| "-".into()),
+                l.event_id.clone(),
+                l.event_type.as_str().to_string(),
+                l.subscription.clone(),
+                l.attempts.to_string(),
+                l.last_error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "DEAD-LETTERED",
+            "EVENT",
+            "TYPE",
+            "SUBSCRIPTION",
+            "ATTEMPTS",
+            "LAST ERROR",
+        ],
+        &rows,
+    )
+}

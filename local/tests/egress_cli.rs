@@ -1,0 +1,220 @@
+//! `clawhooks deliveries list`, `clawhooks dlq list` and `clawhooks dlq
+//! replay` on the database file, and `clawhooks serve` delivering what
+//! lands on its events queue (the egress consumers are wired in).
+
+use clawhooks::config::{load_str, EventType};
+use clawhooks::egress::EgressStage;
+use clawhooks::embedded::{BackendOptions, Embedded};
+use clawhooks::event::{self, LifecycleEvent, Message};
+use clawhooks::ports::{Backend, SystemClock};
+use clawhooks::worker::process_one;
+use clawhooks_e2e::{Recorder, Reply};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn clawhooks(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn lifecycle(text: &str) -> LifecycleEvent {
+    let ts = event::timestamp(chrono::Utc::now());
+    LifecycleEvent {
+        id: event::new_id(),
+        kind: EventType::MessageReceived,
+        session: "hook:cli".into(),
+        message: Message {
+            from: "+1555".into(),
+            text: text.into(),
+            timestamp: ts.clone(),
+        },
+        timestamp: ts,
+        event_id: None,
+        hook_id: Some("my-hook".into()),
+        handler_id: None,
+        error: None,
+    }
+}
+
+/// Stops the server even when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("clawhooks-{name}-{}.db", uuid::Uuid::new_v4()))
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// Runs the egress stage over both queues until they are empty.
+async fn drain(backend: &Backend, stage: &EgressStage) {
+    loop {
+        let mut got = 0;
+        for q in [&backend.events_queue, &backend.delivery_queue] {
+            let msgs = q
+                .receive(10, Duration::from_secs(60), Duration::ZERO)
+                .await
+                .unwrap();
+            got += msgs.len();
+            for m in msgs {
+                process_one(q.as_ref(), stage, &m).await;
+            }
+        }
+        if got == 0 {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn deliveries_and_dead_letters_from_the_command_line() {
+    let sink = Recorder::start_with(Reply::status(500)).await;
+    let db = temp_db("egress-cli");
+    let cfg = Arc::new(
+        load_str(
+            &serde_json::json!({"webhooks": {"outgoing": [
+                {"id": "a", "url": sink.url("/a"), "events": ["message_received"], "retry": {"maxAttempts": 1}},
+                {"id": "b", "url": sink.url("/b"), "events": ["message_received"], "retry": {"maxAttempts": 1}},
+            ]}})
+            .to_string(),
+            &|_| None,
+        )
+        .unwrap(),
+    );
+    let backend = Embedded::open(&db)
+        .unwrap()
+        .backend(BackendOptions::default());
+    let http = Arc::new(clawhooks::adapters::http::ReqwestSender::new().unwrap());
+    let stage = EgressStage::new(cfg, backend.clone(), http, Arc::new(SystemClock)).unwrap();
+    let ev = lifecycle("hello");
+    event::emit(backend.events_queue.as_ref(), &ev)
+        .await
+        .unwrap();
+    drain(&backend, &stage).await;
+    assert_eq!(sink.count(), 2);
+    let dbs = db.to_str().unwrap();
+
+    let (ok, out, err) = clawhooks(&["deliveries", "list", "--event", &ev.id, "--db", dbs]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("TIME"), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.contains(&ev.id) && out.contains("HTTP 500") && out.contains("failed"),
+        "{out}"
+    );
+
+    let (ok, out, _) = clawhooks(&["deliveries", "list", "--json", "--db", dbs]);
+    assert!(ok);
+    let attempts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(attempts.as_array().unwrap().len(), 2);
+
+    let (ok, out, _) = clawhooks(&["dlq", "list", "--db", dbs]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (_, out, _) = clawhooks(&["dlq", "list", "--subscription", "b", "--json", "--db", dbs]);
+    let letters: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(letters.as_array().unwrap().len(), 1);
+    assert_eq!(letters[0]["eventId"], serde_json::json!(ev.id));
+
+    let (ok, _, err) = clawhooks(&["dlq", "replay", "--since", "someday", "--db", dbs]);
+    assert!(!ok);
+    assert!(err.contains("--since \"someday\""), "{err}");
+
+    sink.set_default(Reply::status(200));
+    let (ok, out, err) = clawhooks(&[
+        "dlq",
+        "replay",
+        "--subscription",
+        "b",
+        "--since",
+        "1h",
+        "--db",
+        dbs,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "replayed 1 dead letter(s); 1 left in the queue");
+    drain(&backend, &stage).await;
+    let paths: Vec<_> = sink.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 3);
+    assert_eq!(paths[2], "/b");
+
+    let (ok, out, _) = clawhooks(&["dlq", "replay", "--db", dbs]);
+    assert!(ok);
+    assert_eq!(out.trim(), "replayed 1 dead letter(s); 0 left in the queue");
+    let (_, out, _) = clawhooks(&["dlq", "list", "--db", dbs]);
+    assert_eq!(out.trim(), "no dead letters");
+
+    let missing = temp_db("missing");
+    let (ok, _, err) = clawhooks(&["dlq", "list", "--db", missing.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!missing.exists(), "listing does not create a database");
+    remove_db(&db);
+}
+
+#[tokio::test]
+async fn serve_delivers_lifecycle_events_to_outgoing_webhooks() {
+    let sink = Recorder::start().await;
+    let db = temp_db("egress-serve");
+    let dir = std::env::temp_dir().join(format!("clawhooks-egress-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({"webhooks": {"outgoing": [
+            {"id": "sink", "url": sink.url("/events"), "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+        ]}})
+        .to_string(),
+    )
+    .unwrap();
+    // Create the file first, as `serve` would, then start the server on it.
+    let backend = Embedded::open(&db)
+        .unwrap()
+        .backend(BackendOptions::default());
+    let child = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
+        .args(["serve", "--port", "0", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = KillOnDrop(child);
+    // What the handler stage does: put a lifecycle event on the events queue.
+    let ev = lifecycle("from the handler");
+    event::emit(backend.events_queue.as_ref(), &ev)
+        .await
+        .unwrap();
+    let got = sink.wait_for(1, Duration::from_secs(20)).await;
+    drop(server);
+    assert_eq!(got[0].path, "/events");
+    assert_eq!(got[0].json()["id"], serde_json::json!(ev.id));
+    assert!(got[0]
+        .header("webhook-signature")
+        .unwrap()
+        .starts_with("v1,"));
+    remove_db(&db);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,148 @@
+//! The egress stage: lifecycle events out to the `webhooks.outgoing`
+//! subscriptions, signed, retried with backoff, logged, dead-lettered.
+//!
+//! Two kinds of message reach it: a [`LifecycleEvent`] from the events
+//! queue is fanned out ([`fanout`]) into one [`DeliveryJob`] per interested
+//! subscription on the delivery queue; a job is attempted ([`delivery`]) and,
+//! when it fails, put back with its backoff ([`schedule`]) until it succeeds
+//! or runs out of attempts and goes to the dead-letter queue, from which
+//! [`replay`] puts it back. Every attempt is written to the delivery log
+//! ([`log`]).
+//!
+//! [`LifecycleEvent`]: crate::event::LifecycleEvent
+
+pub mod delivery;
+pub mod fanout;
+pub mod gone;
+pub mod job;
+pub mod log;
+pub mod replay;
+pub mod schedule;
+pub mod signing;
+
+pub use job::{DeliveryJob, EgressMessage};
+
+use crate::config::{CompiledConfig, Outgoing};
+use crate::ports::{Backend, Clock, HttpSender, Received};
+use crate::worker::{Stage, StageError};
+use async_trait::async_trait;
+use schedule::{FastRandom, Random};
+use signing::{Signer, SigningError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A subscription as the stage runs it: its config and its decoded signer.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub config: Outgoing,
+    pub signer: Option<Signer>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EgressError {
+    #[error("webhooks.outgoing[{index}].secret: {source}")]
+    Secret {
+        index: usize,
+        #[source]
+        source: SigningError,
+    },
+}
+
+/// Handles messages of the events queue and of the delivery queue.
+pub struct EgressStage {
+    pub(crate) config: Arc<CompiledConfig>,
+    pub(crate) subscriptions: HashMap<String, Subscription>,
+    pub(crate) backend: Backend,
+    pub(crate) http: Arc<dyn HttpSender>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) gone: gone::GoneCache,
+}
+
+impl EgressStage {
+    /// Decodes every subscription's signing secret once; a bad `whsec_`
+    /// secret is an error here (config validation reports it first).
+    pub fn new(
+        config: Arc<CompiledConfig>,
+        backend: Backend,
+        http: Arc<dyn HttpSender>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, EgressError> {
+        let mut subscriptions = HashMap::new();
+        for (index, o) in config.config.webhooks.outgoing.iter().enumerate() {
+            let signer = o
+                .secret
+                .as_ref()
+                .map(|s| Signer::new(s, o.signing))
+                .transpose()
+                .map_err(|source| EgressError::Secret { index, source })?;
+            subscriptions.insert(
+                o.id.clone(),
+                Subscription {
+                    config: o.clone(),
+                    signer,
+                },
+            );
+        }
+        Ok(EgressStage {
+            config,
+            subscriptions,
+            backend,
+            http,
+            clock,
+            random: Arc::new(FastRandom),
+            gone: Default::default(),
+        })
+    }
+
+    /// Replaces the jitter source (tests pin it).
+    pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+}
+
+impl EgressStage {
+    async fn fan_out(&self, ev: &crate::event::LifecycleEvent) -> Result<(), StageError> {
+        let now = self.clock.now();
+        let subs = &self.config.config.webhooks.outgoing;
+        // The 410 markers are read only when some subscription wants the event.
+        if fanout::plan(subs, ev, &HashMap::new()).is_empty() {
+            return Ok(());
+        }
+        let retry = |e: &dyn std::fmt::Display| StageError::retry(e.to_string());
+        let markers = self
+            .gone
+            .get(self.backend.store.as_ref(), now)
+            .await
+            .map_err(|e| retry(&e))?;
+        let targets = fanout::plan(subs, ev, &markers);
+        fanout::fan_out(&self.backend, &targets, ev, now)
+            .await
+            .map(|_| ())
+            .map_err(|e| retry(&e))
+    }
+}
+
+#[async_trait]
+impl Stage for EgressStage {
+    fn name(&self) -> &'static str {
+        "egress"
+    }
+
+    async fn process(&self, msg: &Received) -> Result<(), StageError> {
+        match EgressMessage::parse(&msg.body) {
+            Ok(EgressMessage::Event(ev)) => self.fan_out(&ev).await,
+            Ok(EgressMessage::Delivery(job)) => delivery::deliver(self, *job).await,
+            Err(e) => {
+                // Nothing will ever parse it: drop it, loudly, rather than loop.
+                tracing::error!(message_id = %msg.message_id, error = %e, "egress dropped an unreadable message");
+                Ok(())
+            }
+        }
+    }
+}

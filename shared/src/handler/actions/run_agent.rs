@@ -1,0 +1,100 @@
+//! `run_agent`: the hook's text as a prompt to the handler's agent, with
+//! the session's history. The answer is kept in the event's progress (a
+//! retry never asks the agent twice), appended to the session history,
+//! emitted as `agent_response`, and posted to the handler's `target` when
+//! it has one.
+
+use super::{send_message, Run};
+use crate::event;
+use crate::handler::agents::{self, Call, Reply};
+use crate::handler::failure::ActionError;
+use crate::handler::lifecycle;
+use crate::handler::session;
+use crate::handler::status::Status;
+use serde_json::{json, Value};
+
+pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
+    let stage = run.stage;
+    let ev = run.ev;
+    let agent_id = run
+        .handler
+        .agent_id
+        .as_deref()
+        .ok_or_else(|| ActionError::permanent("handler", "run_agent needs an agentId"))?;
+    let cfg = stage
+        .config
+        .config
+        .webhooks
+        .agents
+        .get(agent_id)
+        .ok_or_else(|| {
+            ActionError::permanent(
+                "agent",
+                format!("agent {agent_id:?} is not configured under webhooks.agents"),
+            )
+        })?;
+    let store = stage.backend.store.as_ref();
+
+    let reply = match &status.progress.agent_reply {
+        Some(saved) => Reply {
+            answer: saved
+                .get("answer")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            detail: saved.get("detail").cloned().unwrap_or(Value::Null),
+        },
+        None => {
+            let history = session::get(store, &ev.session_key, run.now.timestamp())
+                .await
+                .map_err(|e| ActionError::transient("handler", e.to_string()))?
+                .map(|(s, _)| s.history)
+                .unwrap_or_default();
+            let earlier: Vec<_> = history
+                .into_iter()
+                .filter(|h| h.event_id != ev.event_id)
+                .collect();
+            let call = Call {
+                agent_id,
+                prompt: &run.prepared.text,
+                history: &earlier,
+                session_key: &ev.session_key,
+                name: &run.handler.id,
+            };
+            let reply = agents::run(stage.http.as_ref(), stage.clock.as_ref(), cfg, &call).await?;
+            status.progress.agent_reply =
+                Some(json!({ "answer": reply.answer, "detail": reply.detail }));
+            run.save(status).await?;
+            reply
+        }
+    };
+
+    if let Some(answer) = &reply.answer {
+        if !status.progress.agent_response {
+            let now = stage.clock.now();
+            session::record_answer(
+                store,
+                &ev.session_key,
+                &ev.event_id,
+                answer,
+                stage.config.config.webhooks.sessions.history,
+                now,
+            )
+            .await
+            .map_err(|e| ActionError::transient("handler", e.to_string()))?;
+            event::emit(
+                stage.backend.events_queue.as_ref(),
+                &lifecycle::agent_response(ev, agent_id, answer, now),
+            )
+            .await
+            .map_err(|e| ActionError::transient("handler", e.to_string()))?;
+            status.progress.agent_response = true;
+            run.save(status).await?;
+        }
+    }
+
+    let mut result = json!({ "agent": agent_id, "answer": reply.answer, "detail": reply.detail });
+    if let (Some(target), Some(answer)) = (&run.handler.target, &reply.answer) {
+        result["delivery"] = send_message::deliver(run, status, target, answer).await?;
+    }
+    Ok(result)
+}

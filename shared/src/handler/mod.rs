@@ -1,0 +1,313 @@
+//! The handler stage: turns an accepted hook into work. For each inbound
+//! event it resolves the session, renders the template, runs the action,
+//! and emits lifecycle events, recording where the event is in
+//! `GET /events/<id>`'s record.
+//!
+//! Built once per process (Lambda init, or `clawhooks serve`):
+//!
+//! ```ignore
+//! let stage = HandlerStage::new(config, backend, http, clock)
+//!     .with_max_receive_count(5);         // the handler queue's redrive setting
+//! // feature "aws": .with_lambda(LambdaInvoker::from_env().await)
+//! worker::run(backend.handler_queue.clone(), Arc::new(stage), settings, shutdown).await;
+//! ```
+//!
+//! Failures: transient ones (timeouts, 5xx, 429, store hiccups) return
+//! [`StageError::Retry`], so the queue redelivers and finally dead-letters;
+//! permanent ones (4xx, unknown agent or channel, a template that does not
+//! render) are recorded on the event, announced with an `error` event, and
+//! the message is done. Every step is resumable (see [`status::Progress`]).
+
+pub mod actions;
+pub mod agents;
+pub mod channels;
+pub mod context;
+pub mod custom;
+pub mod failure;
+pub mod lifecycle;
+pub mod session;
+pub mod status;
+pub mod sweeper;
+
+pub use failure::ActionError;
+pub use sweeper::{sweep_sessions, SweepReport};
+
+use crate::config::{CompiledConfig, Handler};
+use crate::event::{self, InboundEvent};
+use crate::ports::{Backend, Clock, HttpSender, Received};
+use crate::worker::{Stage, StageError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use status::Status;
+use std::sync::Arc;
+
+/// SQS's usual `maxReceiveCount` for the handler queue; tell the stage the
+/// real one with [`HandlerStage::with_max_receive_count`].
+pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
+
+pub struct HandlerStage {
+    pub(crate) config: Arc<CompiledConfig>,
+    pub(crate) backend: Backend,
+    pub(crate) http: Arc<dyn HttpSender>,
+    pub(crate) clock: Arc<dyn Clock>,
+    max_receive_count: u32,
+    #[cfg(feature = "aws")]
+    pub(crate) lambda: Option<custom::lambda::LambdaInvoker>,
+}
+
+impl HandlerStage {
+    pub fn new(
+        config: Arc<CompiledConfig>,
+        backend: Backend,
+        http: Arc<dyn HttpSender>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        HandlerStage {
+            config,
+            backend,
+            http,
+            clock,
+            max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
+            #[cfg(feature = "aws")]
+            lambda: None,
+        }
+    }
+
+    /// The handler queue's `maxReceiveCount`: on that attempt a transient
+    /// failure is the last one, so it is recorded as `failed` and announced
+    /// with `retrying: false` before the queue dead-letters the message.
+    pub fn with_max_receive_count(mut self, n: u32) -> Self {
+        self.max_receive_count = n.max(1);
+        self
+    }
+
+    /// Lets `custom.lambda` handlers invoke AWS Lambda functions.
+    #[cfg(feature = "aws")]
+    pub fn with_lambda(mut self, lambda: custom::lambda::LambdaInvoker) -> Self {
+        self.lambda = Some(lambda);
+        self
+    }
+
+    /// Handles one inbound event; `receive_count` is the queue's (1 on the
+    /// first delivery).
+    pub async fn handle(&self, ev: &InboundEvent, receive_count: u32) -> Result<(), StageError> {
+        let now = self.clock.now();
+        let store = self.backend.store.as_ref();
+        let mut status = Status::begin(store, ev, now).await.map_err(retry)?;
+        if status.is_done() {
+            return Ok(()); // finished before; the delete was lost
+        }
+        let handler = ev
+            .handler_id
+            .as_deref()
+            .and_then(|id| self.config.handler_by_id(id));
+        let prepared = context::prepare(&self.config, handler, ev, now);
+
+        let outcome = self.steps(ev, handler, &prepared, &mut status, now).await;
+        let now = self.clock.now();
+        match outcome {
+            Ok(result) => {
+                self.end_hook_session(ev, &mut status, now)
+                    .await
+                    .map_err(retry)?;
+                status.finish(store, result, now).await.map_err(retry)?;
+                tracing::info!(event_id = %ev.event_id, handler = ?ev.handler_id, session = %ev.session_key, "done");
+                Ok(())
+            }
+            Err(e) if e.is_transient() => {
+                let last = receive_count >= self.max_receive_count;
+                tracing::warn!(event_id = %ev.event_id, error = %e, receive_count, last, "transient failure");
+                status.record.error = Some(if last {
+                    format!("gave up after {receive_count} attempts: {e}")
+                } else {
+                    e.to_string()
+                });
+                if last {
+                    status.record.status = crate::event::EventStatus::Failed;
+                }
+                // Best effort: the retry matters more than the record.
+                let _ = status.save(store, now).await;
+                let _ = event::emit(
+                    self.backend.events_queue.as_ref(),
+                    &lifecycle::error(
+                        ev,
+                        e.stage(),
+                        e.message(),
+                        (!last).then_some(status.record.attempts),
+                        now,
+                    ),
+                )
+                .await;
+                Err(retry(e))
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %ev.event_id, error = %e, "permanent failure");
+                event::emit(
+                    self.backend.events_queue.as_ref(),
+                    &lifecycle::error(ev, e.stage(), e.message(), None, now),
+                )
+                .await
+                .map_err(|q| StageError::retry(q.to_string()))?;
+                self.end_hook_session(ev, &mut status, now)
+                    .await
+                    .map_err(retry)?;
+                status.fail(store, &e, now).await.map_err(retry)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Session, `message_received`, then the action.
+    async fn steps(
+        &self,
+        ev: &InboundEvent,
+        handler: Option<&Handler>,
+        prepared: &context::Prepared,
+        status: &mut Status,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Value>, ActionError> {
+        if !status.progress.message_received {
+            self.join_session(ev, handler, &prepared.text, status, now)
+                .await?;
+        }
+        if let Some(e) = &prepared.render_error {
+            return Err(e.clone());
+        }
+        let Some(handler) = handler else {
+            return match &ev.handler_id {
+                Some(id) => Err(ActionError::permanent(
+                    "handler",
+                    format!("handler {id:?} is no longer configured"),
+                )),
+                None => Ok(None), // a hook no handler names: message_received only
+            };
+        };
+        let run = actions::Run {
+            stage: self,
+            ev,
+            handler,
+            prepared,
+            now,
+        };
+        actions::run(&run, status).await
+    }
+
+    async fn join_session(
+        &self,
+        ev: &InboundEvent,
+        handler: Option<&Handler>,
+        text: &str,
+        status: &mut Status,
+        now: DateTime<Utc>,
+    ) -> Result<(), ActionError> {
+        let store = self.backend.store.as_ref();
+        let events = self.backend.events_queue.as_ref();
+        let sessions = &self.config.config.webhooks.sessions;
+        let to_action = |e: session::SessionError| ActionError::transient("handler", e.to_string());
+
+        // A session idle past its timeout that the sweeper has not reached
+        // yet ends now, so this hook starts a fresh one.
+        if let Some((s, _)) = session::get(store, &ev.session_key, now.timestamp())
+            .await
+            .map_err(to_action)?
+        {
+            let unannounced = s.ended.as_ref().is_some_and(|e| !e.announced);
+            if s.is_idle(now.timestamp()) || unannounced {
+                session::close(
+                    store,
+                    events,
+                    &ev.session_key,
+                    "idle timeout",
+                    session::When::Idle,
+                    now,
+                )
+                .await
+                .map_err(to_action)?;
+            }
+        }
+        let joined = session::record_message(
+            store,
+            &session::NewMessage {
+                ev,
+                text,
+                timeout: self.config.session_timeout(handler),
+                history_cap: sessions.history,
+            },
+            now,
+        )
+        .await
+        .map_err(to_action)?;
+        let emit_err =
+            |e: crate::ports::QueueError| ActionError::transient("handler", e.to_string());
+        if joined.created && !status.progress.session_started {
+            event::emit(events, &lifecycle::session_started(ev, &joined.session))
+                .await
+                .map_err(emit_err)?;
+            status.progress.session_started = true;
+        }
+        event::emit(events, &lifecycle::message_received(ev, text))
+            .await
+            .map_err(emit_err)?;
+        status.progress.message_received = true;
+        status.save(store, now).await
+    }
+
+    /// A `hook:<uuid>` session lives for one hook: it ends when the hook is
+    /// handled, whatever the outcome.
+    async fn end_hook_session(
+        &self,
+        ev: &InboundEvent,
+        status: &mut Status,
+        now: DateTime<Utc>,
+    ) -> Result<(), ActionError> {
+        if ev.persistent || status.progress.session_ended || !status.progress.message_received {
+            return Ok(());
+        }
+        session::close(
+            self.backend.store.as_ref(),
+            self.backend.events_queue.as_ref(),
+            &ev.session_key,
+            "finished",
+            session::When::Always,
+            now,
+        )
+        .await
+        .map_err(|e| ActionError::transient("handler", e.to_string()))?;
+        status.progress.session_ended = true;
+        Ok(())
+    }
+}
+
+fn retry(e: ActionError) -> StageError {
+    match e {
+        ActionError::Transient {
+            message,
+            stage,
+            retry_after,
+        } => StageError::Retry {
+            reason: format!("{stage}: {message}"),
+            after: retry_after,
+        },
+        other => StageError::retry(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Stage for HandlerStage {
+    fn name(&self) -> &'static str {
+        "handler"
+    }
+
+    async fn process(&self, msg: &Received) -> Result<(), StageError> {
+        let ev: InboundEvent = match serde_json::from_str(&msg.body) {
+            Ok(ev) => ev,
+            Err(e) => {
+                // Not ours to retry: no later attempt parses it either.
+                tracing::error!(message_id = %msg.message_id, error = %e, "handler queue message is not an InboundEvent; dropped");
+                return Ok(());
+            }
+        };
+        self.handle(&ev, msg.receive_count).await
+    }
+}

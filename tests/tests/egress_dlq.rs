@@ -1,0 +1,283 @@
+//! Dead letters: a dead receiver's deliveries end in the dead-letter queue
+//! with an `error` event; after the receiver recovers, replay delivers every
+//! one exactly once.
+
+mod egress_support;
+
+use clawhooks::config::EventType;
+use clawhooks::egress::log::Outcome;
+use clawhooks::egress::replay::{self, ReplayFilter};
+use clawhooks::egress::EgressMessage;
+use clawhooks_e2e::{Recorder, Reply};
+use egress_support::{config, lifecycle, Rig};
+use serde_json::json;
+
+/// Runs the retry schedule to its end: ten steps of a minute.
+async fn run_out(rig: &Rig) {
+    rig.drain().await;
+    for _ in 0..10 {
+        rig.advance_ms(60_000);
+        rig.drain().await;
+    }
+}
+
+#[tokio::test]
+async fn a_dead_sinks_deliveries_are_dead_lettered_then_replayed_exactly_once() {
+    let dead = Recorder::start_with(Reply::status(500)).await;
+    let errors = Recorder::start().await;
+    let rig = Rig::new(&config(json!([
+        { "id": "dead", "url": dead.url("/"), "events": ["message_received"],
+          "retry": { "maxAttempts": 3, "initialDelayMs": 1000, "jitter": false } },
+        { "id": "errors", "url": errors.url("/"), "events": ["error"] },
+    ])));
+    let events: Vec<_> = (0..5)
+        .map(|i| lifecycle(EventType::MessageReceived, &format!("m{i}")))
+        .collect();
+    for ev in &events {
+        rig.emit(ev).await;
+    }
+    run_out(&rig).await;
+
+    assert_eq!(dead.count(), 15, "3 attempts for each of 5 events");
+    let letters = replay::list(rig.backend.delivery_dlq.as_ref(), &ReplayFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 5);
+    for l in &letters {
+        assert_eq!(l.subscription, "dead");
+        assert_eq!(l.last_error.as_deref(), Some("HTTP 500"));
+        assert!(l.dead_lettered_at.is_some());
+    }
+    // Listing did not consume them.
+    assert_eq!(rig.backend.delivery_dlq.approximate_len().await.unwrap(), 5);
+    for ev in &events {
+        let log = rig.attempts(&ev.id).await;
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[2].outcome, Outcome::Failed);
+        assert!(log[2].dead_lettered);
+    }
+
+    // One `error` event per given-up delivery, naming what failed.
+    let reports = errors.requests();
+    assert_eq!(reports.len(), 5);
+    for r in &reports {
+        let body = r.json();
+        assert_eq!(body["type"], json!("error"));
+        assert_eq!(body["error"]["stage"], json!("delivery"));
+        assert_eq!(body["error"]["subscriptionId"], json!("dead"));
+        assert_eq!(body["error"]["failedEventType"], json!("message_received"));
+    }
+
+    // The receiver recovers; replay delivers each dead letter once.
+    dead.set_default(Reply::status(200));
+    let before = dead.count();
+    let report = replay::replay(&rig.backend, &ReplayFilter::default(), rig.now())
+        .await
+        .unwrap();
+    assert_eq!(report.replayed, 5);
+    // A second replay right away finds nothing: each went back once.
+    let again = replay::replay(&rig.backend, &ReplayFilter::default(), rig.now())
+        .await
+        .unwrap();
+    assert_eq!(again.replayed, 0);
+    run_out(&rig).await;
+    let delivered: Vec<_> = dead.requests()[before..]
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    let mut got = delivered.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "every dead letter delivered exactly once");
+    assert_eq!(rig.backend.delivery_dlq.approximate_len().await.unwrap(), 0);
+    for ev in &events {
+        let log = rig.attempts(&ev.id).await;
+        assert_eq!(
+            log.len(),
+            4,
+            "the replay's attempt is logged after the first round"
+        );
+        assert_eq!(
+            (log[3].attempt, log[3].seq, log[3].outcome),
+            (1, 4, Outcome::Delivered)
+        );
+    }
+    assert_eq!(errors.count(), 5, "no new error events after recovery");
+}
+
+#[tokio::test]
+async fn an_error_about_delivering_an_error_does_not_cascade() {
+    let dead = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([
+        { "id": "all", "url": dead.url("/"),
+          "retry": { "maxAttempts": 2, "initialDelayMs": 1000, "jitter": false } },
+    ])));
+    let ev = lifecycle(EventType::SessionStarted, "s");
+    rig.emit(&ev).await;
+    run_out(&rig).await;
+    // session_started x2, then its error event x2, and nothing after.
+    let kinds: Vec<_> = dead
+        .requests()
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["session_started", "session_started", "error", "error"]
+    );
+    assert_eq!(rig.backend.events_queue.approximate_len().await.unwrap(), 0);
+    assert_eq!(
+        rig.backend.delivery_dlq.approximate_len().await.unwrap(),
+        2,
+        "both are dead letters"
+    );
+}
+
+#[tokio::test]
+async fn without_dead_letter_a_failure_is_only_logged_and_reported() {
+    let dead = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([
+        { "id": "nodlq", "url": dead.url("/"), "deadLetter": false, "events": ["agent_response"],
+          "retry": { "maxAttempts": 1 } },
+    ])));
+    let ev = lifecycle(EventType::AgentResponse, "a");
+    rig.emit(&ev).await;
+    run_out(&rig).await;
+    assert_eq!(dead.count(), 1);
+    assert_eq!(rig.backend.delivery_dlq.approximate_len().await.unwrap(), 0);
+    let log = rig.attempts(&ev.id).await;
+    assert_eq!(
+        (log[0].outcome, log[0].dead_lettered),
+        (Outcome::Failed, false)
+    );
+}
+
+#[tokio::test]
+async fn replay_filters_by_subscription_and_time_through_the_admin_api() {
+    let a = Recorder::start_with(Reply::status(500)).await;
+    let b = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([
+        { "id": "a", "url": a.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+        { "id": "b", "url": b.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+    ])));
+    let early = lifecycle(EventType::MessageReceived, "early");
+    rig.emit(&early).await;
+    rig.drain().await;
+    rig.advance_ms(3_600_000);
+    let late = lifecycle(EventType::MessageReceived, "late");
+    rig.emit(&late).await;
+    rig.drain().await;
+
+    let listed = rig.admin("GET", "/dlq", "").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["count"], json!(4));
+    let only_b = rig.admin("GET", "/dlq?subscription=b", "").await;
+    assert_eq!(only_b.body["count"], json!(2));
+    assert_eq!(only_b.body["deadLetters"][0]["subscription"], json!("b"));
+    assert_eq!(only_b.body["deadLetters"][0]["eventId"], json!(early.id));
+
+    a.set_default(Reply::status(200));
+    b.set_default(Reply::status(200));
+    let bad = rig
+        .admin("POST", "/dlq/replay", r#"{"since": "last tuesday"}"#)
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body["error"].as_str().unwrap().contains("--since"),
+        "{}",
+        bad.body
+    );
+    let unknown = rig
+        .admin("POST", "/dlq/replay", r#"{"subscriptoin": "a"}"#)
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("subscriptoin"));
+    assert_eq!(rig.admin("GET", "/dlq/replay", "").await.status, 405);
+
+    // a, dead-lettered in the last 30 minutes: only the late one.
+    let r = rig
+        .admin(
+            "POST",
+            "/dlq/replay",
+            r#"{"subscription": "a", "since": "30m"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["replayed"].clone(), r.body["kept"].clone()),
+        (json!(1), json!(3))
+    );
+    rig.drain().await;
+    let got: Vec<_> = a
+        .requests()
+        .iter()
+        .map(|r| r.json()["id"].clone())
+        .collect();
+    assert_eq!(got, [json!(early.id), json!(late.id), json!(late.id)]);
+    assert_eq!(b.count(), 2);
+
+    // The rest, by query string.
+    let r = rig.admin("POST", "/dlq/replay?subscription=b", "").await;
+    assert_eq!(r.body["replayed"], json!(2));
+    rig.drain().await;
+    assert_eq!(b.count(), 4);
+    assert_eq!(rig.admin("GET", "/dlq", "").await.body["count"], json!(1));
+}
+
+#[tokio::test]
+async fn a_duplicate_job_never_delivers_twice() {
+    // A redelivered event (at-least-once queues) fans out again; the
+    // second job finds the delivery made and stops.
+    let sink = Recorder::start().await;
+    let rig = Rig::new(&config(json!([{ "id": "once", "url": sink.url("/") }])));
+    let ev = lifecycle(EventType::MessageReceived, "x");
+    let body = serde_json::to_string(&ev).unwrap();
+    assert!(matches!(
+        EgressMessage::parse(&body),
+        Ok(EgressMessage::Event(_))
+    ));
+    for _ in 0..2 {
+        rig.backend
+            .events_queue
+            .send(clawhooks::ports::NewMessage::new(body.clone()).group("s"))
+            .await
+            .unwrap();
+    }
+    rig.drain().await;
+    assert_eq!(sink.count(), 1);
+    assert_eq!(rig.attempts(&ev.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_replays_at_once_send_each_dead_letter_back_once() {
+    let sink = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([
+        { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+    ])));
+    for i in 0..25 {
+        rig.emit(&lifecycle(EventType::MessageReceived, &format!("{i}")))
+            .await;
+    }
+    rig.drain().await;
+    assert_eq!(sink.count(), 25);
+    sink.set_default(Reply::status(200));
+    let all = ReplayFilter::default();
+    let (x, y) = tokio::join!(
+        replay::replay(&rig.backend, &all, rig.now()),
+        replay::replay(&rig.backend, &all, rig.now()),
+    );
+    assert_eq!(x.unwrap().replayed + y.unwrap().replayed, 25);
+    rig.drain().await;
+    let mut ids: Vec<_> = sink.requests()[25..]
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 25);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 25, "no event delivered twice");
+}

@@ -1,0 +1,372 @@
+//! `send_message` through each channel adapter, against recording servers
+//! standing in for Slack, Discord, Telegram and a generic webhook; and how
+//! the stage treats what those services answer (429, 4xx, 5xx, silence).
+
+mod handler_support;
+
+use clawhooks_e2e::{Recorder, Reply};
+use handler_support::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn config(channel: Value, extra_handler: Value) -> String {
+    let mut handler = json!({
+        "id": "notify", "action": "send_message", "target": {"channel": "chat", "peer": "ops"},
+        "template": "{{alert.name}}: {{alert.message}}"
+    });
+    for (k, v) in extra_handler.as_object().unwrap() {
+        handler[k] = v.clone();
+    }
+    json!({"webhooks": {"handlers": [handler], "channels": {"chat": channel}}}).to_string()
+}
+
+const ALERT: &str = r#"{"alert": {"name": "DiskFull", "message": "/var at 97%"}}"#;
+
+#[tokio::test]
+async fn slack_incoming_webhook() {
+    let slack = Recorder::start_with(Reply::status(200)).await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "webhookUrl": slack.url("/services/T000/B000/XXXX")}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &slack.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/services/T000/B000/XXXX")
+    );
+    assert_eq!(r.json(), json!({"text": "DiskFull: /var at 97%"}));
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "done");
+    assert_eq!(status["result"]["messageId"], Value::Null);
+}
+
+#[tokio::test]
+async fn slack_bot_token_uses_chat_post_message() {
+    let slack = Recorder::start_with(Reply::json(
+        200,
+        json!({"ok": true, "channel": "C123", "ts": "1700000000.000100"}),
+    ))
+    .await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "botToken": "xoxb-test", "apiBase": slack.url("/api"),
+               "peers": {"ops": "C123"}}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &slack.requests()[0];
+    assert_eq!(r.path, "/api/chat.postMessage");
+    assert_eq!(r.header("authorization"), Some("Bearer xoxb-test"));
+    assert_eq!(
+        r.json(),
+        json!({"channel": "C123", "text": "DiskFull: /var at 97%"})
+    );
+    assert_eq!(
+        h.status(&a.event_id()).await["result"]["messageId"],
+        "1700000000.000100"
+    );
+}
+
+#[tokio::test]
+async fn slack_ok_false_is_a_permanent_failure_with_an_error_event() {
+    let slack = Recorder::start_with(Reply::json(
+        200,
+        json!({"ok": false, "error": "channel_not_found"}),
+    ))
+    .await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "botToken": "xoxb-test", "apiBase": slack.url("/api")}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(
+        h.run_handler().await,
+        vec![Ok(())],
+        "permanent: the message is done"
+    );
+    assert_eq!(slack.count(), 1, "not retried");
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "failed");
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("channel_not_found"),
+        "{status}"
+    );
+    let events = h.events().await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "session_started",
+            "message_received",
+            "error",
+            "session_ended"
+        ]
+    );
+    let err = events[2].error.as_ref().unwrap();
+    assert_eq!(err.stage, "channel");
+    assert!(!err.retrying);
+    assert!(err.message.contains("channel_not_found"));
+    assert!(!err.message.contains("xoxb-test"), "no token in errors");
+}
+
+#[tokio::test]
+async fn telegram_send_message() {
+    let tg = Recorder::start_with(Reply::json(
+        200,
+        json!({"ok": true, "result": {"message_id": 77, "chat": {"id": -100123}}}),
+    ))
+    .await;
+    let h = Harness::new(&config(
+        json!({"type": "telegram", "botToken": "123456:ABC", "apiBase": tg.url(""),
+               "peers": {"ops": "-100123"}}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &tg.requests()[0];
+    assert_eq!(r.path, "/bot123456:ABC/sendMessage");
+    assert_eq!(
+        r.json(),
+        json!({"chat_id": "-100123", "text": "DiskFull: /var at 97%"})
+    );
+    assert_eq!(h.status(&a.event_id()).await["result"]["messageId"], "77");
+}
+
+#[tokio::test]
+async fn discord_webhook_url_waits_for_the_message() {
+    let discord = Recorder::start_with(Reply::json(200, json!({"id": "5001"}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "discord", "webhookUrl": discord.url("/api/webhooks/1/tok")}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &discord.requests()[0];
+    assert_eq!(r.path, "/api/webhooks/1/tok");
+    assert_eq!(r.query.as_deref(), Some("wait=true"));
+    assert_eq!(r.json()["content"], "DiskFull: /var at 97%");
+    assert_eq!(h.status(&a.event_id()).await["result"]["messageId"], "5001");
+}
+
+#[tokio::test]
+async fn generic_webhook_gets_text_and_ids_with_its_headers() {
+    let hook = Recorder::start_with(Reply::json(200, json!({"id": "m-1"}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "webhook", "url": hook.url("/in"), "headers": {"X-Api-Key": "k1"}}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &hook.requests()[0];
+    assert_eq!(r.header("x-api-key"), Some("k1"));
+    assert_eq!(
+        r.json(),
+        json!({"text": "DiskFull: /var at 97%", "channel": "chat", "peer": "ops",
+               "session": a.session(), "eventId": a.event_id(), "hookId": "notify", "handlerId": "notify"})
+    );
+}
+
+/// Text over the limit goes out as several messages, in order; a 429 in
+/// the middle leaves the message for the queue after Retry-After, and the
+/// retry posts only the parts still missing.
+#[tokio::test]
+async fn long_text_is_split_and_a_429_resumes_where_it_stopped() {
+    let discord = Recorder::start().await;
+    discord.script([
+        Reply::json(200, json!({"id": "p1"})),
+        Reply::json(
+            429,
+            json!({"message": "You are being rate limited.", "retry_after": 7.0, "global": false}),
+        )
+        .header("retry-after", "7"),
+        Reply::json(200, json!({"id": "p2"})),
+        Reply::json(200, json!({"id": "p3"})),
+    ]);
+    let h = Harness::new(&config(
+        json!({"type": "discord", "botToken": "b", "apiBase": discord.url(""), "maxLength": 20}),
+        json!({"template": "{{text}}"}),
+    ));
+    let text = "first line is here\nsecond line here\nthird and last";
+    let a = h
+        .post("notify", &[], &json!({"text": text}).to_string())
+        .await;
+
+    let first = h.run_handler().await;
+    assert_eq!(first.len(), 1);
+    assert!(first[0].as_ref().unwrap_err().contains("429"), "{first:?}");
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "processing");
+    assert_eq!(status["attempts"], 1);
+
+    h.clock.advance(chrono::Duration::seconds(6));
+    assert!(h.run_handler().await.is_empty(), "hidden for Retry-After");
+    h.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+
+    let posted: Vec<String> = discord
+        .requests()
+        .iter()
+        .map(|r| r.json()["content"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        posted,
+        [
+            "first line is here",
+            "second line here",
+            "second line here",
+            "third and last"
+        ]
+    );
+    assert!(discord
+        .requests()
+        .iter()
+        .all(|r| r.path == "/channels/ops/messages"));
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "done");
+    assert_eq!(status["attempts"], 2);
+    assert_eq!(status["result"]["messageIds"], json!(["p1", "p2", "p3"]));
+    let events = h.events().await;
+    assert_eq!(
+        kinds(&events),
+        [
+            "session_started",
+            "message_received",
+            "error",
+            "session_ended"
+        ],
+        "message_received once despite the redelivery"
+    );
+    assert!(events[2].error.as_ref().unwrap().retrying);
+    assert_eq!(h.session(&a.session()).await.unwrap().message_count, 1);
+}
+
+/// A service that keeps failing with 5xx: retried by the queue, and on the
+/// last receive recorded as failed and announced, then dead-lettered.
+#[tokio::test]
+async fn persistent_5xx_is_retried_then_recorded_and_dead_lettered() {
+    let slack = Recorder::start_with(Reply::status(503)).await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "webhookUrl": slack.url("/hook")}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    for attempt in 1..=MAX_RECEIVE {
+        let out = h.run_handler().await;
+        assert_eq!(out.len(), 1, "attempt {attempt}");
+        assert!(out[0].is_err());
+        h.clock.advance(chrono::Duration::seconds(31));
+    }
+    assert!(h.run_handler().await.is_empty());
+    assert_eq!(slack.count(), MAX_RECEIVE as usize);
+    assert_eq!(h.backend.handler_dlq.approximate_len().await.unwrap(), 1);
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["attempts"], MAX_RECEIVE);
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 3 attempts"),
+        "{status}"
+    );
+    let events = h.events().await;
+    let errors = of_kind(&events, "error");
+    assert_eq!(errors.len(), MAX_RECEIVE as usize);
+    let retrying: Vec<bool> = errors
+        .iter()
+        .map(|e| e.error.as_ref().unwrap().retrying)
+        .collect();
+    assert_eq!(retrying, [true, true, false]);
+    assert_eq!(of_kind(&events, "message_received").len(), 1);
+}
+
+#[tokio::test]
+async fn client_errors_are_permanent() {
+    let discord = Recorder::start_with(Reply::json(
+        403,
+        json!({"message": "Missing Access", "code": 50001}),
+    ))
+    .await;
+    let h = Harness::new(&config(
+        json!({"type": "discord", "botToken": "secret-bot", "apiBase": discord.url("")}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(h.backend.handler_queue.approximate_len().await.unwrap(), 0);
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "failed");
+    let error = status["error"].as_str().unwrap();
+    assert!(
+        error.contains("403") && error.contains("Missing Access"),
+        "{error}"
+    );
+    assert!(!error.contains("secret-bot"));
+}
+
+#[tokio::test]
+async fn unknown_channels_are_permanent_and_named() {
+    let h = Harness::new(
+        &json!({"webhooks": {"handlers": [{"id": "notify", "action": "send_message",
+                 "target": {"channel": "nowhere"}}]}})
+        .to_string(),
+    );
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "failed");
+    assert!(status["error"]
+        .as_str()
+        .unwrap()
+        .contains("\"nowhere\" is not configured"));
+}
+
+#[tokio::test]
+async fn unreachable_services_are_transient() {
+    let gone = Recorder::start().await;
+    let url = gone.url("/hook");
+    drop(gone);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "webhookUrl": url, "timeoutMs": 2000}),
+        json!({}),
+    ));
+    let a = h.post("notify", &[], ALERT).await;
+    let out = h.run_handler().await;
+    assert!(out[0].is_err(), "{out:?}");
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "processing");
+    assert!(
+        status["error"].as_str().unwrap().contains("connect"),
+        "{status}"
+    );
+}
+
+/// One session's hooks are handled one at a time, in order: while the
+/// first waits out a 429, the second waits behind it.
+#[tokio::test]
+async fn a_session_waits_behind_its_rate_limited_head() {
+    let chat = Recorder::start().await;
+    chat.script([Reply::status(429).header("retry-after", "7")]);
+    let h = Harness::new(&config(
+        json!({"type": "webhook", "url": chat.url("/c")}),
+        json!({"sessionMode": "persistent", "sessionKey": "ops", "template": "{{n}}"}),
+    ));
+    for n in 1..=3 {
+        h.post("notify", &[], &json!({"n": n}).to_string()).await;
+    }
+    assert!(h.run_handler().await[0].is_err());
+    assert_eq!(chat.count(), 1, "the others wait behind the head");
+    h.clock.advance(chrono::Duration::seconds(8));
+    assert_eq!(h.run_handler().await, vec![Ok(()), Ok(()), Ok(())]);
+    let texts: Vec<Value> = chat
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("1"), json!("1"), json!("2"), json!("3")]);
+}

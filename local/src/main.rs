@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod aws_backend;
 mod commands;
 
 #[derive(Parser)]
@@ -75,6 +76,22 @@ struct ServeArgs {
     /// Accept and queue hooks only; run no consumers (to inspect the queues).
     #[arg(long)]
     no_workers: bool,
+    /// Where queues and state live: `embedded` (the SQLite file) or `aws`
+    /// (SQS and DynamoDB at AWS_ENDPOINT_URL, named by CLAWHOOKS_* variables).
+    #[arg(long, value_enum, default_value_t = BackendKind::Embedded)]
+    backend: BackendKind,
+    /// With --backend aws: create the queues and tables first, named <aws-prefix>-…
+    #[arg(long)]
+    bootstrap: bool,
+    /// Name prefix of the queues and tables --bootstrap creates.
+    #[arg(long, default_value = "clawhooks")]
+    aws_prefix: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BackendKind {
+    Embedded,
+    Aws,
 }
 
 fn main() -> Result<()> {
@@ -141,21 +158,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!("config: {w}");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let embedded = if args.memory {
-        Embedded::memory()?
+    let backend: Backend = if args.backend == BackendKind::Aws {
+        let prefix = args.bootstrap.then_some(args.aws_prefix.as_str());
+        aws_backend::connect(prefix, args.max_receive_count).await?
     } else {
-        Embedded::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?
+        if args.bootstrap {
+            bail!("--bootstrap creates AWS resources: use it with --backend aws");
+        }
+        let embedded = if args.memory {
+            Embedded::memory()?
+        } else {
+            Embedded::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?
+        };
+        let recovered = embedded.recover_in_flight()?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "messages left in flight by an earlier run are queued again"
+            );
+        }
+        embedded.backend(BackendOptions {
+            max_receive_count: args.max_receive_count,
+        })
     };
-    let recovered = embedded.recover_in_flight()?;
-    if recovered > 0 {
-        tracing::info!(
-            recovered,
-            "messages left in flight by an earlier run are queued again"
-        );
-    }
-    let backend: Backend = embedded.backend(BackendOptions {
-        max_receive_count: args.max_receive_count,
-    });
     let http: Arc<dyn clawhooks::ports::HttpSender> = Arc::new(
         clawhooks::adapters::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
     );

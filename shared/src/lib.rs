@@ -23,4 +23,9 @@ pub mod worker;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 
+#[cfg(feature = "aws")]
+pub mod aws;
+#[cfg(feature = "aws")]
+pub mod lambda;
+
 pub use secret::Secret;

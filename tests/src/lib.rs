@@ -2,6 +2,7 @@
 //! 127.0.0.1 that stand in for Slack, Discord, model servers and outgoing
 //! webhook receivers, and remember exactly what they were sent.
 
+pub mod emulator;
 pub mod ingress_kit;
 pub mod recorder;
 

@@ -1,1 +1,29 @@
-fn main() {}
+//! The egress Lambda function: records of the events queue (FIFO by
+//! session: fan-out) and of the delivery queue (standard: one delivery
+//! attempt each) to the egress stage, with partial batch failures. Wiring
+//! only; everything is built once at init.
+
+use clawhooks::egress::EgressStage;
+use clawhooks::lambda::{self, Init, LambdaError, SqsRoute};
+use clawhooks::worker::Stage;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), LambdaError> {
+    lambda::lambda_runtime::tracing::init_default_subscriber();
+    let init = Init::from_env().await?;
+    let stage: Arc<dyn Stage> = Arc::new(EgressStage::new(
+        init.config.clone(),
+        init.backend.clone(),
+        init.http.clone(),
+        init.clock.clone(),
+    )?);
+    let routes = [&init.backend.events_queue, &init.backend.delivery_queue]
+        .into_iter()
+        .map(|queue| SqsRoute {
+            queue: queue.clone(),
+            stage: stage.clone(),
+        })
+        .collect();
+    lambda::run_sqs(routes, None).await
+}

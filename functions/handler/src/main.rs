@@ -1,1 +1,49 @@
-fn main() {}
+//! The handler Lambda function: records of the handler queue (FIFO by
+//! session) to the handler stage, with partial batch failures; EventBridge's
+//! schedule invokes it too, to end idle sessions. Wiring only; everything is
+//! built once at init.
+
+use clawhooks::handler::custom::lambda::LambdaInvoker;
+use clawhooks::handler::{sweep_sessions, HandlerStage, DEFAULT_MAX_RECEIVE_COUNT};
+use clawhooks::lambda::{self, Init, LambdaError, Scheduled, SqsRoute};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), LambdaError> {
+    lambda::lambda_runtime::tracing::init_default_subscriber();
+    let init = Init::from_env().await?;
+    // The handler queue's redrive maxReceiveCount (the template sets both).
+    let max_receive_count = std::env::var("CLAWHOOKS_MAX_RECEIVE_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
+    let stage = HandlerStage::new(
+        init.config.clone(),
+        init.backend.clone(),
+        init.http.clone(),
+        init.clock.clone(),
+    )
+    .with_max_receive_count(max_receive_count)
+    .with_lambda(LambdaInvoker::new(aws_sdk_lambda::Client::new(
+        &init.clients.config,
+    )));
+    let route = SqsRoute {
+        queue: init.backend.handler_queue.clone(),
+        stage: Arc::new(stage),
+    };
+    let (backend, clock) = (init.backend.clone(), init.clock.clone());
+    let sweep: Scheduled = Arc::new(move || {
+        let (backend, clock) = (backend.clone(), clock.clone());
+        Box::pin(async move {
+            let report = sweep_sessions(&backend, clock.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({
+                "scanned": report.scanned,
+                "ended": report.ended,
+                "failed": report.failed,
+            }))
+        })
+    });
+    lambda::run_sqs(vec![route], Some(sweep)).await
+}

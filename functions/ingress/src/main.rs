@@ -1,1 +1,20 @@
-fn main() {}
+//! The ingress Lambda function: API Gateway HTTP API (payload v2) requests
+//! to `clawhooks::ingress`. Wiring only; everything is built once at init.
+//!
+//! Environment: the config (`CLAWHOOKS_CONFIG_JSON` or `CLAWHOOKS_CONFIG`)
+//! and the resource names of `clawhooks::aws` (set by `infra/template.yaml`).
+
+use clawhooks::ingress::Ingress;
+use clawhooks::lambda::{self, Init, LambdaError};
+
+#[tokio::main]
+async fn main() -> Result<(), LambdaError> {
+    lambda::lambda_runtime::tracing::init_default_subscriber();
+    let init = Init::from_env().await?;
+    lambda::run_http(Ingress {
+        config: init.config,
+        backend: init.backend,
+        clock: init.clock,
+    })
+    .await
+}

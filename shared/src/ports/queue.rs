@@ -92,6 +92,14 @@ pub trait Queue: Send + Sync {
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
 
+    /// Deletes several messages; the default deletes them one by one.
+    async fn delete_batch(&self, receipts: &[String]) -> Result<(), QueueError> {
+        for r in receipts {
+            self.delete(r).await?;
+        }
+        Ok(())
+    }
+
     /// Shows the message again after `timeout` (zero: at once).
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
 

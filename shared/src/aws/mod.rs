@@ -125,17 +125,19 @@ pub fn backend(clients: &AwsClients, res: &Resources) -> Backend {
     let q = |url: &str| -> Arc<dyn crate::ports::Queue> {
         Arc::new(SqsQueue::new(clients.sqs.clone(), url))
     };
+    let store: Arc<dyn crate::ports::Store> = Arc::new(DynamoStore::new(
+        clients.dynamodb.clone(),
+        res.tables.clone(),
+    ));
     Backend {
+        limiter: Arc::new(crate::limits::StoreLimiter::new(store.clone())),
         handler_queue: q(&res.handler_queue_url),
         handler_dlq: q(&res.handler_dlq_url),
         events_queue: q(&res.events_queue_url),
         events_dlq: q(&res.events_dlq_url),
         delivery_queue: q(&res.delivery_queue_url),
         delivery_dlq: q(&res.delivery_dlq_url),
-        store: Arc::new(DynamoStore::new(
-            clients.dynamodb.clone(),
-            res.tables.clone(),
-        )),
+        store,
     }
 }
 

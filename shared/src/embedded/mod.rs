@@ -277,6 +277,7 @@ impl Embedded {
             ))
         };
         Backend {
+            limiter: crate::limits::MemoryLimiter::new(),
             handler_queue: q("handler", true, Some("handler-dlq")),
             handler_dlq: q("handler-dlq", false, None),
             events_queue: q("events", true, Some("events-dlq")),

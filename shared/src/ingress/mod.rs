@@ -9,6 +9,7 @@ pub mod source;
 
 use crate::config::CompiledConfig;
 use crate::event::{self, EventRecord, EventStatus, InboundEvent};
+use crate::limits;
 use crate::ports::{Backend, Clock, Item, NewMessage, Table};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -52,6 +53,12 @@ impl IngressResponse {
     /// A refusal: `{"ok": false, "error": …}`.
     pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
         Self::json(status, json!({ "ok": false, "error": message.into() }))
+    }
+
+    /// Replaces the error message of a refusal.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.body["error"] = json!(message.into());
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -122,6 +129,20 @@ impl Ingress {
             );
         }
 
+        // A source that keeps failing authentication is refused before its
+        // next guess is even checked, so a correct guess cannot get through.
+        let failures_key = format!("auth-failures:{source}");
+        let now_secs = self.clock.now().timestamp();
+        if let Some(refusal) = self
+            .limited(&failures_key, limits::AUTH_FAILURES, now_secs, false)
+            .await
+        {
+            tracing::warn!(%source, hook_id, "refused: too many failed authentications");
+            return refusal.with_message(format!(
+                "too many failed authentications from {source}; retry later"
+            ));
+        }
+
         let handler = self.config.handler_for(hook_id);
         // A handler with `verify` authenticates by the provider's signature
         // (providers cannot send our header); only its own `secret` is added.
@@ -140,6 +161,7 @@ impl Ingress {
         if let Some(secret) = secret {
             if let Err(refusal) = auth::check_secret(&req.headers, &inc.secret_header, secret) {
                 tracing::warn!(%source, hook_id, reason = refusal.as_str(), "refused: authentication");
+                self.count_failure(&failures_key, now_secs).await;
                 return IngressResponse::error(
                     StatusCode::UNAUTHORIZED,
                     refusal.message(&inc.secret_header),
@@ -150,6 +172,7 @@ impl Ingress {
         if let Some(v) = handler.and_then(|h| h.verify.as_ref()) {
             if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {
                 tracing::warn!(%source, hook_id, scheme = %e.scheme(), reason = e.kind(), "refused: signature");
+                self.count_failure(&failures_key, now_secs).await;
                 return IngressResponse::error(StatusCode::UNAUTHORIZED, e.to_string());
             }
         }
@@ -169,6 +192,19 @@ impl Ingress {
                 )
             }
             _ => {}
+        }
+
+        if let Some(limit) = handler.and_then(|h| h.rate_limit) {
+            if let Some(refusal) = self
+                .limited(&format!("rate:{}", hook_id), limit.rule(), now_secs, true)
+                .await
+            {
+                tracing::warn!(%source, hook_id, "refused: rateLimit reached");
+                return refusal.with_message(format!(
+                    "hook {hook_id:?} takes at most {} hooks per minute (rateLimit.perMinute); retry later",
+                    limit.per_minute
+                ));
+            }
         }
 
         if req.body.len() > inc.max_body_bytes {
@@ -294,6 +330,46 @@ impl Ingress {
             success,
             json!({ "ok": true, "eventId": ev.event_id, "sessionKey": ev.session_key }),
         )
+    }
+
+    /// A 429 with `Retry-After` when `key` is over `rule`; `count` says
+    /// whether this request counts as a hit. A limiter that cannot answer
+    /// lets the request through: abuse limits must not take the gateway down.
+    async fn limited(
+        &self,
+        key: &str,
+        rule: limits::FixedWindow,
+        now: i64,
+        count: bool,
+    ) -> Option<IngressResponse> {
+        let limiter = &self.backend.limiter;
+        let decision = if count {
+            limiter.hit(key, rule, now).await
+        } else {
+            limiter.peek(key, rule, now).await
+        };
+        match decision {
+            Ok(limits::Decision::Deny { retry_after_secs }) => Some(
+                IngressResponse::error(StatusCode::TOO_MANY_REQUESTS, "too many requests")
+                    .header("retry-after", retry_after_secs.to_string()),
+            ),
+            Ok(limits::Decision::Allow { .. }) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "limiter unavailable; request not limited");
+                None
+            }
+        }
+    }
+
+    async fn count_failure(&self, key: &str, now: i64) {
+        if let Err(e) = self
+            .backend
+            .limiter
+            .hit(key, limits::AUTH_FAILURES, now)
+            .await
+        {
+            tracing::warn!(error = %e, "could not count a failed authentication");
+        }
     }
 
     async fn duplicate_answer(&self, key: &str, success: StatusCode, now: i64) -> IngressResponse {

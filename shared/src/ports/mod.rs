@@ -26,4 +26,8 @@ pub struct Backend {
     pub delivery_queue: Arc<dyn Queue>,
     pub delivery_dlq: Arc<dyn Queue>,
     pub store: Arc<dyn Store>,
+    /// Abuse counters (failed authentications, `rateLimit`): in this
+    /// process for the embedded backend, in the store's `Limits` table on
+    /// AWS, where many Lambda instances must share them.
+    pub limiter: Arc<dyn crate::limits::Limiter>,
 }

@@ -548,12 +548,14 @@ mod tests {
         let scheduled = serde_json::json!({
             "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}
         });
-        let out = dispatch(&[r.clone()], Some(&job), scheduled.clone())
+        let out = dispatch(std::slice::from_ref(&r), Some(&job), scheduled.clone())
             .await
             .unwrap();
         assert_eq!(out["swept"], 2);
         assert!(stage.seen.lock().unwrap().is_empty());
-        assert!(dispatch(&[r.clone()], None, scheduled).await.is_err());
+        assert!(dispatch(std::slice::from_ref(&r), None, scheduled)
+            .await
+            .is_err());
 
         let batch = serde_json::json!({ "Records": [record("1", "bad", None, "q")] });
         let out = dispatch(&[r], Some(&job), batch).await.unwrap();

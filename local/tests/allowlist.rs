@@ -193,26 +193,61 @@ async fn twenty_failed_authentications_lock_a_source_out_even_with_the_right_sec
     }
     let (status, body, headers) = attempt("203.0.113.7", "s").await;
     assert_eq!(status, 429, "{body}");
-    assert_eq!(body["error"], "too many failed authentications from 203.0.113.7; retry later");
-    let retry: u64 = headers.iter().find(|(k, _)| *k == "retry-after").unwrap().1.parse().unwrap();
+    assert_eq!(
+        body["error"],
+        "too many failed authentications from 203.0.113.7; retry later"
+    );
+    let retry: u64 = headers
+        .iter()
+        .find(|(k, _)| *k == "retry-after")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(attempt("198.51.100.1", "s").await.0, 202, "other sources are not affected");
-    assert_eq!(ing.backend.handler_queue.approximate_len().await.unwrap(), 1);
+    assert_eq!(
+        attempt("198.51.100.1", "s").await.0,
+        202,
+        "other sources are not affected"
+    );
+    assert_eq!(
+        ing.backend.handler_queue.approximate_len().await.unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn rate_limit_per_hook_answers_429_through_the_server() {
     let cfg = json!({"webhooks": {"incoming": {"secret": "s"}, "handlers": [{"id": "limited", "rateLimit": {"perMinute": 3}}]}}).to_string();
     let s = server(&cfg).await;
-    let send = || s.client.post(s.url("/webhook/limited")).header("X-Webhook-Secret", "s").body("{}").send();
+    let send = || {
+        s.client
+            .post(s.url("/webhook/limited"))
+            .header("X-Webhook-Secret", "s")
+            .body("{}")
+            .send()
+    };
     for _ in 0..3 {
         assert_eq!(send().await.unwrap().status(), 202);
     }
     let (status, body, headers) = answer(send().await.unwrap()).await;
     assert_eq!(status, 429);
-    assert!(body["error"].as_str().unwrap().contains("at most 3 hooks per minute (rateLimit.perMinute)"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 hooks per minute (rateLimit.perMinute)"),
+        "{body}"
+    );
     assert!(headers.contains_key("retry-after"));
-    let other = s.client.post(s.url("/webhook/unlimited")).header("X-Webhook-Secret", "s").body("{}").send().await.unwrap();
+    let other = s
+        .client
+        .post(s.url("/webhook/unlimited"))
+        .header("X-Webhook-Secret", "s")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 202, "the limit is per hook");
     assert_eq!(s.queued().await, 4);
     s.stop().await;

@@ -1,0 +1,185 @@
+//! Crash safety: load the real `clawhooks serve` with hooks, `kill -9` it in
+//! the middle, start it again on the same state, and check that every hook
+//! that got a 2xx reaches the outgoing sink at least once. The sink
+//! deduplicates by `webhook-id`, as a receiver should; duplicates are
+//! counted, losses fail the test. Run on the embedded backend (the SQLite
+//! file) and on SQS/DynamoDB in the emulator.
+//!
+//! `bench/crash/run.sh` runs it with more hooks and prints the figures.
+
+use clawhooks_e2e::emulator::{self, workspace_binary};
+use clawhooks_e2e::Recorder;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Hooks accepted before the kill (CRASH_HOOKS raises it for the bench).
+fn hooks_before_kill() -> usize {
+    std::env::var("CRASH_HOOKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
+}
+
+fn serve(config: &Path, backend: &[String], env: &[(&'static str, String)]) -> (Child, String) {
+    let mut child = Command::new(workspace_binary("clawhooks").unwrap())
+        .args(["serve", "--port", "0", "--config"])
+        .arg(config)
+        .args(backend)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start clawhooks");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("clawhooks listening on ") {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("clawhooks printed its address");
+    (child, base)
+}
+
+struct Report {
+    accepted: usize,
+    delivered: usize,
+    lost: usize,
+    duplicated: usize,
+}
+
+async fn crash_and_recover(
+    name: &str,
+    backend: Vec<String>,
+    env: Vec<(&'static str, String)>,
+) -> Report {
+    clawhooks::adapters::http::install_crypto_provider();
+    let sink = Recorder::start().await;
+    let dir = std::env::temp_dir().join(format!("clawhooks-crash-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"webhooks": {
+            "incoming": {"secret": "s"},
+            "network": {"allowPrivate": true},
+            "outgoing": [{"id": "sink", "url": sink.url("/in"), "events": ["message_received"],
+                          "retry": {"maxAttempts": 20, "initialDelayMs": 100, "maxDelayMs": 1000}}]
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let mut backend = backend;
+    if backend.is_empty() {
+        backend = vec!["--db".into(), dir.join("state.db").display().to_string()];
+    }
+
+    let (mut first, base) = serve(&config, &backend, &env);
+    let accepted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let target = hooks_before_kill();
+    let mut posters = Vec::new();
+    for worker in 0..4 {
+        let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
+        posters.push(tokio::spawn(async move {
+            for n in 0.. {
+                let sent = client
+                    .post(format!("{base}/webhook/load"))
+                    .header("X-Webhook-Secret", "s")
+                    .json(&serde_json::json!({ "worker": worker, "n": n }))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        let body: serde_json::Value = r.json().await.unwrap();
+                        accepted
+                            .lock()
+                            .unwrap()
+                            .insert(body["eventId"].as_str().unwrap().to_string());
+                    }
+                    // The server is gone: whatever was not answered was not accepted.
+                    _ => break,
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    while accepted.lock().unwrap().len() < target && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap(); // SIGKILL, mid-load
+    first.wait().unwrap();
+    for p in posters {
+        p.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+
+    let (mut second, _) = serve(&config, &backend, &env);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (delivered, total) = loop {
+        let mut by_hook: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let reqs = sink.requests();
+        for r in &reqs {
+            let ev = r.json();
+            let hook = ev["eventId"].as_str().unwrap_or_default().to_string();
+            let id = r.header("webhook-id").unwrap_or_default().to_string();
+            by_hook.entry(hook).or_default().insert(id);
+        }
+        let delivered: BTreeSet<String> = by_hook.keys().cloned().collect();
+        if accepted.is_subset(&delivered) || Instant::now() > deadline {
+            let unique: usize = by_hook.values().map(BTreeSet::len).sum();
+            break (delivered, (reqs.len(), unique));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let report = Report {
+        accepted: accepted.len(),
+        delivered: accepted.intersection(&delivered).count(),
+        lost: accepted.difference(&delivered).count(),
+        duplicated: total.0 - total.1,
+    };
+    println!(
+        "crash-safety {name}: accepted {}, delivered {}, lost {}, duplicated {}",
+        report.accepted, report.delivered, report.lost, report.duplicated
+    );
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_load_loses_nothing_on_the_embedded_backend() {
+    let r = crash_and_recover("embedded", vec![], vec![]).await;
+    assert!(r.accepted > 0);
+    assert_eq!(r.lost, 0, "every 2xx must reach the sink");
+    assert_eq!(r.delivered, r.accepted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_load_loses_nothing_on_sqs_and_dynamodb() {
+    let emu = emulator::shared();
+    let prefix = emulator::unique("crash");
+    let backend = vec![
+        "--backend".into(),
+        "aws".into(),
+        "--bootstrap".into(),
+        "--aws-prefix".into(),
+        prefix,
+    ];
+    let r = crash_and_recover("aws", backend, emu.env()).await;
+    assert!(r.accepted > 0);
+    assert_eq!(r.lost, 0, "every 2xx must reach the sink");
+}

@@ -555,3 +555,24 @@ async fn a_refused_hook_does_not_burn_its_idempotency_key() {
     assert_eq!(s.queued().await, 1);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn too_many_headers_are_refused_before_ingress() {
+    let s = server(&base_config()).await;
+    let mut req = s
+        .client
+        .post(s.url("/webhook/h"))
+        .header("X-Webhook-Secret", SECRET)
+        .body("{}");
+    for i in 0..120 {
+        req = req.header(format!("x-extra-{i}"), "v");
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        431,
+        "hyper refuses more than 100 headers"
+    );
+    assert_eq!(s.queued().await, 0);
+    s.stop().await;
+}

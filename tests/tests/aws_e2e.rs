@@ -399,3 +399,151 @@ async fn the_ingress_lambda_answers_api_gateway_and_queues_the_hook() {
     assert_eq!(bodies[0]["eventId"], event_id.as_str());
     assert_eq!(bodies[0]["sourceIp"], "203.0.113.9");
 }
+
+/// The handler Lambda behind a real SQS event source mapping with
+/// `ReportBatchItemFailures`: a poison hook (its forward target always
+/// answers 500) is retried and dead-lettered alone, while the hooks that
+/// arrived in the same batches are handled once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_record_goes_to_the_dlq_alone_while_its_batch_mates_succeed() {
+    use clawhooks::event::{Body, InboundEvent};
+    use clawhooks::ports::NewMessage;
+    use clawhooks_e2e::{Recorder, Reply};
+
+    let emu = emulator::shared();
+    if !emu.kind.runs_lambda() {
+        eprintln!("skipped: {:?} runs no Lambda functions", emu.kind);
+        return;
+    }
+    let good = Recorder::start().await;
+    let bad = Recorder::start_with(Reply::status(500)).await;
+    let clients = emu.clients().await;
+    let mut settings = clawhooks::aws::BootstrapSettings::new(emulator::unique("poison"));
+    settings.max_receive_count = 2;
+    settings.visibility_timeout = Duration::from_secs(3);
+    let res = clawhooks::aws::bootstrap(&clients, &settings)
+        .await
+        .unwrap();
+    let config = json!({"webhooks": {
+        "network": {"allowPrivate": true},
+        "handlers": [
+            {"id": "good", "action": "forward", "forward": {"url": good.url("/ok")}},
+            {"id": "poison", "action": "forward", "forward": {"url": bad.url("/fail")}}
+        ]
+    }});
+    let function = create_function(
+        emu,
+        &res,
+        "clawhooks-handler",
+        &config,
+        &[("CLAWHOOKS_MAX_RECEIVE_COUNT", "2")],
+    )
+    .await;
+
+    // Queue the hooks first, so the mapping's first polls see them together.
+    let backend = clawhooks::aws::backend(&clients, &res);
+    let hook = |handler: &str, n: usize| InboundEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        hook_id: handler.to_string(),
+        handler_id: Some(handler.to_string()),
+        session_key: format!("hook:{}", uuid::Uuid::new_v4()),
+        persistent: false,
+        received_at: chrono::Utc::now(),
+        source_ip: "203.0.113.1".into(),
+        headers: Default::default(),
+        query: Default::default(),
+        content_type: Some("application/json".into()),
+        body: Body::Json(format!(r#"{{"n": {n}}}"#)),
+    };
+    let mut hooks: Vec<InboundEvent> = (0..4).map(|n| hook("good", n)).collect();
+    hooks.insert(2, hook("poison", 99));
+    let poison_id = hooks[2].event_id.clone();
+    for ev in &hooks {
+        let msg = NewMessage::new(serde_json::to_string(ev).unwrap()).group(ev.session_key.clone());
+        backend
+            .handler_queue
+            .send(NewMessage {
+                dedup_id: Some(ev.event_id.clone()),
+                ..msg
+            })
+            .await
+            .unwrap();
+    }
+
+    let lambda = aws_sdk_lambda::Client::new(&emu.sdk_config().await);
+    let queue_arn = {
+        let attrs = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&res.handler_queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone()
+    };
+    lambda
+        .create_event_source_mapping()
+        .function_name(&function)
+        .event_source_arn(queue_arn)
+        .batch_size(10)
+        .function_response_types(
+            aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // Wait for the four good hooks at their target and the poison in the DLQ.
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    let dead = loop {
+        let got = backend
+            .handler_dlq
+            .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .unwrap();
+        if !got.is_empty() && good.count() >= 4 {
+            break got;
+        }
+        for m in got {
+            // Seen too early: put it back for the final look.
+            backend
+                .handler_dlq
+                .change_visibility(&m.receipt, Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "good: {} of 4 forwarded; poison not yet dead-lettered",
+            good.count()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let dead_ids: Vec<String> = dead
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<InboundEvent>(&m.body)
+                .unwrap()
+                .event_id
+        })
+        .collect();
+    assert_eq!(
+        dead_ids,
+        vec![poison_id],
+        "only the poison hook is dead-lettered"
+    );
+    assert!(
+        bad.count() >= 2,
+        "the poison was tried up to maxReceiveCount ({} tries)",
+        bad.count()
+    );
+    // Each good hook reached its target exactly once: the poison's retries did not redeliver them.
+    let mut ns: Vec<i64> = good
+        .requests()
+        .iter()
+        .map(|r| r.json()["n"].as_i64().unwrap())
+        .collect();
+    ns.sort();
+    assert_eq!(ns, vec![0, 1, 2, 3]);
+}

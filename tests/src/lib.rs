@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod ingress_kit;
+pub mod process;
 pub mod recorder;
 
 pub use recorder::{Recorded, Recorder, Reply};

@@ -12,8 +12,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use clawhooks_e2e::emulator::{self, Emulator};
+use clawhooks_e2e::process::spawn_announced;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -65,21 +65,8 @@ fn serve(emu: &Emulator, prefix: &str, config: &Value, extra: &[&str]) -> Serve 
     .args(extra)
     .envs(emu.env())
     .env("RUST_LOG", "warn")
-    .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("clawhooks listening on ") {
-                let _ = tx.send(addr.to_string());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("clawhooks serve printed its address");
+    let (child, base) = spawn_announced(cmd);
     Serve { child, base }
 }
 

@@ -8,9 +8,9 @@
 //! `bench/crash/run.sh` runs it with more hooks and prints the figures.
 
 use clawhooks_e2e::emulator::{self, workspace_binary};
+use clawhooks_e2e::process::spawn_announced;
 use clawhooks_e2e::Recorder;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -25,29 +25,14 @@ fn hooks_before_kill() -> usize {
 }
 
 fn serve(config: &Path, backend: &[String], env: &[(&'static str, String)]) -> (Child, String) {
-    let mut child = Command::new(workspace_binary("clawhooks").unwrap())
-        .args(["serve", "--port", "0", "--config"])
+    let mut cmd = Command::new(workspace_binary("clawhooks").unwrap());
+    cmd.args(["serve", "--port", "0", "--config"])
         .arg(config)
         .args(backend)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start clawhooks");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("clawhooks listening on ") {
-                let _ = tx.send(addr.to_string());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("clawhooks printed its address");
-    (child, base)
+        .stderr(Stdio::null());
+    spawn_announced(cmd)
 }
 
 struct Report {

@@ -23,17 +23,28 @@ use tokio::sync::Notify;
 #[error("embedded database: {0}")]
 pub struct EmbeddedError(#[from] rusqlite::Error);
 
-/// The shared database handle: one connection behind one lock, and one
-/// writer thread that commits many writers' statements in one transaction
-/// (group commit). Under load dozens of hooks share a commit, so the WAL is
-/// written once for all of them; each caller is answered only after the
-/// commit that holds its write, so a 202 is never sent for a lost hook.
+/// The shared database handle: one writer thread that commits many
+/// writers' statements in one transaction (group commit), and a separate
+/// connection for reads. Under load dozens of hooks share a commit, so the
+/// WAL is written once for all of them; each caller is answered only after
+/// the commit that holds its write, so a 202 is never sent for a lost hook.
+///
+/// On a file, reads use their own connection and see the last commit
+/// without waiting for the writer's open transaction, and WAL checkpoints
+/// (which copy pages into the database file and fsync it) run on a thread
+/// of their own, so neither stalls the writer. In memory there is one
+/// connection for everything.
 pub(crate) struct Db {
+    /// The writer's connection (also used once at start, before any write).
+    writer_conn: Arc<Mutex<Connection>>,
+    /// Reads: committed data only.
     pub(crate) conn: Arc<Mutex<Connection>>,
     writer: std::sync::mpsc::Sender<Job>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Wakes long-polling receivers when a message is sent to their queue.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Dropping it stops the checkpoint thread.
+    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// A write: runs inside the shared transaction (in its own savepoint, so a
@@ -46,6 +57,13 @@ type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// Jobs folded into one transaction at most.
 const MAX_BATCH: usize = 512;
 
+/// Runs a statement that takes no parameters and returns no rows, prepared
+/// once: the writer runs three of these per job, and parsing them each time
+/// cost more than the job's own insert.
+fn exec_cached(c: &Connection, sql: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -56,7 +74,7 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job
             }
         }
         let c = conn.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = c.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec_cached(&c, "BEGIN IMMEDIATE") {
             drop(c);
             let msg = e.to_string();
             for job in batch {
@@ -67,16 +85,15 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job
         }
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
-            let _ = c.execute_batch("SAVEPOINT job");
+            let _ = exec_cached(&c, "SAVEPOINT job");
             let (ok, reply) = job(Some(&c));
-            let _ = c.execute_batch(if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            });
+            if !ok {
+                let _ = exec_cached(&c, "ROLLBACK TO job");
+            }
+            let _ = exec_cached(&c, "RELEASE job");
             replies.push(reply);
         }
-        let outcome = c.execute_batch("COMMIT").map_err(|e| {
+        let outcome = exec_cached(&c, "COMMIT").map_err(|e| {
             let _ = c.execute_batch("ROLLBACK");
             e.to_string()
         });
@@ -87,20 +104,74 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job
     }
 }
 
+/// How often the checkpoint thread copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// WAL frames (pages) past which a checkpoint also makes the writer start
+/// the WAL over: about 16 MiB.
+const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// Copies committed WAL frames into the database file until `stop` is
+/// dropped. PASSIVE never blocks the writer, but under steady writes it
+/// never catches up either, and the WAL would grow without end (and every
+/// read would search a longer WAL index). So once the WAL is long, a
+/// RESTART follows the PASSIVE: it holds the writer back only for the few
+/// frames committed since, and the next commit writes the WAL from its start.
+fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
+        // Rows: (busy, frames in the WAL, frames checkpointed).
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+    };
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let outcome = checkpoint("PASSIVE").and_then(|frames| {
+            if frames > WAL_RESTART_FRAMES {
+                checkpoint("RESTART")?;
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will try again");
+        }
+    }
+    let _ = checkpoint("TRUNCATE");
+}
+
 impl Db {
-    fn new(conn: Connection, clock: Arc<dyn Clock>) -> Self {
-        let conn = Arc::new(Mutex::new(conn));
+    /// `reader` and `checkpointer`: extra connections to the same file
+    /// (none in memory).
+    fn new(
+        conn: Connection,
+        reader: Option<Connection>,
+        checkpointer: Option<Connection>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let writer_conn = Arc::new(Mutex::new(conn));
+        let conn = match reader {
+            Some(r) => Arc::new(Mutex::new(r)),
+            None => writer_conn.clone(),
+        };
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let for_writer = conn.clone();
+        let for_writer = writer_conn.clone();
         std::thread::Builder::new()
             .name("clawhooks-sqlite-writer".into())
             .spawn(move || writer_loop(for_writer, rx))
             .expect("spawn the SQLite writer thread");
+        let checkpointer = checkpointer.map(|c| {
+            let (stop, stopped) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("clawhooks-sqlite-checkpoint".into())
+                .spawn(move || checkpoint_loop(c, stopped))
+                .expect("spawn the SQLite checkpoint thread");
+            stop
+        });
         Db {
+            writer_conn,
             conn,
             writer: tx,
             clock,
             wakers: Mutex::new(HashMap::new()),
+            _checkpointer: checkpointer,
         }
     }
 
@@ -165,7 +236,9 @@ pub struct Embedded {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- The rowid: SQLite takes max + 1, which keeps order without the
+    -- extra write per insert that AUTOINCREMENT makes.
+    seq INTEGER PRIMARY KEY,
     queue TEXT NOT NULL,
     id TEXT NOT NULL,
     body TEXT NOT NULL,
@@ -209,24 +282,30 @@ CREATE TABLE IF NOT EXISTS items (
 impl Embedded {
     /// Opens (or creates) the database file.
     pub fn open(path: &Path) -> Result<Self, EmbeddedError> {
-        let conn = Connection::open(path)?;
-        // NORMAL is durable across a process crash in WAL mode; only an OS
-        // crash can lose the last transactions.
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-        )?;
-        Self::init(conn)
+        let open = || -> Result<Connection, EmbeddedError> {
+            let c = Connection::open(path)?;
+            // NORMAL is durable across a process crash in WAL mode; only an
+            // OS crash can lose the last transactions.
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+                 PRAGMA cache_size=-32768;",
+            )?;
+            Ok(c)
+        };
+        let writer = open()?;
+        writer.execute_batch(SCHEMA)?;
+        // Checkpoints are the checkpoint thread's job, off the writer's path.
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")?;
+        let db = Db::new(writer, Some(open()?), Some(open()?), Arc::new(SystemClock));
+        Ok(Embedded { db: Arc::new(db) })
     }
 
     /// A throwaway database in memory (`clawhooks serve --memory`, tests).
     pub fn memory() -> Result<Self, EmbeddedError> {
-        Self::init(Connection::open_in_memory()?)
-    }
-
-    fn init(conn: Connection) -> Result<Self, EmbeddedError> {
+        let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
         Ok(Embedded {
-            db: Arc::new(Db::new(conn, Arc::new(SystemClock))),
+            db: Arc::new(Db::new(conn, None, None, Arc::new(SystemClock))),
         })
     }
 
@@ -251,7 +330,7 @@ impl Embedded {
     /// the process that owns the queues (`clawhooks serve`) calls this.
     pub fn recover_in_flight(&self) -> Result<usize, EmbeddedError> {
         let now = self.db.now_ms();
-        let conn = self.db.conn.lock().unwrap();
+        let conn = self.db.writer_conn.lock().unwrap();
         let n = conn.execute(
             "UPDATE messages SET visible_at = ?1, in_flight = 0 WHERE in_flight = 1",
             [now],

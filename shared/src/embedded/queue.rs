@@ -90,13 +90,21 @@ struct Target {
     options: QueueOptions,
 }
 
+/// A message ready for the writer thread: its attributes already
+/// serialized on the caller's thread.
+struct Outgoing {
+    msg: NewMessage,
+    attrs: String,
+}
+
 fn insert(
     c: &Connection,
     q: &Target,
-    msg: &NewMessage,
+    out: &Outgoing,
     now: i64,
     prune: bool,
 ) -> rusqlite::Result<Option<String>> {
+    let msg = &out.msg;
     if q.options.fifo {
         if let Some(d) = &msg.dedup_id {
             if prune {
@@ -117,7 +125,8 @@ fn insert(
             .execute(params![q.name, d, now])?;
         }
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered ids keep inserts at the end of every index they touch.
+    let id = uuid::Uuid::now_v7().to_string();
     let delay = msg.delay.min(MAX_DELAY).as_millis() as i64;
     let group = if q.options.fifo {
         msg.group.clone()
@@ -125,7 +134,7 @@ fn insert(
         None
     };
     c.prepare_cached("INSERT INTO messages (queue, id, body, grp, attrs, visible_at, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![q.name, id, msg.body, group, serde_json::to_string(&msg.attributes).unwrap_or_default(), now + delay, now])?;
+        .execute(params![q.name, id, msg.body, group, out.attrs, now + delay, now])?;
     Ok(Some(id))
 }
 
@@ -193,7 +202,7 @@ fn claim(
                 continue;
             }
         }
-        let receipt = uuid::Uuid::new_v4().to_string();
+        let receipt = uuid::Uuid::now_v7().to_string();
         c.prepare_cached("UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3")?
             .execute(params![until, receipt, seq])?;
         if let Some(g) = &grp {
@@ -290,6 +299,13 @@ impl Queue for EmbeddedQueue {
         let now = self.db.now_ms();
         let prune = self.prune_due(now);
         let q = self.target();
+        let msgs: Vec<Outgoing> = msgs
+            .into_iter()
+            .map(|msg| Outgoing {
+                attrs: serde_json::to_string(&msg.attributes).unwrap_or_default(),
+                msg,
+            })
+            .collect();
         let ids = self
             .db
             .write(move |c| {

@@ -59,6 +59,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn put(&self, table: Table, it: Item) -> Result<u64, StoreError> {
+        // Serialized here, on the caller's thread: the writer thread is the
+        // one every write waits for.
+        let value = it.value.to_string();
         self.db
             .write(move |c| {
                 c.prepare_cached(
@@ -66,7 +69,7 @@ impl Store for EmbeddedStore {
                      ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1
                      RETURNING version",
                 )?
-                .query_row(params![table.as_str(), it.pk, it.sk, it.value.to_string(), it.expires_at], |r| r.get::<_, i64>(0))
+                .query_row(params![table.as_str(), it.pk, it.sk, value, it.expires_at], |r| r.get::<_, i64>(0))
             })
             .await
             .map(|v| v as u64)
@@ -74,6 +77,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn put_if_absent(&self, table: Table, it: Item, now: i64) -> Result<bool, StoreError> {
+        let value = it.value.to_string();
         self.db
             .write(move |c| {
                 c.prepare_cached(
@@ -81,7 +85,7 @@ impl Store for EmbeddedStore {
                      ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
                      WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
                 )?
-                .execute(params![table.as_str(), it.pk, it.sk, it.value.to_string(), it.expires_at, now])
+                .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now])
             })
             .await
             .map(|n| n == 1)
@@ -98,13 +102,14 @@ impl Store for EmbeddedStore {
         if expected == 0 {
             return self.put_if_absent(table, it, now).await;
         }
+        let value = it.value.to_string();
         self.db
             .write(move |c| {
                 c.prepare_cached(
                     "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
                      WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)",
                 )?
-                .execute(params![it.value.to_string(), it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now])
+                .execute(params![value, it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now])
             })
             .await
             .map(|n| n == 1)

@@ -15,19 +15,30 @@ use sha2::{Digest, Sha256};
 /// Who speaks for the gateway itself in `message.from`.
 pub const GATEWAY: &str = "clawhooks";
 
-/// A UUID-shaped id that is the same every time for the same parts.
-pub fn stable_id(parts: &[&str]) -> String {
+/// A UUIDv7 that is the same every time for the same time and parts: the
+/// time (of the inbound event, or of the session's start) leads, so ids
+/// sort like fresh ones and tables keyed by them grow at their end; a hash
+/// of the parts fills the random bits.
+pub fn stable_id(at: DateTime<Utc>, parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());
         h.update([0u8]);
     }
     let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_random_bytes(bytes)
+    let mut bytes = [0u8; 10];
+    bytes.copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
         .into_uuid()
         .to_string()
+}
+
+/// When a session record says it started (its key's ids lead with it).
+fn started_at(s: &SessionRecord) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&s.created_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 fn base(
@@ -60,7 +71,7 @@ fn base(
 /// `message_received`: the hook's text, from the hook id, at its arrival.
 pub fn message_received(ev: &InboundEvent, text: &str) -> LifecycleEvent {
     base(
-        stable_id(&[&ev.event_id, "message_received"]),
+        stable_id(ev.received_at, &[&ev.event_id, "message_received"]),
         EventType::MessageReceived,
         &ev.session_key,
         &ev.hook_id,
@@ -78,7 +89,7 @@ pub fn agent_response(
     at: DateTime<Utc>,
 ) -> LifecycleEvent {
     base(
-        stable_id(&[&ev.event_id, "agent_response"]),
+        stable_id(ev.received_at, &[&ev.event_id, "agent_response"]),
         EventType::AgentResponse,
         &ev.session_key,
         agent_id,
@@ -91,7 +102,7 @@ pub fn agent_response(
 /// `session_started`, once per session incarnation.
 pub fn session_started(ev: &InboundEvent, s: &SessionRecord) -> LifecycleEvent {
     base(
-        stable_id(&[&s.key, &s.created_at, "session_started"]),
+        stable_id(started_at(s), &[&s.key, &s.created_at, "session_started"]),
         EventType::SessionStarted,
         &s.key,
         GATEWAY,
@@ -109,7 +120,7 @@ pub fn session_started(ev: &InboundEvent, s: &SessionRecord) -> LifecycleEvent {
 /// handler, the sweeper, `DELETE /sessions/<key>`): same id from all three.
 pub fn session_ended(s: &SessionRecord, reason: &str, at: DateTime<Utc>) -> LifecycleEvent {
     let mut e = base(
-        stable_id(&[&s.key, &s.created_at, "session_ended"]),
+        stable_id(started_at(s), &[&s.key, &s.created_at, "session_ended"]),
         EventType::SessionEnded,
         &s.key,
         GATEWAY,
@@ -136,7 +147,7 @@ pub fn error(
     let which = retrying_attempt.map_or("final".to_string(), |a| a.to_string());
     let retrying = retrying_attempt.is_some();
     let mut e = base(
-        stable_id(&[&ev.event_id, "error", &which]),
+        stable_id(ev.received_at, &[&ev.event_id, "error", &which]),
         EventType::Error,
         &ev.session_key,
         GATEWAY,
@@ -160,10 +171,14 @@ mod tests {
 
     #[test]
     fn stable_ids_repeat_for_the_same_parts_only() {
-        let a = stable_id(&["e1", "message_received"]);
-        assert_eq!(a, stable_id(&["e1", "message_received"]));
-        assert_ne!(a, stable_id(&["e1", "agent_response"]));
-        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
+        let t = Utc::now();
+        let a = stable_id(t, &["e1", "message_received"]);
+        assert_eq!(a, stable_id(t, &["e1", "message_received"]));
+        assert_ne!(a, stable_id(t, &["e1", "agent_response"]));
+        assert_ne!(stable_id(t, &["ab", "c"]), stable_id(t, &["a", "bc"]));
+        // Later events sort after earlier ones.
+        let later = t + chrono::Duration::milliseconds(5);
+        assert!(stable_id(later, &["e0"]) > stable_id(t, &["e9"]));
         assert!(uuid::Uuid::parse_str(&a).is_ok());
     }
 }

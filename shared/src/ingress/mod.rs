@@ -277,26 +277,11 @@ impl Ingress {
             }
         }
 
+        // No deduplication id: the event id is fresh, so there is nothing
+        // to deduplicate against (SQS gets a random one per send).
         let msg = NewMessage::new(serde_json::to_string(&ev).expect("event serializes"))
             .group(ev.session_key.clone())
             .attribute("hookId", hook_id);
-        let msg = NewMessage {
-            dedup_id: Some(ev.event_id.clone()),
-            ..msg
-        };
-        if let Err(e) = self.backend.handler_queue.send(msg).await {
-            tracing::error!(error = %e, hook_id, "enqueue failed");
-            if let Some(key) = &dedup {
-                // Free the key so the sender's retry is not taken for a duplicate.
-                let _ = self.backend.store.delete(Table::Dedup, key, "").await;
-            }
-            let status = match e {
-                crate::ports::QueueError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            return IngressResponse::error(status, format!("could not queue the hook: {e}"));
-        }
-
         let ts = event::timestamp(now);
         let record = EventRecord {
             event_id: ev.event_id.clone(),
@@ -316,12 +301,33 @@ impl Ingress {
             serde_json::to_value(&record).expect("record serializes"),
         )
         .expires_at(now.timestamp() + EVENT_RECORD_TTL_SECS);
-        if let Err(e) = self
-            .backend
-            .store
-            .put_if_absent(Table::Events, item, now.timestamp())
-            .await
-        {
+        // Both writes at once: on the embedded backend they share one group
+        // commit, on AWS they are two requests in flight together, so the
+        // sender waits for one round-trip instead of two.
+        let (sent, recorded) = tokio::join!(
+            self.backend.handler_queue.send(msg),
+            self.backend
+                .store
+                .put_if_absent(Table::Events, item, now.timestamp())
+        );
+        if let Err(e) = sent {
+            tracing::error!(error = %e, hook_id, "enqueue failed");
+            // Free the key so the sender's retry is not taken for a
+            // duplicate, and leave no status page for a hook never queued.
+            if let Some(key) = &dedup {
+                let _ = self.backend.store.delete(Table::Dedup, key, "").await;
+            }
+            if recorded.is_ok() {
+                let store = &self.backend.store;
+                let _ = store.delete(Table::Events, &ev.event_id, "status").await;
+            }
+            let status = match e {
+                crate::ports::QueueError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return IngressResponse::error(status, format!("could not queue the hook: {e}"));
+        }
+        if let Err(e) = recorded {
             // The hook is queued; only its status page is missing.
             tracing::warn!(error = %e, event_id = %ev.event_id, "could not record event status");
         }
@@ -444,7 +450,7 @@ fn session_key(
 ) -> Result<(String, bool), String> {
     use crate::config::{validate::TemplateField, SessionMode};
     let Some(h) = handler.filter(|h| h.session_mode == SessionMode::Persistent) else {
-        return Ok((format!("hook:{}", uuid::Uuid::new_v4()), false));
+        return Ok((format!("hook:{}", uuid::Uuid::now_v7()), false));
     };
     let key = if cfg.has_template(&h.id, TemplateField::SessionKey) {
         let ctx = crate::template::context(ev, body, &event::timestamp(ev.received_at));

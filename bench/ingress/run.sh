@@ -26,15 +26,20 @@ cat > "$work/config.json" <<'JSON'
     "target": {"channel": "discord", "peer": "dev"}, "template": "{{event.action}}"}]}}
 JSON
 
-start() { # prints the base URL of a server whose first stdout line ends with it
+start() { # name command...: runs it in the background; its first stdout line ends with its URL
   local out=$work/$1.out; shift
   "$@" >"$out" 2>/dev/null & pids+=($!)
+}
+url_of() { # name
+  local out=$work/$1.out
   for _ in $(seq 100); do grep -q 'http://' "$out" 2>/dev/null && break; sleep 0.1; done
   grep -o 'http://[^ ]*' "$out" | head -1
 }
 
-claw=$(start claw env RUST_LOG=error "$target/clawhooks" serve --config "$work/config.json" --db "$work/bench.db" --port 0 --no-workers)
-bare=$(start bare "$target/examples/bare_202")
+# Started here, not in $(...), so that the exit trap knows their pids.
+start claw env RUST_LOG=error "$target/clawhooks" serve --config "$work/config.json" --db "$work/bench.db" --port 0 --no-workers
+start bare "$target/examples/bare_202"
+claw=$(url_of claw); bare=$(url_of bare)
 
 load() { # url [delay_ms] [conns]
   WRK_DELAY_MS=${2:-0} wrk -t"$THREADS" -c"${3:-$CONNS}" -d"${DURATION}s" --latency -s bench/ingress/post.lua "$1/webhook/github" | grep '^RESULT'
@@ -48,10 +53,11 @@ echo "bare hyper 202 : $b"
 echo "clawhooks      : $c"
 awk -v c="$crps" -v b="$brps" 'BEGIN { printf "ratio          : clawhooks at %.1f%% of the bare server (goal >= 50%%)\n", 100 * c / b }'
 
-# Half of clawhooks' peak, paced: CONNS2 connections each waiting DELAY ms.
+# Half of clawhooks' peak, paced: each connection waits DELAY ms between
+# requests, so the offered rate is about connections * 1000 / (DELAY + latency).
 half=$(awk -v c="$crps" 'BEGIN { printf "%d", c / 2 }')
-conns2=16
-delay=$(awk -v h="$half" -v n="$conns2" 'BEGIN { d = n * 1000 / h; if (d < 1) d = 1; printf "%d", d + 0.5 }')
+delay=10
+conns2=$(awk -v h="$half" -v d="$delay" 'BEGIN { n = h * d / 1000; if (n < 1) n = 1; printf "%d", n + 0.5 }')
 h=$(load "$claw" "$delay" "$conns2")
 echo "clawhooks @half: $h (target ~${half} req/s: $conns2 connections, ${delay} ms apart; goal p99 < 5 ms)"
 queued=$(sqlite3 "$work/bench.db" "select count(*) from messages" 2>/dev/null || echo "?")

@@ -94,9 +94,19 @@ pub async fn run(
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    loop {
+    // Receive in batches: while fewer permits than this are free, wait for
+    // running work to finish first. Each receive is a write (a claim), and
+    // claiming one message per finished task made as many claims as messages.
+    let batch_floor = settings.batch.min(settings.concurrency / 2).max(1);
+    'poll: loop {
         if *shutdown.borrow() {
             break;
+        }
+        while permits.available_permits() < batch_floor && !tasks.is_empty() {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = shutdown.changed() => break 'poll,
+            }
         }
         let free = permits.available_permits().min(settings.batch).max(1);
         let received = tokio::select! {

@@ -156,7 +156,9 @@ fn claim(
                AND (grp IS NULL OR grp NOT IN (SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2))
              ORDER BY visible_at, seq LIMIT ?3",
         )?
-        .query_map(params![q.name, now, (max * 4 + 16) as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        // A FIFO queue skips the later messages of taken groups, so it
+        // looks further ahead; a standard queue takes the first `max`.
+        .query_map(params![q.name, now, if q.options.fifo { max * 4 + 16 } else { max } as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
         .collect::<Result<_, _>>()?;
     let mut groups_taken = std::collections::HashSet::new();
     for (seq, id, body, grp, attrs, count) in rows {

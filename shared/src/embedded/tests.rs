@@ -286,3 +286,41 @@ async fn survives_reopen_and_recovers_in_flight() {
     assert_eq!(bodies, ["in flight", "waiting"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn a_failing_write_leaves_nothing_behind_and_its_batch_mates_alone() {
+    let e = Embedded::memory().unwrap();
+    let db = e.db.clone();
+    let insert = |pk: &'static str, value: &'static str| {
+        move |c: &rusqlite::Connection| {
+            c.execute(
+                "INSERT INTO items (tbl, pk, sk, value, version) VALUES ('t', ?1, '', ?2, 1)",
+                [pk, value],
+            )
+        }
+    };
+    db.write(insert("a", "first")).await.unwrap();
+    // Sent together, so they usually share one commit: a job that breaks
+    // the key, a job whose second statement breaks it (its first must be
+    // undone too), and a good one, which must be kept.
+    let (bad_one, bad_two, good) = tokio::join!(
+        db.write(insert("a", "second")),
+        db.write(move |c| {
+            insert("b", "half")(c)?;
+            insert("a", "third")(c)
+        }),
+        db.write(insert("c", "kept")),
+    );
+    assert!(bad_one.is_err() && bad_two.is_err());
+    good.unwrap();
+    let conn = db.conn.lock().unwrap();
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT pk, value FROM items WHERE tbl = 't' ORDER BY pk")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let pairs: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(pairs, [("a", "first"), ("c", "kept")]);
+}

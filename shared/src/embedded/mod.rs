@@ -299,12 +299,7 @@ impl Embedded {
         writer.execute_batch(SCHEMA)?;
         // Checkpoints are the checkpoint thread's job, off the writer's path.
         writer.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")?;
-        let reader = open()?;
-        // Each commit by the writer empties the reader's page cache (SQLite
-        // resets it when the WAL changed); mapping the file makes those
-        // re-reads of database pages free of copies and syscalls.
-        reader.execute_batch("PRAGMA mmap_size=1073741824;")?;
-        let db = Db::new(writer, Some(reader), Some(open()?), Arc::new(SystemClock));
+        let db = Db::new(writer, Some(open()?), Some(open()?), Arc::new(SystemClock));
         Ok(Embedded { db: Arc::new(db) })
     }
 

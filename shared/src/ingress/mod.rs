@@ -317,7 +317,8 @@ impl Ingress {
             if let Some(key) = &dedup {
                 let _ = self.backend.store.delete(Table::Dedup, key, "").await;
             }
-            if recorded.is_ok() {
+            // Only a record this request wrote (`Ok(true)`) is ours to remove.
+            if matches!(recorded, Ok(true)) {
                 let store = &self.backend.store;
                 let _ = store.delete(Table::Events, &ev.event_id, "status").await;
             }

@@ -252,9 +252,13 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
 -- A FIFO claim asks whether a group has an earlier message; without this
--- each ask scanned the whole queue.
-CREATE INDEX IF NOT EXISTS messages_group ON messages (queue, grp, seq);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
+-- each ask scanned the whole queue. Standard queues have no groups, and
+-- their messages stay out of it.
+DROP INDEX IF EXISTS messages_group;
+CREATE INDEX IF NOT EXISTS messages_fifo_group ON messages (queue, grp, seq) WHERE grp IS NOT NULL;
+-- A receipt names its row (`<seq>:<uuid>`), so deletes find it by the
+-- primary key and no index of receipts is kept up to date on every claim.
+DROP INDEX IF EXISTS messages_receipt;
 CREATE TABLE IF NOT EXISTS fifo_groups (
     queue TEXT NOT NULL,
     grp TEXT NOT NULL,

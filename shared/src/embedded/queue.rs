@@ -149,19 +149,40 @@ fn claim(
 ) -> rusqlite::Result<(Vec<Received>, bool)> {
     let mut out = Vec::new();
     let mut moved = false;
-    let rows: Vec<(i64, String, String, Option<String>, String, u32)> = c
-        .prepare_cached(
-            "SELECT seq, id, body, grp, attrs, receive_count FROM messages
-             WHERE queue = ?1 AND visible_at <= ?2
-               AND (grp IS NULL OR grp NOT IN (SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2))
-             ORDER BY visible_at, seq LIMIT ?3",
-        )?
-        // A FIFO queue skips the later messages of taken groups, so it
-        // looks further ahead; a standard queue takes the first `max`.
-        .query_map(params![q.name, now, if q.options.fifo { max * 4 + 16 } else { max } as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
-        .collect::<Result<_, _>>()?;
+    // Groups whose head is in flight or waiting out a delay.
+    let blocked: std::collections::HashSet<String> = if q.options.fifo {
+        c.prepare_cached("SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2")?
+            .query_map(params![q.name, now], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    } else {
+        Default::default()
+    };
+    // Only what the choice needs: the bodies of rows passed over (later
+    // messages of taken groups) are never read, and the chosen rows hand
+    // theirs back from the claiming UPDATE. A FIFO queue skips the later
+    // messages of taken groups, so it looks further ahead; a standard queue
+    // takes the first `max`. Rows of blocked groups do not count.
+    let lookahead = if q.options.fifo { max * 4 + 16 } else { max };
+    let mut rows: Vec<(i64, Option<String>, u32)> = Vec::with_capacity(lookahead);
+    {
+        let mut st = c.prepare_cached(
+            "SELECT seq, grp, receive_count FROM messages
+             WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq",
+        )?;
+        let mut found = st.query(params![q.name, now])?;
+        while let Some(r) = found.next()? {
+            let grp: Option<String> = r.get(1)?;
+            if grp.as_ref().is_some_and(|g| blocked.contains(g)) {
+                continue;
+            }
+            rows.push((r.get(0)?, grp, r.get(2)?));
+            if rows.len() >= lookahead {
+                break;
+            }
+        }
+    }
     let mut groups_taken = std::collections::HashSet::new();
-    for (seq, id, body, grp, attrs, count) in rows {
+    for (seq, grp, count) in rows {
         if out.len() >= max {
             break;
         }
@@ -188,9 +209,10 @@ fn claim(
         }
         if q.options.max_receive_count > 0 && count >= q.options.max_receive_count {
             if let Some(dlq) = &q.options.dead_letter {
-                c.execute(
-                    "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3",
+                let id: String = c.query_row(
+                    "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3 RETURNING id",
                     params![dlq, now, seq],
+                    |r| r.get(0),
                 )?;
                 if let Some(g) = &grp {
                     c.execute(
@@ -204,9 +226,10 @@ fn claim(
                 continue;
             }
         }
-        let receipt = uuid::Uuid::now_v7().to_string();
-        c.prepare_cached("UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3")?
-            .execute(params![until, receipt, seq])?;
+        let receipt = format!("{seq}:{}", uuid::Uuid::now_v7());
+        let (id, body, attrs): (String, String, String) = c
+            .prepare_cached("UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3 RETURNING id, body, attrs")?
+            .query_row(params![until, receipt, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         if let Some(g) = &grp {
             c.prepare_cached(
                 "INSERT INTO fifo_groups (queue, grp, blocked_until) VALUES (?1, ?2, ?3)
@@ -224,6 +247,11 @@ fn claim(
         });
     }
     Ok((out, moved))
+}
+
+/// The row a receipt (`<seq>:<uuid>`, made by [`claim`]) names.
+fn receipt_seq(receipt: &str) -> Option<i64> {
+    receipt.split_once(':')?.0.parse().ok()
 }
 
 impl EmbeddedQueue {
@@ -354,25 +382,43 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        let (name, receipt) = (self.name.clone(), receipt.to_string());
-        let grp = self
+        self.delete_batch(&[receipt.to_string()]).await
+    }
+
+    /// All in one write: a consumer deletes what its tasks finished together.
+    async fn delete_batch(&self, receipts: &[String]) -> Result<(), QueueError> {
+        // A receipt this queue never handed out matches nothing, like a stale one.
+        let rows: Vec<(i64, String)> = receipts
+            .iter()
+            .filter_map(|r| Some((receipt_seq(r)?, r.clone())))
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let name = self.name.clone();
+        let freed = self
             .db
             .write(move |c| {
-                let grp: Option<Option<String>> = c
-                    .prepare_cached(
-                        "DELETE FROM messages WHERE receipt = ?1 AND queue = ?2 RETURNING grp",
-                    )?
-                    .query_row(params![receipt, name], |r| r.get(0))
-                    .optional()?;
-                if let Some(Some(g)) = &grp {
-                    c.prepare_cached("DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2")?
-                        .execute(params![name, g])?;
+                let mut freed = false;
+                for (seq, receipt) in &rows {
+                    let grp: Option<Option<String>> = c
+                        .prepare_cached(
+                            "DELETE FROM messages WHERE seq = ?1 AND receipt = ?2 AND queue = ?3 RETURNING grp",
+                        )?
+                        .query_row(params![seq, receipt, name], |r| r.get(0))
+                        .optional()?;
+                    if let Some(Some(g)) = &grp {
+                        c.prepare_cached("DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2")?
+                            .execute(params![name, g])?;
+                        freed = true;
+                    }
                 }
-                Ok(grp.flatten())
+                Ok(freed)
             })
             .await
             .map_err(|e| self.fail(e))?;
-        if grp.is_some() {
+        // A FIFO group's next message may be taken now.
+        if freed {
             self.db.waker(&self.name).notify_waiters();
         }
         Ok(())
@@ -380,13 +426,16 @@ impl Queue for EmbeddedQueue {
 
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError> {
         let at = self.db.now_ms() + timeout.min(Duration::from_secs(12 * 3600)).as_millis() as i64;
+        let Some(seq) = receipt_seq(receipt) else {
+            return Ok(());
+        };
         let (name, receipt) = (self.name.clone(), receipt.to_string());
         self.db
             .write(move |c| {
                 let grp: Option<Option<String>> = c
                     .query_row(
-                        "UPDATE messages SET visible_at = ?1, in_flight = 0 WHERE receipt = ?2 AND queue = ?3 RETURNING grp",
-                        params![at, receipt, name],
+                        "UPDATE messages SET visible_at = ?1, in_flight = 0 WHERE seq = ?2 AND receipt = ?3 AND queue = ?4 RETURNING grp",
+                        params![at, seq, receipt, name],
                         |r| r.get(0),
                     )
                     .optional()?;

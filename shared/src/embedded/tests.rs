@@ -16,6 +16,18 @@ fn clocked() -> (Embedded, Arc<TestClock>) {
 
 const NO_WAIT: Duration = Duration::ZERO;
 
+fn fifo(db: &Embedded, name: &str) -> EmbeddedQueue {
+    let fifo = QueueOptions {
+        fifo: true,
+        ..Default::default()
+    };
+    db.queue(name, fifo)
+}
+
+fn bodies(msgs: &[crate::ports::Received]) -> Vec<&str> {
+    msgs.iter().map(|m| m.body.as_str()).collect()
+}
+
 #[tokio::test]
 async fn visibility_timeout_and_receive_count() {
     let (db, clock) = clocked();
@@ -86,13 +98,7 @@ async fn redrive_after_max_receive_count() {
 #[tokio::test]
 async fn fifo_groups_are_ordered_and_exclusive() {
     let (db, _clock) = clocked();
-    let q = db.queue(
-        "f",
-        QueueOptions {
-            fifo: true,
-            ..Default::default()
-        },
-    );
+    let q = fifo(&db, "f");
     for (g, b) in [("s1", "1a"), ("s2", "2a"), ("s1", "1b"), ("s1", "1c")] {
         q.send(NewMessage::new(b).group(g)).await.unwrap();
     }
@@ -100,8 +106,7 @@ async fn fifo_groups_are_ordered_and_exclusive() {
         .receive(10, Duration::from_secs(30), NO_WAIT)
         .await
         .unwrap();
-    let bodies: Vec<_> = got.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, ["1a", "2a"], "one head per group");
+    assert_eq!(bodies(&got), ["1a", "2a"], "one head per group");
     assert!(q
         .receive(10, Duration::from_secs(30), NO_WAIT)
         .await
@@ -121,13 +126,7 @@ async fn fifo_groups_are_ordered_and_exclusive() {
 #[tokio::test]
 async fn fifo_dedup_id_drops_repeats() {
     let (db, _clock) = clocked();
-    let q = db.queue(
-        "f",
-        QueueOptions {
-            fifo: true,
-            ..Default::default()
-        },
-    );
+    let q = fifo(&db, "f");
     for _ in 0..3 {
         q.send(NewMessage {
             dedup_id: Some("same".into()),
@@ -323,4 +322,70 @@ async fn a_failing_write_leaves_nothing_behind_and_its_batch_mates_alone() {
         .unwrap();
     let pairs: Vec<(&str, &str)> = rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     assert_eq!(pairs, [("a", "first"), ("c", "kept")]);
+}
+
+/// The consumer loop deletes what its tasks finished in one batch: every
+/// current receipt goes, while stale and foreign ones in the same batch
+/// match nothing and do not fail it.
+#[tokio::test]
+async fn a_delete_batch_takes_the_current_receipts_and_ignores_the_rest() {
+    let (db, clock) = clocked();
+    let q = db.queue("q", QueueOptions::default());
+    let other = db.queue("other", QueueOptions::default());
+    for body in ["a", "b", "c"] {
+        q.send(NewMessage::new(body)).await.unwrap();
+    }
+    other.send(NewMessage::new("theirs")).await.unwrap();
+    let stale = q.receive(1, Duration::from_secs(5), NO_WAIT).await.unwrap();
+    clock.advance(chrono::Duration::seconds(6));
+    let got = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    let theirs = other
+        .receive(1, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+
+    let mut receipts: Vec<String> = got.iter().take(2).map(|m| m.receipt.clone()).collect();
+    receipts.push(stale[0].receipt.clone());
+    receipts.push(theirs[0].receipt.clone());
+    receipts.push("not-a-receipt".into());
+    q.delete_batch(&receipts).await.unwrap();
+
+    assert_eq!(
+        q.approximate_len().await.unwrap(),
+        1,
+        "the third is still held"
+    );
+    assert_eq!(
+        other.approximate_len().await.unwrap(),
+        1,
+        "another queue's receipt deletes nothing here"
+    );
+    let left = q.peek_all(10).unwrap();
+    assert_eq!(left[0].body, got[2].body);
+}
+
+/// Deleting a FIFO group's head in a batch frees the group at once.
+#[tokio::test]
+async fn a_delete_batch_frees_the_fifo_groups_it_finishes() {
+    let (db, _clock) = clocked();
+    let q = fifo(&db, "f");
+    for (g, body) in [("s1", "1a"), ("s1", "1b"), ("s2", "2a"), ("s2", "2b")] {
+        q.send(NewMessage::new(body).group(g)).await.unwrap();
+    }
+    let heads = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(bodies(&heads), ["1a", "2a"], "one message per group");
+    let receipts: Vec<String> = heads.iter().map(|m| m.receipt.clone()).collect();
+    q.delete_batch(&receipts).await.unwrap();
+    let next = q
+        .receive(10, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(bodies(&next), ["1b", "2b"]);
 }

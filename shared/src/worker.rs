@@ -63,15 +63,23 @@ impl Default for PollSettings {
     }
 }
 
-/// Outcome of one message, for the loop and for tests.
+/// Outcome of one message, for the loop and for tests: `true` when it is
+/// done and deleted.
 pub async fn process_one(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -> bool {
+    if !attempt(queue, stage, msg).await {
+        return false;
+    }
+    if let Err(e) = queue.delete(&msg.receipt).await {
+        tracing::error!(stage = stage.name(), error = %e, "delete failed; the message will be seen again");
+    }
+    true
+}
+
+/// Runs the stage on one message; `true` when it is done and may be
+/// deleted. A retry with a delay sets the message's visibility here.
+async fn attempt(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -> bool {
     match stage.process(msg).await {
-        Ok(()) => {
-            if let Err(e) = queue.delete(&msg.receipt).await {
-                tracing::error!(stage = stage.name(), error = %e, "delete failed; the message will be seen again");
-            }
-            true
-        }
+        Ok(()) => true,
         Err(StageError::Retry { reason, after }) => {
             tracing::warn!(stage = stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, "will retry");
             if let Some(after) = after {
@@ -84,33 +92,97 @@ pub async fn process_one(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -
     }
 }
 
+/// Receipts deleted in one request, at most (SQS's DeleteMessageBatch limit).
+const DELETE_BATCH: usize = 10;
+
+/// Deletes the receipts of finished messages in batches until every sender
+/// is gone. A finished task hands its receipt over and frees its permit at
+/// once: it does not wait a round-trip for its delete, and concurrent
+/// deletes become one request (one write on the embedded backend). A crash
+/// before a batch lands shows those messages again, as a crash between
+/// processing and deleting always could; stages are idempotent for that.
+async fn delete_finished(
+    queue: Arc<dyn Queue>,
+    stage: &'static str,
+    mut done: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let mut batch = Vec::with_capacity(DELETE_BATCH);
+    while done.recv_many(&mut batch, DELETE_BATCH).await > 0 {
+        if let Err(e) = queue.delete_batch(&batch).await {
+            tracing::error!(stage, error = %e, messages = batch.len(), "delete failed; the messages will be seen again");
+        }
+        batch.clear();
+    }
+}
+
+/// Receives in flight at once per queue, at most. One receive takes at most
+/// a batch (10 on SQS) and waits a round-trip for it, so a lone poller caps
+/// a consumer at a batch per round-trip however much `concurrency` allows.
+pub const MAX_POLLERS: usize = 4;
+
 /// Polls `queue` and feeds `stage` until `shutdown` turns true, then
 /// finishes the messages in flight and returns.
+///
+/// Several pollers share the `concurrency` permits: each takes the permits
+/// for a batch *before* it receives, so messages are never claimed without
+/// room to process them (their visibility timeout would run while they wait).
 pub async fn run(
     queue: Arc<dyn Queue>,
     stage: Arc<dyn Stage>,
     settings: PollSettings,
+    shutdown: watch::Receiver<bool>,
+) {
+    let concurrency = settings.concurrency.max(1);
+    let batch = settings.batch.clamp(1, concurrency);
+    let pollers = (concurrency / (2 * batch)).clamp(1, MAX_POLLERS);
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..pollers {
+        loops.spawn(poll(
+            queue.clone(),
+            stage.clone(),
+            settings.clone(),
+            permits.clone(),
+            shutdown.clone(),
+        ));
+    }
+    while loops.join_next().await.is_some() {}
+    tracing::info!(stage = stage.name(), pollers, "consumer stopped");
+}
+
+async fn poll(
+    queue: Arc<dyn Queue>,
+    stage: Arc<dyn Stage>,
+    settings: PollSettings,
+    permits: Arc<tokio::sync::Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
+    let concurrency = settings.concurrency.max(1);
+    let batch = settings.batch.clamp(1, concurrency);
+    // Receive in batches: wait until this many permits are free. Each
+    // receive is a write (a claim) on the embedded backend, and claiming
+    // one message per finished task made as many claims as messages.
+    let floor = batch.min(concurrency / 2).max(1) as u32;
+    let (finished, to_delete) = tokio::sync::mpsc::unbounded_channel();
+    let deleter = tokio::spawn(delete_finished(queue.clone(), stage.name(), to_delete));
     let mut tasks = tokio::task::JoinSet::new();
-    // Receive in batches: while fewer permits than this are free, wait for
-    // running work to finish first. Each receive is a write (a claim), and
-    // claiming one message per finished task made as many claims as messages.
-    let batch_floor = settings.batch.min(settings.concurrency / 2).max(1);
     'poll: loop {
+        while tasks.try_join_next().is_some() {}
         if *shutdown.borrow() {
             break;
         }
-        while permits.available_permits() < batch_floor && !tasks.is_empty() {
-            tokio::select! {
-                _ = tasks.join_next() => {}
-                _ = shutdown.changed() => break 'poll,
+        let mut held = tokio::select! {
+            p = permits.clone().acquire_many_owned(floor) => p.expect("semaphore open"),
+            _ = shutdown.changed() => break 'poll,
+        };
+        while held.num_permits() < batch {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => held.merge(p),
+                Err(_) => break,
             }
         }
-        let free = permits.available_permits().min(settings.batch).max(1);
         let received = tokio::select! {
-            r = queue.receive(free, settings.visibility, settings.wait) => r,
+            r = queue.receive(held.num_permits(), settings.visibility, settings.wait) => r,
             _ = shutdown.changed() => break,
         };
         match received {
@@ -118,24 +190,23 @@ pub async fn run(
                 // One task per message group, in order within the group: a
                 // FIFO batch may hold several messages of one session.
                 for chain in by_group(msgs) {
-                    let permit = permits
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("semaphore open");
-                    let (q, s) = (queue.clone(), stage.clone());
+                    let permit = held.split(1).expect("a permit per message received");
+                    let (q, s, finished) = (queue.clone(), stage.clone(), finished.clone());
                     tasks.spawn(async move {
                         for msg in chain {
-                            if !process_one(q.as_ref(), s.as_ref(), &msg).await {
+                            if !attempt(q.as_ref(), s.as_ref(), &msg).await {
                                 // Later messages of the group wait for this one's redelivery.
                                 break;
                             }
+                            let _ = finished.send(msg.receipt);
                         }
                         drop(permit);
                     });
                 }
+                // Permits of a short batch go back at once (`held` drops).
             }
             Err(e) => {
+                drop(held);
                 tracing::error!(stage = stage.name(), queue = queue.name(), error = %e, "receive failed; backing off");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -143,10 +214,11 @@ pub async fn run(
                 }
             }
         }
-        while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
-    tracing::info!(stage = stage.name(), "consumer stopped");
+    // The last receipts are deleted before the consumer reports stopped.
+    drop(finished);
+    let _ = deleter.await;
 }
 
 /// Splits a batch into per-group chains, keeping the queue's order;
@@ -167,4 +239,88 @@ pub fn by_group(msgs: Vec<Received>) -> Vec<Vec<Received>> {
         }
     }
     chains
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::{Embedded, QueueOptions};
+    use crate::ports::NewMessage;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// Records what it processed; fails (retry) the bodies listed in `fail`.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<String>>,
+        running: AtomicUsize,
+        most_at_once: AtomicUsize,
+        fail: Vec<String>,
+    }
+
+    #[async_trait]
+    impl Stage for Recorder {
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+        async fn process(&self, msg: &Received) -> Result<(), StageError> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            self.seen.lock().unwrap().push(msg.body.clone());
+            if self.fail.contains(&msg.body) {
+                return Err(StageError::retry("told to fail"));
+            }
+            Ok(())
+        }
+    }
+
+    /// Every finished message is deleted by the time the loop returns, even
+    /// though deletes are batched after the tasks; a retried one stays.
+    /// Several pollers fill the concurrency with more than one batch.
+    #[tokio::test]
+    async fn the_loop_deletes_what_it_finished_before_it_returns() {
+        let db = Embedded::memory().unwrap();
+        let q: Arc<dyn Queue> = Arc::new(db.queue("q", QueueOptions::default()));
+        let bodies: Vec<String> = (0..120).map(|i| format!("m{i}")).collect();
+        for chunk in bodies.chunks(10) {
+            let msgs = chunk.iter().map(|b| NewMessage::new(b.clone())).collect();
+            q.send_batch(msgs).await.unwrap();
+        }
+        let stage = Arc::new(Recorder {
+            fail: vec!["m7".into()],
+            ..Default::default()
+        });
+        let (stop, stopped) = watch::channel(false);
+        let settings = PollSettings {
+            concurrency: 64,
+            visibility: Duration::from_secs(60),
+            wait: Duration::from_millis(50),
+            ..Default::default()
+        };
+        let consumer = tokio::spawn(run(q.clone(), stage.clone(), settings, stopped));
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while stage.seen.lock().unwrap().len() < bodies.len() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("every message processed");
+        stop.send(true).unwrap();
+        consumer.await.unwrap();
+
+        let mut seen = stage.seen.lock().unwrap().clone();
+        seen.sort();
+        let mut want = bodies.clone();
+        want.sort();
+        assert_eq!(seen, want, "each message processed once");
+        assert!(
+            stage.most_at_once.load(Ordering::SeqCst) > 10,
+            "more than one batch in flight at once"
+        );
+        let left = db.queue("q", QueueOptions::default()).peek_all(10).unwrap();
+        let left: Vec<_> = left.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(left, ["m7"], "only the retried message is left");
+    }
 }

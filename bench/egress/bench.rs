@@ -142,11 +142,13 @@ async fn start_sink(sink: Arc<Sink>) -> std::net::SocketAddr {
 fn lifecycle(index: usize) -> LifecycleEvent {
     let ts = event::timestamp(chrono::Utc::now());
     LifecycleEvent {
-        id: format!("bench-{index}"),
+        // Zero-padded, so ids sort by time like the UUIDv7 ids of real
+        // events: the store's indexes grow at their ends, as in production.
+        id: format!("bench-{index:09}"),
         kind: EventType::MessageReceived,
         // Ephemeral sessions, as hooks without a sessionKey get: FIFO
         // groups do not serialize them.
-        session: format!("hook:{index}"),
+        session: format!("hook:{index:09}"),
         message: Message {
             from: "+15551234567".into(),
             text: "Hello".into(),

@@ -54,6 +54,11 @@ pub(crate) struct Db {
 type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
+/// Prepared statements kept per connection. The writer alone runs about
+/// twenty distinct ones; rusqlite's default of 16 made its LRU cache evict
+/// and parse statements again all the time.
+const STATEMENT_CACHE: usize = 64;
+
 /// Jobs folded into one transaction at most.
 const MAX_BATCH: usize = 512;
 
@@ -288,6 +293,7 @@ impl Embedded {
     pub fn open(path: &Path) -> Result<Self, EmbeddedError> {
         let open = || -> Result<Connection, EmbeddedError> {
             let c = Connection::open(path)?;
+            c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             // NORMAL is durable across a process crash in WAL mode; only an
             // OS crash can lose the last transactions.
             // The default page cache (2 MiB): a larger one made every
@@ -310,6 +316,7 @@ impl Embedded {
     /// A throwaway database in memory (`clawhooks serve --memory`, tests).
     pub fn memory() -> Result<Self, EmbeddedError> {
         let conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(SCHEMA)?;
         Ok(Embedded {
             db: Arc::new(Db::new(conn, None, None, Arc::new(SystemClock))),

@@ -206,3 +206,70 @@ async fn retries_already_queued_stop_once_the_subscription_is_gone() {
     rig.drain().await;
     assert_eq!(sink.count(), 3);
 }
+
+/// A subscription that answered quickly gets the next event's first
+/// attempt while the event is fanned out, with no trip through the delivery
+/// queue. After a failure its first attempts go through the queue again, so
+/// a failing receiver holds up no session; retries are as always.
+#[tokio::test]
+async fn a_quick_receiver_is_called_at_fan_out_and_a_failing_one_through_the_queue() {
+    let sink = Recorder::start().await;
+    let rig = Rig::new(&config(json!([
+        { "id": "s", "url": sink.url("/"),
+          "retry": { "maxAttempts": 3, "initialDelayMs": 1000, "jitter": false } },
+    ])));
+    let event = |text: &str| lifecycle(EventType::MessageReceived, text);
+
+    // Not heard from yet: the first attempt is queued.
+    let first = event("1");
+    rig.emit(&first).await;
+    assert_eq!(rig.fan_out_only().await, 1);
+    assert_eq!((sink.count(), rig.queued_deliveries().await), (0, 1));
+    rig.drain().await;
+    assert_eq!(sink.count(), 1);
+
+    // It answered at once: the next event reaches it during fan-out.
+    let second = event("2");
+    rig.emit(&second).await;
+    rig.fan_out_only().await;
+    assert_eq!((sink.count(), rig.queued_deliveries().await), (2, 0));
+    assert_eq!(
+        rig.attempts(&second.id).await[0].outcome,
+        Outcome::Delivered
+    );
+
+    // A direct attempt that fails is retried through the queue ...
+    sink.script([Reply::status(500)]);
+    let third = event("3");
+    rig.emit(&third).await;
+    rig.fan_out_only().await;
+    assert_eq!((sink.count(), rig.queued_deliveries().await), (3, 1));
+    // ... and the next event is queued, not tried at once.
+    let fourth = event("4");
+    rig.emit(&fourth).await;
+    rig.fan_out_only().await;
+    assert_eq!((sink.count(), rig.queued_deliveries().await), (3, 2));
+
+    rig.advance_ms(1000);
+    rig.drain().await;
+    assert_eq!(sink.count(), 5, "the retry and the queued first attempt");
+    let outcomes = |a: Vec<clawhooks::egress::log::Attempt>| -> Vec<Outcome> {
+        a.into_iter().map(|a| a.outcome).collect()
+    };
+    assert_eq!(
+        outcomes(rig.attempts(&third.id).await),
+        [Outcome::Retrying, Outcome::Delivered]
+    );
+    assert_eq!(
+        outcomes(rig.attempts(&fourth.id).await),
+        [Outcome::Delivered]
+    );
+    let mut bodies: Vec<String> = sink
+        .requests()
+        .iter()
+        .map(|r| r.json()["message"]["text"].as_str().unwrap().to_string())
+        .collect();
+    // The last two were both due when the queue was drained.
+    bodies[3..].sort();
+    assert_eq!(bodies, ["1", "2", "3", "3", "4"]);
+}

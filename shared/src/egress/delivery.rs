@@ -156,14 +156,18 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     let started = std::time::Instant::now();
     let result = stage.http.send(request).await;
     let verdict = judge(&result, now);
-    match &result {
+    let took = match &result {
         Ok(r) => {
             attempt.status = Some(r.status);
-            attempt.latency_ms = Some(r.latency.as_millis() as u64);
             attempt.response = Some(log::excerpt(&r.body)).filter(|s| !s.is_empty());
+            r.latency
         }
-        Err(_) => attempt.latency_ms = Some(started.elapsed().as_millis() as u64),
-    }
+        Err(_) => started.elapsed(),
+    };
+    attempt.latency_ms = Some(took.as_millis() as u64);
+    stage
+        .fast
+        .record(&job.subscription, verdict == Verdict::Delivered, took);
 
     let fields = (ev.id.as_str(), job.subscription.as_str(), job.attempt);
     match verdict {

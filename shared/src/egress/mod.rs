@@ -13,6 +13,7 @@
 
 pub mod delivery;
 pub mod fanout;
+pub mod fast_path;
 pub mod gone;
 pub mod job;
 pub mod log;
@@ -57,6 +58,7 @@ pub struct EgressStage {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
     pub(crate) gone: gone::GoneCache,
+    pub(crate) fast: fast_path::FastPath,
 }
 
 impl EgressStage {
@@ -92,6 +94,7 @@ impl EgressStage {
             clock,
             random: Arc::new(FastRandom),
             gone: Default::default(),
+            fast: Default::default(),
         })
     }
 
@@ -121,10 +124,35 @@ impl EgressStage {
             .await
             .map_err(|e| retry(&e))?;
         let targets = fanout::plan(subs, ev, &markers);
-        fanout::fan_out(&self.backend, &targets, ev, now)
-            .await
-            .map(|_| ())
-            .map_err(|e| retry(&e))
+        let (direct, queued): (Vec<_>, Vec<_>) =
+            targets.into_iter().partition(|s| self.fast.allows(&s.id));
+        if !queued.is_empty() {
+            fanout::fan_out(&self.backend, &queued, ev, now)
+                .await
+                .map_err(|e| retry(&e))?;
+        }
+        if direct.is_empty() {
+            return Ok(());
+        }
+        let attempts = direct
+            .iter()
+            .map(|s| delivery::deliver(self, job::DeliveryJob::first(ev.clone(), s.id.clone())));
+        let outcomes = futures_util::future::join_all(attempts).await;
+        // An attempt that could not run or be logged (the store failed)
+        // goes the queued way; if that fails too, the event is retried and
+        // the pairs already delivered are skipped then.
+        let unsettled: Vec<_> = direct
+            .into_iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| outcome.is_err())
+            .map(|(s, _)| s)
+            .collect();
+        if !unsettled.is_empty() {
+            fanout::fan_out(&self.backend, &unsettled, ev, now)
+                .await
+                .map_err(|e| retry(&e))?;
+        }
+        Ok(())
     }
 }
 

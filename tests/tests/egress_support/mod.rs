@@ -77,14 +77,7 @@ impl Rig {
         loop {
             let mut got = 0;
             for q in [&self.backend.events_queue, &self.backend.delivery_queue] {
-                let msgs = q
-                    .receive(
-                        10,
-                        std::time::Duration::from_secs(60),
-                        std::time::Duration::ZERO,
-                    )
-                    .await
-                    .unwrap();
+                let msgs = visible(q.as_ref()).await;
                 got += msgs.len();
                 for m in msgs {
                     process_one(q.as_ref(), &self.stage, &m).await;
@@ -95,6 +88,22 @@ impl Rig {
             }
             n += got;
         }
+    }
+
+    /// Fans out what is visible now on the events queue, and nothing more:
+    /// the delivery queue is left as it is.
+    pub async fn fan_out_only(&self) -> usize {
+        let q = &self.backend.events_queue;
+        let msgs = visible(q.as_ref()).await;
+        for m in &msgs {
+            process_one(q.as_ref(), &self.stage, m).await;
+        }
+        msgs.len()
+    }
+
+    /// Jobs waiting on the delivery queue, visible or not.
+    pub async fn queued_deliveries(&self) -> usize {
+        self.backend.delivery_queue.approximate_len().await.unwrap()
     }
 
     pub async fn attempts(&self, event_id: &str) -> Vec<Attempt> {
@@ -129,6 +138,14 @@ impl Rig {
             })
             .await
     }
+}
+
+/// Up to ten messages visible now, received for a minute.
+async fn visible(q: &dyn clawhooks::ports::Queue) -> Vec<clawhooks::ports::Received> {
+    let minute = std::time::Duration::from_secs(60);
+    q.receive(10, minute, std::time::Duration::ZERO)
+        .await
+        .unwrap()
 }
 
 /// A lifecycle event as the handler stage would emit it.

@@ -136,112 +136,89 @@ pub async fn run(
     let batch = settings.batch.clamp(1, concurrency);
     let pollers = (concurrency / (2 * batch)).clamp(1, MAX_POLLERS);
     let permits = Arc::new(tokio::sync::Semaphore::new(concurrency));
-    // One deleter for all pollers: their finished receipts share batches.
-    let (finished, to_delete) = tokio::sync::mpsc::unbounded_channel();
-    let deleter = tokio::spawn(delete_finished(queue.clone(), stage.name(), to_delete));
-    let poller = Poller {
-        queue,
-        stage,
-        settings,
-        batch,
-        // Receive in batches: wait until this many permits are free. Each
-        // receive is a write (a claim) on the embedded backend, and claiming
-        // one message per finished task made as many claims as messages.
-        floor: batch.min(concurrency / 2).max(1) as u32,
-        permits,
-        finished,
-    };
     let mut loops = tokio::task::JoinSet::new();
     for _ in 0..pollers {
-        loops.spawn(poller.clone().poll(shutdown.clone()));
+        loops.spawn(poll(
+            queue.clone(),
+            stage.clone(),
+            settings.clone(),
+            permits.clone(),
+            shutdown.clone(),
+        ));
     }
-    let name = poller.stage.name();
-    drop(poller);
     while loops.join_next().await.is_some() {}
-    // The last receipts are deleted before the consumer reports stopped.
-    let _ = deleter.await;
-    tracing::info!(stage = name, pollers, "consumer stopped");
+    tracing::info!(stage = stage.name(), pollers, "consumer stopped");
 }
 
-/// One of a consumer's polling loops; all of them share the permits and
-/// the deleter.
-#[derive(Clone)]
-struct Poller {
+async fn poll(
     queue: Arc<dyn Queue>,
     stage: Arc<dyn Stage>,
     settings: PollSettings,
-    /// Messages asked for per receive, at most.
-    batch: usize,
-    /// Permits to wait for before a receive.
-    floor: u32,
     permits: Arc<tokio::sync::Semaphore>,
-    /// Receipts of finished messages, for the deleter.
-    finished: tokio::sync::mpsc::UnboundedSender<String>,
-}
-
-impl Poller {
-    async fn poll(self, mut shutdown: watch::Receiver<bool>) {
-        let Poller {
-            queue,
-            stage,
-            settings,
-            batch,
-            floor,
-            permits,
-            finished,
-        } = self;
-        let mut tasks = tokio::task::JoinSet::new();
-        'poll: loop {
-            while tasks.try_join_next().is_some() {}
-            if *shutdown.borrow() {
-                break;
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let concurrency = settings.concurrency.max(1);
+    let batch = settings.batch.clamp(1, concurrency);
+    // Receive in batches: wait until this many permits are free. Each
+    // receive is a write (a claim) on the embedded backend, and claiming
+    // one message per finished task made as many claims as messages.
+    let floor = batch.min(concurrency / 2).max(1) as u32;
+    let (finished, to_delete) = tokio::sync::mpsc::unbounded_channel();
+    let deleter = tokio::spawn(delete_finished(queue.clone(), stage.name(), to_delete));
+    let mut tasks = tokio::task::JoinSet::new();
+    'poll: loop {
+        while tasks.try_join_next().is_some() {}
+        if *shutdown.borrow() {
+            break;
+        }
+        let mut held = tokio::select! {
+            p = permits.clone().acquire_many_owned(floor) => p.expect("semaphore open"),
+            _ = shutdown.changed() => break 'poll,
+        };
+        while held.num_permits() < batch {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => held.merge(p),
+                Err(_) => break,
             }
-            let mut held = tokio::select! {
-                p = permits.clone().acquire_many_owned(floor) => p.expect("semaphore open"),
-                _ = shutdown.changed() => break 'poll,
-            };
-            while held.num_permits() < batch {
-                match permits.clone().try_acquire_owned() {
-                    Ok(p) => held.merge(p),
-                    Err(_) => break,
-                }
-            }
-            let received = tokio::select! {
-                r = queue.receive(held.num_permits(), settings.visibility, settings.wait) => r,
-                _ = shutdown.changed() => break,
-            };
-            match received {
-                Ok(msgs) => {
-                    // One task per message group, in order within the group: a
-                    // FIFO batch may hold several messages of one session.
-                    for chain in by_group(msgs) {
-                        let permit = held.split(1).expect("a permit per message received");
-                        let (q, s, finished) = (queue.clone(), stage.clone(), finished.clone());
-                        tasks.spawn(async move {
-                            for msg in chain {
-                                if !attempt(q.as_ref(), s.as_ref(), &msg).await {
-                                    // Later messages of the group wait for this one's redelivery.
-                                    break;
-                                }
-                                let _ = finished.send(msg.receipt);
+        }
+        let received = tokio::select! {
+            r = queue.receive(held.num_permits(), settings.visibility, settings.wait) => r,
+            _ = shutdown.changed() => break,
+        };
+        match received {
+            Ok(msgs) => {
+                // One task per message group, in order within the group: a
+                // FIFO batch may hold several messages of one session.
+                for chain in by_group(msgs) {
+                    let permit = held.split(1).expect("a permit per message received");
+                    let (q, s, finished) = (queue.clone(), stage.clone(), finished.clone());
+                    tasks.spawn(async move {
+                        for msg in chain {
+                            if !attempt(q.as_ref(), s.as_ref(), &msg).await {
+                                // Later messages of the group wait for this one's redelivery.
+                                break;
                             }
-                            drop(permit);
-                        });
-                    }
-                    // Permits of a short batch go back at once (`held` drops).
+                            let _ = finished.send(msg.receipt);
+                        }
+                        drop(permit);
+                    });
                 }
-                Err(e) => {
-                    drop(held);
-                    tracing::error!(stage = stage.name(), queue = queue.name(), error = %e, "receive failed; backing off");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.changed() => break,
-                    }
+                // Permits of a short batch go back at once (`held` drops).
+            }
+            Err(e) => {
+                drop(held);
+                tracing::error!(stage = stage.name(), queue = queue.name(), error = %e, "receive failed; backing off");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => break,
                 }
             }
         }
-        while tasks.join_next().await.is_some() {}
     }
+    while tasks.join_next().await.is_some() {}
+    // The last receipts are deleted before the consumer reports stopped.
+    drop(finished);
+    let _ = deleter.await;
 }
 
 /// Splits a batch into per-group chains, keeping the queue's order;

@@ -39,7 +39,7 @@ pub(crate) struct Db {
     writer_conn: Arc<Mutex<Connection>>,
     /// Reads: committed data only.
     pub(crate) conn: Arc<Mutex<Connection>>,
-    writer: std::sync::mpsc::Sender<Job>,
+    writer: std::sync::mpsc::Sender<Box<dyn Job>>,
     pub(crate) clock: Arc<dyn Clock>,
     /// Wakes long-polling receivers when a message is sent to their queue.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
@@ -47,12 +47,46 @@ pub(crate) struct Db {
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
 
-/// A write: runs inside the shared transaction (in its own savepoint, so a
-/// failing job leaves the others alone), says whether it succeeded, and
-/// returns how to answer its caller once the commit's fate is known.
-/// `None`: the transaction could not begin, so the job must not run.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A write in the shared transaction. It may run twice: a batch runs
+/// first without savepoints, and only if one of its jobs fails is the batch
+/// rolled back and run again with a savepoint around each job, so the
+/// failing one is undone alone. Per-job savepoints on every batch made
+/// SQLite copy each page a job touched into a sub-journal first, which cost
+/// the writer more than the inserts themselves.
+trait Job: Send {
+    /// Runs the write; `false` if it failed.
+    fn run(&mut self, c: &Connection) -> bool;
+    /// Answers the caller once the commit's fate is known.
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Write<F, R> {
+    f: F,
+    outcome: Option<rusqlite::Result<R>>,
+    reply: tokio::sync::oneshot::Sender<Result<R, String>>,
+}
+
+impl<F, R> Job for Write<F, R>
+where
+    F: FnMut(&Connection) -> rusqlite::Result<R> + Send,
+    R: Send,
+{
+    fn run(&mut self, c: &Connection) -> bool {
+        let r = (self.f)(c);
+        let ok = r.is_ok();
+        self.outcome = Some(r);
+        ok
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        let _ = self.reply.send(match (commit, self.outcome) {
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (Ok(()), Some(Err(e))) => Err(e.to_string()),
+            (Err(e), _) => Err(e),
+            (Ok(()), None) => Err("the write did not run".to_string()),
+        });
+    }
+}
 
 /// Prepared statements kept per connection. The writer alone runs about
 /// twenty distinct ones; rusqlite's default of 16 made its LRU cache evict
@@ -69,7 +103,7 @@ fn exec_cached(c: &Connection, sql: &str) -> rusqlite::Result<()> {
     c.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job>) {
+fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -79,34 +113,34 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Job
             }
         }
         let c = conn.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = exec_cached(&c, "BEGIN IMMEDIATE") {
-            drop(c);
-            let msg = e.to_string();
-            for job in batch {
-                let (_, reply) = job(None);
-                reply(Err(msg.clone()));
-            }
-            continue;
-        }
-        let mut replies = Vec::with_capacity(batch.len());
-        for job in batch {
-            let _ = exec_cached(&c, "SAVEPOINT job");
-            let (ok, reply) = job(Some(&c));
-            if !ok {
-                let _ = exec_cached(&c, "ROLLBACK TO job");
-            }
-            let _ = exec_cached(&c, "RELEASE job");
-            replies.push(reply);
-        }
-        let outcome = exec_cached(&c, "COMMIT").map_err(|e| {
-            let _ = c.execute_batch("ROLLBACK");
-            e.to_string()
-        });
+        let outcome = run_batch(&c, &mut batch);
         drop(c);
-        for reply in replies {
-            reply(outcome.clone());
+        for job in batch {
+            job.answer(outcome.clone());
         }
     }
+}
+
+/// Runs a batch in one transaction and commits it.
+fn run_batch(c: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    exec_cached(c, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    if !batch.iter_mut().all(|job| job.run(c)) {
+        // A job failed, perhaps halfway: start over, each job in its own
+        // savepoint, so only the failing ones are undone.
+        let _ = c.execute_batch("ROLLBACK");
+        exec_cached(c, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+        for job in batch.iter_mut() {
+            let _ = exec_cached(c, "SAVEPOINT job");
+            if !job.run(c) {
+                let _ = exec_cached(c, "ROLLBACK TO job");
+            }
+            let _ = exec_cached(c, "RELEASE job");
+        }
+    }
+    exec_cached(c, "COMMIT").map_err(|e| {
+        let _ = c.execute_batch("ROLLBACK");
+        e.to_string()
+    })
 }
 
 /// How often the checkpoint thread copies the WAL into the database file.
@@ -156,7 +190,7 @@ impl Db {
             Some(r) => Arc::new(Mutex::new(r)),
             None => writer_conn.clone(),
         };
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn Job>>();
         let for_writer = writer_conn.clone();
         std::thread::Builder::new()
             .name("clawhooks-sqlite-writer".into())
@@ -180,29 +214,24 @@ impl Db {
         }
     }
 
-    /// Runs `f` in the next group commit; resolves after that commit.
+    /// Runs `f` in the next group commit; resolves after that commit. `f`
+    /// may run twice (see [`Job`]), the second time on the state before
+    /// its first run, so it must not carry anything over between runs.
     pub(crate) async fn write<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        f: impl FnMut(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, String> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |c| {
-            let r = c.map(f);
-            let ok = matches!(r, Some(Ok(_)));
-            let reply: Reply = Box::new(move |commit| {
-                let _ = tx.send(match (commit, r) {
-                    (Ok(()), Some(Ok(v))) => Ok(v),
-                    (Ok(()), Some(Err(e))) => Err(e.to_string()),
-                    (Err(e), _) => Err(e),
-                    (Ok(()), None) => Err("the write did not run".to_string()),
-                });
-            });
-            (ok, reply)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Box::new(Write {
+            f,
+            outcome: None,
+            reply,
         });
         self.writer
             .send(job)
             .map_err(|_| "the database writer has stopped".to_string())?;
-        rx.await
+        answer
+            .await
             .map_err(|_| "the database writer has stopped".to_string())?
     }
 

@@ -324,6 +324,69 @@ async fn a_failing_write_leaves_nothing_behind_and_its_batch_mates_alone() {
     assert_eq!(pairs, [("a", "first"), ("c", "kept")]);
 }
 
+/// One batch, built by hand so the three jobs surely share it: the good
+/// jobs before and after a failing one are committed with the answers of
+/// the run that was committed, and the failing job's first statement is
+/// undone with it.
+#[tokio::test]
+async fn a_batch_with_a_failing_job_is_run_again_and_keeps_the_others() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(SCHEMA).unwrap();
+    conn.execute(
+        "INSERT INTO items (tbl, pk, sk, value, version) VALUES ('t', 'taken', '', 'x', 1)",
+        [],
+    )
+    .unwrap();
+    let insert = |c: &Connection, pk: &str| -> rusqlite::Result<i64> {
+        c.query_row(
+            "INSERT INTO items (tbl, pk, sk, value, version) VALUES ('t', ?1, '', 'v', 1) RETURNING (SELECT count(*) FROM items)",
+            [pk],
+            |r| r.get(0),
+        )
+    };
+    let (tx1, rx1) = tokio::sync::oneshot::channel();
+    let (tx2, rx2) = tokio::sync::oneshot::channel();
+    let (tx3, rx3) = tokio::sync::oneshot::channel();
+    let mut batch: Vec<Box<dyn Job>> = vec![
+        Box::new(Write {
+            f: move |c: &Connection| insert(c, "before"),
+            outcome: None,
+            reply: tx1,
+        }),
+        Box::new(Write {
+            f: move |c: &Connection| {
+                insert(c, "half")?;
+                insert(c, "taken")
+            },
+            outcome: None,
+            reply: tx2,
+        }),
+        Box::new(Write {
+            f: move |c: &Connection| insert(c, "after"),
+            outcome: None,
+            reply: tx3,
+        }),
+    ];
+    let outcome = run_batch(&conn, &mut batch);
+    assert_eq!(outcome, Ok(()));
+    for job in batch {
+        job.answer(outcome.clone());
+    }
+    // Counts as the committed run saw them: "half" never counts.
+    assert_eq!(rx1.await.unwrap(), Ok(2));
+    assert!(rx2.await.unwrap().unwrap_err().contains("UNIQUE"));
+    assert_eq!(rx3.await.unwrap(), Ok(3));
+    let kept: Vec<String> = conn
+        .prepare("SELECT pk FROM items ORDER BY pk")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kept, ["after", "before", "taken"]);
+    assert!(conn.is_autocommit(), "the batch's transaction is closed");
+}
+
 /// The consumer loop deletes what its tasks finished in one batch: every
 /// current receipt goes, while stale and foreign ones in the same batch
 /// match nothing and do not fail it.

@@ -60,5 +60,8 @@ delay=10
 conns2=$(awk -v h="$half" -v d="$delay" 'BEGIN { n = h * d / 1000; if (n < 1) n = 1; printf "%d", n + 0.5 }')
 h=$(load "$claw" "$delay" "$conns2")
 echo "clawhooks @half: $h (target ~${half} req/s: $conns2 connections, ${delay} ms apart; goal p99 < 5 ms)"
+# The same paced load on the bare server: the floor this machine and wrk's
+# pacing put under any p99 (connections answered together send together).
+echo "bare @same pace: $(load "$bare" "$delay" "$conns2")"
 queued=$(sqlite3 "$work/bench.db" "select count(*) from messages" 2>/dev/null || echo "?")
 echo "hooks durably queued: $queued"

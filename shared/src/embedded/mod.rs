@@ -66,6 +66,19 @@ struct Write<F, R> {
     reply: tokio::sync::oneshot::Sender<Result<R, String>>,
 }
 
+impl<F, R> Write<F, R> {
+    /// The job, and where its caller awaits the answer.
+    fn new(f: F) -> (Box<Self>, tokio::sync::oneshot::Receiver<Result<R, String>>) {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Write {
+            f,
+            outcome: None,
+            reply,
+        };
+        (Box::new(job), answer)
+    }
+}
+
 impl<F, R> Job for Write<F, R>
 where
     F: FnMut(&Connection) -> rusqlite::Result<R> + Send,
@@ -221,12 +234,7 @@ impl Db {
         &self,
         f: impl FnMut(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, String> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Box::new(Write {
-            f,
-            outcome: None,
-            reply,
-        });
+        let (job, answer) = Write::new(f);
         self.writer
             .send(job)
             .map_err(|_| "the database writer has stopped".to_string())?;

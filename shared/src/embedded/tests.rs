@@ -344,29 +344,13 @@ async fn a_batch_with_a_failing_job_is_run_again_and_keeps_the_others() {
             |r| r.get(0),
         )
     };
-    let (tx1, rx1) = tokio::sync::oneshot::channel();
-    let (tx2, rx2) = tokio::sync::oneshot::channel();
-    let (tx3, rx3) = tokio::sync::oneshot::channel();
-    let mut batch: Vec<Box<dyn Job>> = vec![
-        Box::new(Write {
-            f: move |c: &Connection| insert(c, "before"),
-            outcome: None,
-            reply: tx1,
-        }),
-        Box::new(Write {
-            f: move |c: &Connection| {
-                insert(c, "half")?;
-                insert(c, "taken")
-            },
-            outcome: None,
-            reply: tx2,
-        }),
-        Box::new(Write {
-            f: move |c: &Connection| insert(c, "after"),
-            outcome: None,
-            reply: tx3,
-        }),
-    ];
+    let (before, rx1) = Write::new(move |c: &Connection| insert(c, "before"));
+    let (half, rx2) = Write::new(move |c: &Connection| {
+        insert(c, "half")?;
+        insert(c, "taken")
+    });
+    let (after, rx3) = Write::new(move |c: &Connection| insert(c, "after"));
+    let mut batch: Vec<Box<dyn Job>> = vec![before, half, after];
     let outcome = run_batch(&conn, &mut batch);
     assert_eq!(outcome, Ok(()));
     for job in batch {

@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "unit, integration and end-to-end tests (debug build)"
-cargo test --workspace --no-fail-fast
+cargo test --workspace --no-fail-fast --features clawhooks-local/failpoints
 
 for extra in scripts/infra-lint.sh scripts/lambda-build.sh; do
   if [ -x "$extra" ]; then

@@ -79,6 +79,10 @@ struct ServeArgs {
     /// Receives before a message goes to its dead-letter queue.
     #[arg(long, default_value_t = 5)]
     max_receive_count: u32,
+    /// Seconds a received message stays hidden: a crash, or a failed attempt
+    /// that names no Retry-After, shows it again after this long.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=43200))]
+    visibility_timeout: u64,
     /// Accept and queue hooks only; run no consumers (to inspect the queues).
     #[arg(long)]
     no_workers: bool,
@@ -159,6 +163,13 @@ fn validate(files: &[PathBuf]) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
+    let armed = clawhooks::faults::arm_from_env().map_err(anyhow::Error::msg)?;
+    if !armed.is_empty() {
+        tracing::warn!(
+            ?armed,
+            "fail points armed (FAILPOINTS): this process will fail on purpose"
+        );
+    }
     let cfg = Arc::new(load(&args.config)?);
     for w in &cfg.warnings {
         tracing::warn!("config: {w}");
@@ -218,7 +229,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ingress,
         addr,
         consumers,
-        poll: Default::default(),
+        poll: clawhooks::worker::PollSettings {
+            visibility: std::time::Duration::from_secs(args.visibility_timeout),
+            ..Default::default()
+        },
         sweep_every: Some(std::time::Duration::from_secs(60)),
     })
     .await

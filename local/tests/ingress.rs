@@ -196,7 +196,7 @@ async fn every_refusal_answers_json_and_queues_nothing() {
             headers: vec![],
             body: b"{}".to_vec(),
             status: 401,
-            error_contains: "missing secret: send it in the X-Webhook-Secret header",
+            error_contains: "authentication failed: send the secret in the X-Webhook-Secret header",
         },
         Refusal {
             name: "wrong secret",
@@ -205,7 +205,7 @@ async fn every_refusal_answers_json_and_queues_nothing() {
             headers: vec![("X-Webhook-Secret", "guess")],
             body: b"{}".to_vec(),
             status: 401,
-            error_contains: "invalid secret",
+            error_contains: "authentication failed",
         },
         Refusal {
             name: "wrong bearer",
@@ -214,7 +214,7 @@ async fn every_refusal_answers_json_and_queues_nothing() {
             headers: vec![("Authorization", "Bearer guess")],
             body: b"{}".to_vec(),
             status: 401,
-            error_contains: "invalid secret",
+            error_contains: "authentication failed",
         },
         Refusal {
             name: "secret in query",

@@ -127,6 +127,12 @@ pub enum EventStatus {
     Failed,
 }
 
+/// How long `GET /events/<id>` can find an event: a week.
+pub const EVENT_RECORD_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// The sort key of an event's status record in table `events`.
+pub const STATUS_SORT_KEY: &str = "status";
+
 /// The status record of an accepted hook (table `events`, sort key `status`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

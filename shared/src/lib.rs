@@ -11,6 +11,7 @@ pub mod api;
 pub mod config;
 pub mod egress;
 pub mod event;
+pub mod faults;
 pub mod handler;
 pub mod ingress;
 pub mod limits;

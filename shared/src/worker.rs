@@ -79,7 +79,13 @@ pub async fn process_one(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -
 /// deleted. A retry with a delay sets the message's visibility here.
 async fn attempt(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -> bool {
     match stage.process(msg).await {
-        Ok(()) => true,
+        Ok(()) => match crate::faults::check(crate::faults::WORKER_BEFORE_DELETE) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(stage = stage.name(), message_id = %msg.message_id, error = %e, "not deleted");
+                false
+            }
+        },
         Err(StageError::Retry { reason, after }) => {
             tracing::warn!(stage = stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, "will retry");
             if let Some(after) = after {

@@ -198,6 +198,29 @@ impl Emulator {
         ]
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the emulator's whole process
+    /// group, for outage tests: a frozen emulator accepts connections and
+    /// answers nothing, as a hung backend does. Use an emulator of your own,
+    /// not [`shared`], or every other test of the binary hangs with it.
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let pid = listener_pid(self.port).context("the emulator's listening process")?;
+        // Field 5 of /proc/<pid>/stat (after the parenthesised name): the group.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let group: u32 = stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse().ok())
+            .context("the emulator's process group")?;
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), "--".into(), format!("-{group}")])
+            .status()?;
+        if !status.success() {
+            bail!("kill -{signal} -{group} failed");
+        }
+        Ok(())
+    }
+
     /// The emulator's output so far (for failure messages).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -319,7 +342,9 @@ pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
         .get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let out = Command::new(cargo)
-                .args(["build", "--quiet", "--workspace", "--bins"])
+                // With the fail points compiled in (unarmed unless a test sets
+                // FAILPOINTS), as scripts/test.sh builds, so both share one build.
+                .args(["build", "--quiet", "--workspace", "--bins", "--features", "clawhooks-local/failpoints"])
                 .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
                 .output()
                 .map_err(|e| format!("cargo build: {e}"))?;
@@ -327,7 +352,7 @@ pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
                 Ok(())
             } else {
                 Err(format!(
-                    "cargo build --workspace --bins failed:\n{}",
+                    "cargo build --workspace --bins --features clawhooks-local/failpoints failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ))
             }
@@ -335,4 +360,29 @@ pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
         .clone()
         .map_err(anyhow::Error::msg)?;
     Ok(target_dir().join("debug").join(bin))
+}
+
+/// The process listening on 127.0.0.1:`port`: the socket's inode from
+/// /proc/net/tcp, then the process holding a descriptor of that socket.
+fn listener_pid(port: u16) -> Option<u32> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = tcp.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+        // State 0A: listening.
+        (local_port == port && f.get(3) == Some(&"0A")).then(|| f.get(9).map(|s| s.to_string()))?
+    })?;
+    let wanted = format!("socket:[{inode}]");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|proc_dir| {
+            let pid: u32 = proc_dir.file_name().to_str()?.parse().ok()?;
+            let fds = std::fs::read_dir(proc_dir.path().join("fd")).ok()?;
+            fds.flatten()
+                .any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == wanted)
+                })
+                .then_some(pid)
+        })
 }

@@ -7,7 +7,13 @@ use std::time::Duration;
 /// Starts `cmd` (a `clawhooks serve …`) and waits for the line in which it
 /// announces its address; returns the child and `http://host:port`. The
 /// rest of its stdout is drained so it never blocks on a full pipe.
-pub fn spawn_announced(mut cmd: Command) -> (Child, String) {
+pub fn spawn_announced(cmd: Command) -> (Child, String) {
+    try_spawn_announced(cmd).expect("clawhooks serve printed its address")
+}
+
+/// [`spawn_announced`], with `None` when no address came within a minute
+/// (the caller can then show the process's log).
+pub fn try_spawn_announced(mut cmd: Command) -> Option<(Child, String)> {
     let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start clawhooks");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -18,8 +24,6 @@ pub fn spawn_announced(mut cmd: Command) -> (Child, String) {
             }
         }
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("clawhooks serve printed its address");
-    (child, base)
+    let base = rx.recv_timeout(Duration::from_secs(60)).ok()?;
+    Some((child, base))
 }

@@ -111,6 +111,9 @@ conformance!(
     dedup_keys_expire,
     expired_items_are_absent_to_every_read,
     query_orders_by_sort_key_and_scan_sees_the_table,
+    intake_keeps_claim_status_and_message_once_per_key,
+    a_retry_sends_again_a_claimed_hook_that_was_never_queued,
+    a_retry_of_a_started_hook_is_not_sent_again,
 );
 
 /// What is visible now, without waiting (SQS short poll; the emulators and
@@ -524,4 +527,166 @@ async fn query_orders_by_sort_key_and_scan_sees_the_table(f: &dyn Fixture) {
 
     store.delete(t, "p", "a").await.unwrap();
     assert!(store.get(t, "p", "a", now).await.unwrap().is_none());
+}
+
+/// An ingress over `backend`, authenticating with the secret `s`.
+fn ingress_over(backend: Backend) -> clawhooks::ingress::Ingress {
+    let config =
+        clawhooks::config::load_str(r#"{"webhooks": {"incoming": {"secret": "s"}}}"#, &|_| None)
+            .expect("config loads");
+    clawhooks::ingress::Ingress {
+        config: Arc::new(config),
+        backend,
+        clock: Arc::new(clawhooks::ports::SystemClock),
+    }
+}
+
+/// Posts one hook with an idempotency key; the answer's status and body.
+async fn post_keyed(ingress: &clawhooks::ingress::Ingress, key: &str) -> (u16, serde_json::Value) {
+    let req = clawhooks_e2e::ingress_kit::post(
+        "/webhook/orders",
+        &[("x-webhook-secret", "s"), ("idempotency-key", key)],
+        br#"{"n": 1}"#,
+    );
+    let answer = ingress.handle(req).await;
+    (answer.status.as_u16(), answer.body)
+}
+
+/// The event ids of the messages waiting in the handler queue.
+async fn queued_event_ids(b: &Backend) -> Vec<String> {
+    let mut ids: Vec<String> = receive_n(b.handler_queue.as_ref(), 10, LONG)
+        .await
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<serde_json::Value>(&m.body).unwrap()["eventId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // Short polls of a real SQS may miss a message: ask once more for strays.
+    ids.extend(
+        receive_now(b.handler_queue.as_ref(), 10, LONG)
+            .await
+            .iter()
+            .map(|m| {
+                serde_json::from_str::<serde_json::Value>(&m.body).unwrap()["eventId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }),
+    );
+    ids
+}
+
+async fn intake_keeps_claim_status_and_message_once_per_key(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let ingress = ingress_over(b.clone());
+    let (status, first) = post_keyed(&ingress, "k-1").await;
+    assert_eq!(status, 202, "{first}");
+    let event_id = first["eventId"].as_str().unwrap().to_string();
+    let (status, again) = post_keyed(&ingress, "k-1").await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(
+        again["eventId"], first["eventId"],
+        "a repeat answers the first event id"
+    );
+    assert_eq!(again["duplicate"], true);
+
+    let now = Utc::now().timestamp();
+    let record = b
+        .store
+        .get(Table::Events, &event_id, "status", now)
+        .await
+        .unwrap();
+    assert_eq!(record.expect("status record").value["status"], "queued");
+    // One message for the key: a repeat is never queued as a second event
+    // (on SQS a second copy under the same event id is dropped by FIFO dedup).
+    let ids = queued_event_ids(&b).await;
+    assert_eq!(
+        ids,
+        [event_id],
+        "one message, for the first request's event"
+    );
+}
+
+/// `b` with the provisional-claim intake of SQS and DynamoDB, whatever
+/// store and queue it has, so that protocol is checked on every backend.
+fn sequenced(mut b: Backend) -> Backend {
+    b.intake = Arc::new(clawhooks::adapters::intake::SequencedIntake::new(
+        b.store.clone(),
+        b.handler_queue.clone(),
+    ));
+    b
+}
+
+/// The state a crash (or a failed send) right after the claim leaves
+/// behind on a backend with no transaction across store and queue: a
+/// claim naming an event id, and no message.
+async fn a_retry_sends_again_a_claimed_hook_that_was_never_queued(f: &dyn Fixture) {
+    let b = sequenced(f.backend().await);
+    let now = Utc::now().timestamp();
+    let claim = Item::new(
+        "orders\u{0}k-2",
+        "",
+        json!({"eventId": "evt-lost", "sessionKey": "hook:lost"}),
+    )
+    .expires_at(now + 3600);
+    assert!(b
+        .store
+        .put_if_absent(Table::Dedup, claim, now)
+        .await
+        .unwrap());
+
+    let ingress = ingress_over(b.clone());
+    let (status, answer) = post_keyed(&ingress, "k-2").await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["eventId"], "evt-lost",
+        "the retry keeps the claimed event id"
+    );
+    assert_eq!(answer["sessionKey"], "hook:lost");
+    let record = b
+        .store
+        .get(Table::Events, "evt-lost", "status", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        record.expect("status record written by the retry").value["status"],
+        "queued"
+    );
+    assert_eq!(
+        queued_event_ids(&b).await,
+        ["evt-lost"],
+        "the lost hook is queued under its own id"
+    );
+}
+
+async fn a_retry_of_a_started_hook_is_not_sent_again(f: &dyn Fixture) {
+    let b = sequenced(f.backend().await);
+    let ingress = ingress_over(b.clone());
+    let (_, first) = post_keyed(&ingress, "k-3").await;
+    let event_id = first["eventId"].as_str().unwrap().to_string();
+    // The handler takes the message and marks the event started.
+    let taken = receive_n(b.handler_queue.as_ref(), 1, LONG).await;
+    assert_eq!(taken.len(), 1);
+    let now = Utc::now().timestamp();
+    let mut record = b
+        .store
+        .get(Table::Events, &event_id, "status", now)
+        .await
+        .unwrap()
+        .unwrap();
+    record.value["status"] = json!("processing");
+    b.store.put(Table::Events, record).await.unwrap();
+
+    let (status, again) = post_keyed(&ingress, "k-3").await;
+    assert_eq!(
+        (status, again["eventId"].as_str()),
+        (202, Some(event_id.as_str()))
+    );
+    assert!(
+        queued_event_ids(&b).await.is_empty(),
+        "a started hook is not queued again"
+    );
 }

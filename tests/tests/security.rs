@@ -1,6 +1,8 @@
 //! Provider signatures through the ingress path on the embedded backend:
-//! checked on the raw body before anything else reads it, 401 naming the
-//! scheme, replacing the shared secret only for the handler that has one.
+//! checked on the raw body before anything else reads it, replacing the
+//! shared secret only for the handler that has one. A failure answers 401
+//! with the same text as any other failed authentication (the log names
+//! the scheme and the cause), so hook ids cannot be probed.
 
 use clawhooks::config::load_str;
 use clawhooks::ingress::IngressResponse;
@@ -10,6 +12,9 @@ use http::StatusCode;
 fn error_text(r: &IngressResponse) -> String {
     r.body["error"].as_str().unwrap_or_default().to_string()
 }
+
+/// The one 401 text, whatever failed.
+const FAILED: &str = "authentication failed: send the secret in the X-Webhook-Secret header (or as Authorization: Bearer <secret>), or the provider's signature";
 
 const SIGNED_CONFIG: &str = r#"{"webhooks":{
   "incoming": {"secret": "global-shared-secret"},
@@ -41,7 +46,7 @@ async fn github_signature_replaces_the_shared_secret() {
         1
     );
 
-    // One changed byte of body: 401 naming the scheme, nothing queued.
+    // One changed byte of body: 401, nothing queued.
     let r = ing
         .handle(post(
             "/webhook/gh",
@@ -50,10 +55,7 @@ async fn github_signature_replaces_the_shared_secret() {
         ))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        error_text(&r),
-        "GitHub signature check failed: the signature does not match"
-    );
+    assert_eq!(error_text(&r), FAILED);
 
     // The shared secret is no substitute for the signature.
     let r = ing
@@ -67,10 +69,7 @@ async fn github_signature_replaces_the_shared_secret() {
         ))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        error_text(&r),
-        "GitHub signature check failed: the x-hub-signature-256 header is missing"
-    );
+    assert_eq!(error_text(&r), FAILED);
     assert_eq!(
         ing.backend.handler_queue.approximate_len().await.unwrap(),
         1
@@ -142,10 +141,7 @@ async fn standard_webhooks_with_rotation_and_replay_window() {
     clock.advance(chrono::Duration::seconds(101)); // 301 s after signing
     let r = ing.handle(req("msg_p5jXN8AQM9LWM0D4loKWxJek")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        error_text(&r),
-        "Standard Webhooks signature check failed: the timestamp is 301s old, outside the 300s tolerance"
-    );
+    assert_eq!(error_text(&r), FAILED);
 }
 
 #[tokio::test]
@@ -173,5 +169,65 @@ fn bad_verify_config_is_a_load_error_naming_the_key() {
         "webhooks.handlers[0].verify.secret: scheme \"stripe\" needs a secret (or secrets)\n\
          webhooks.handlers[1].verify.header: \"bad header\" is not a valid header name\n\
          webhooks.handlers[2].rateLimit.perMinute: must be at least 1; disable the handler to refuse every hook"
+    );
+}
+
+/// A prober with no secret posts to ids that verify a signature, that take
+/// the shared secret, and that no handler names: every answer is the same
+/// 401, so it learns nothing of which hooks exist or how they authenticate.
+#[tokio::test]
+async fn a_prober_cannot_tell_hook_ids_apart_by_their_refusals() {
+    let cfg = load_str(SIGNED_CONFIG, &|_| None).unwrap();
+    let (ing, _) = ingress_for(cfg, 1_700_000_000);
+    let mut answers = Vec::new();
+    for id in ["github", "svix", "both", "plain", "no-such-hook"] {
+        for headers in [
+            vec![],
+            vec![("x-webhook-secret", "guess")],
+            vec![("x-hub-signature-256", "sha256=00")],
+        ] {
+            let r = ing
+                .handle(post(&format!("/webhook/{id}"), &headers, b"{}"))
+                .await;
+            answers.push((r.status, r.body.clone()));
+        }
+    }
+    let first = answers[0].clone();
+    assert_eq!(first.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(first.1["error"], FAILED);
+    assert!(answers.iter().all(|a| *a == first), "{answers:#?}");
+}
+
+/// Admin routes take the same secret as hooks, so guesses there count
+/// against the same limit: 20 failures from one source, on either, and the
+/// source is refused on both, even with the right secret.
+#[tokio::test]
+async fn admin_and_hook_authentication_failures_share_one_limit() {
+    let cfg = load_str(SIGNED_CONFIG, &|_| None).unwrap();
+    let (ing, _) = ingress_for(cfg, 1_700_000_000);
+    let admin = |secret: &str| {
+        let mut req = post("/events/evt-1", &[("x-webhook-secret", secret)], b"");
+        req.method = http::Method::GET;
+        req
+    };
+    for n in 0..20 {
+        let r = ing.handle(admin("guess")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "guess {n}");
+        assert_eq!(error_text(&r), FAILED);
+    }
+    let r = ing.handle(admin("global-shared-secret")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", r.body);
+    assert!(r.headers.iter().any(|(k, _)| *k == "retry-after"));
+    let hook = ing
+        .handle(post(
+            "/webhook/plain",
+            &[("x-webhook-secret", "global-shared-secret")],
+            b"{}",
+        ))
+        .await;
+    assert_eq!(
+        hook.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the hooks share the count"
     );
 }

@@ -1,4 +1,5 @@
 //! Adapters that are not a backend: outbound HTTP.
 
 pub mod http;
+pub mod intake;
 pub mod ssrf;

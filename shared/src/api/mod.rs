@@ -21,7 +21,7 @@ pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    if let Err(refusal) = authorize(ingress, &req) {
+    if let Err(refusal) = authorize(ingress, &req).await {
         return refusal;
     }
     if let Some(r) = events::route(ingress, &req, &segments).await {
@@ -44,25 +44,42 @@ pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
 
 /// Admin routes need the global secret (header or bearer). Without one
 /// configured they answer only to loopback callers, so a local setup works
-/// out of the box and an exposed one does not leak.
-pub fn authorize(ingress: &Ingress, req: &IngressRequest) -> Result<(), IngressResponse> {
+/// out of the box and an exposed one does not leak. Failures count against
+/// the source's failed-authentication limit, shared with the hooks, which
+/// take the same secret: guessing on `/events` is no cheaper than on `/webhook`.
+pub async fn authorize(ingress: &Ingress, req: &IngressRequest) -> Result<(), IngressResponse> {
     let inc = &ingress.config.config.webhooks.incoming;
-    match &inc.secret {
-        Some(secret) => auth::check_secret(&req.headers, &inc.secret_header, secret).map_err(|r| {
-            IngressResponse::error(StatusCode::UNAUTHORIZED, r.message(&inc.secret_header))
-        }),
-        None => {
-            let ip = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
-            if ip.is_loopback() {
-                Ok(())
-            } else {
-                Err(IngressResponse::error(
-                    StatusCode::FORBIDDEN,
-                    "admin routes need webhooks.incoming.secret when called from another host",
-                ))
-            }
-        }
+    let source = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
+    let Some(secret) = &inc.secret else {
+        return if source.is_loopback() {
+            Ok(())
+        } else {
+            Err(IngressResponse::error(
+                StatusCode::FORBIDDEN,
+                "admin routes need webhooks.incoming.secret when called from another host",
+            ))
+        };
+    };
+    let failures = crate::ingress::auth_failures_key(source);
+    let now = ingress.clock.now().timestamp();
+    if let Some(refusal) = ingress
+        .limited(&failures, crate::limits::AUTH_FAILURES, now, false)
+        .await
+    {
+        tracing::warn!(%source, path = %req.path, "refused: too many failed authentications");
+        return Err(refusal.with_message(format!(
+            "too many failed authentications from {source}; retry later"
+        )));
     }
+    if let Err(r) = auth::check_secret(&req.headers, &inc.secret_header, secret) {
+        tracing::warn!(%source, path = %req.path, reason = r.as_str(), "refused: admin authentication");
+        ingress.count_failure(&failures, now).await;
+        return Err(IngressResponse::error(
+            StatusCode::UNAUTHORIZED,
+            auth::failed_message(&inc.secret_header),
+        ));
+    }
+    Ok(())
 }
 
 /// The query string, decoded.

@@ -129,9 +129,14 @@ pub fn backend(clients: &AwsClients, res: &Resources) -> Backend {
         clients.dynamodb.clone(),
         res.tables.clone(),
     ));
+    let handler_queue = q(&res.handler_queue_url);
     Backend {
+        intake: Arc::new(crate::adapters::intake::SequencedIntake::new(
+            store.clone(),
+            handler_queue.clone(),
+        )),
         limiter: Arc::new(crate::limits::StoreLimiter::new(store.clone())),
-        handler_queue: q(&res.handler_queue_url),
+        handler_queue,
         handler_dlq: q(&res.handler_dlq_url),
         events_queue: q(&res.events_queue_url),
         events_dlq: q(&res.events_dlq_url),

@@ -85,6 +85,11 @@ pub struct Incoming {
     /// How long an idempotency key is remembered.
     #[serde(default = "default_dedup_window")]
     pub dedup_window: Seconds,
+    /// How long a hook may wait for the queue and the store before it is
+    /// answered 503 with `Retry-After`: below every sender's own timeout
+    /// (GitHub waits 10 s), so a sender hears an answer, never a timeout.
+    #[serde(default = "default_accept_timeout")]
+    pub accept_timeout: Seconds,
 }
 
 impl Default for Incoming {
@@ -451,6 +456,9 @@ fn default_success_status() -> u16 {
 }
 fn default_dedup_window() -> Seconds {
     Seconds(24 * 3600)
+}
+fn default_accept_timeout() -> Seconds {
+    Seconds(5)
 }
 fn default_session_timeout() -> Seconds {
     Seconds(24 * 3600)

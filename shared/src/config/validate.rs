@@ -143,6 +143,15 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             format!("must be 200 or 202, not {}", inc.success_status),
         ));
     }
+    if !(1..=29).contains(&inc.accept_timeout.0) {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.acceptTimeout",
+            format!(
+                "must be between 1s and 29s (below the senders' own timeouts and API Gateway's 30 s), not {}s",
+                inc.accept_timeout.0
+            ),
+        ));
+    }
     if http::HeaderName::from_bytes(inc.secret_header.as_bytes()).is_err() {
         errors.push(ConfigError::new(
             "webhooks.incoming.secretHeader",

@@ -6,9 +6,11 @@
 //! counts, redrive after `maxReceiveCount`, FIFO groups, conditional writes,
 //! expiry) so the same conformance suite passes here and on AWS.
 
+mod intake;
 mod queue;
 mod store;
 
+pub use intake::EmbeddedIntake;
 pub use queue::{EmbeddedQueue, QueueOptions};
 pub use store::EmbeddedStore;
 
@@ -392,7 +394,7 @@ impl Embedded {
 
     /// The six queues and the store, named as on AWS.
     pub fn backend(&self, opts: BackendOptions) -> Backend {
-        let q = |name: &str, fifo: bool, dlq: Option<&str>| -> Arc<dyn crate::ports::Queue> {
+        let q = |name: &str, fifo: bool, dlq: Option<&str>| {
             Arc::new(self.queue(
                 name,
                 QueueOptions {
@@ -406,9 +408,11 @@ impl Embedded {
                 },
             ))
         };
+        let handler_queue = q("handler", true, Some("handler-dlq"));
         Backend {
+            intake: Arc::new(EmbeddedIntake::new(self.db.clone(), handler_queue.clone())),
             limiter: crate::limits::MemoryLimiter::new(),
-            handler_queue: q("handler", true, Some("handler-dlq")),
+            handler_queue,
             handler_dlq: q("handler-dlq", false, None),
             events_queue: q("events", true, Some("events-dlq")),
             events_dlq: q("events-dlq", false, None),

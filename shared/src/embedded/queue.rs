@@ -83,6 +83,44 @@ impl EmbeddedQueue {
     }
 }
 
+/// A send made ready on the caller's thread, to run inside a write job
+/// (the queue's own, or one that writes more beside it).
+pub(super) struct PreparedSend {
+    q: Target,
+    out: Outgoing,
+    now: i64,
+    prune: bool,
+}
+
+impl PreparedSend {
+    /// Inserts the message; `None` for a FIFO duplicate (dropped, as on SQS).
+    pub(super) fn run(&self, c: &Connection) -> rusqlite::Result<Option<String>> {
+        insert(c, &self.q, &self.out, self.now, self.prune)
+    }
+}
+
+impl EmbeddedQueue {
+    /// Checks the size and serializes the attributes, off the writer thread.
+    pub(super) fn prepare_send(&self, msg: NewMessage) -> Result<PreparedSend, QueueError> {
+        Self::check_size(&msg)?;
+        let now = self.db.now_ms();
+        Ok(PreparedSend {
+            q: self.target(),
+            prune: self.prune_due(now),
+            now,
+            out: Outgoing {
+                attrs: serde_json::to_string(&msg.attributes).unwrap_or_default(),
+                msg,
+            },
+        })
+    }
+
+    /// Wakes long-polling receivers after a commit that sent to this queue.
+    pub(super) fn wake_receivers(&self) {
+        self.db.waker(&self.name).notify_waiters();
+    }
+}
+
 /// What a write job needs to know about its queue.
 #[derive(Clone)]
 struct Target {
@@ -323,30 +361,22 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn send_batch(&self, msgs: Vec<NewMessage>) -> Result<Vec<String>, QueueError> {
-        for m in &msgs {
-            Self::check_size(m)?;
-        }
-        let now = self.db.now_ms();
-        let prune = self.prune_due(now);
-        let q = self.target();
-        let msgs: Vec<Outgoing> = msgs
+        let sends = msgs
             .into_iter()
-            .map(|msg| Outgoing {
-                attrs: serde_json::to_string(&msg.attributes).unwrap_or_default(),
-                msg,
-            })
-            .collect();
+            .map(|m| self.prepare_send(m))
+            .collect::<Result<Vec<_>, _>>()?;
         let ids = self
             .db
             .write(move |c| {
                 // A FIFO duplicate is accepted and dropped, as on SQS.
-                msgs.iter()
-                    .map(|m| insert(c, &q, m, now, prune).map(Option::unwrap_or_default))
+                sends
+                    .iter()
+                    .map(|s| s.run(c).map(Option::unwrap_or_default))
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await
             .map_err(|e| self.fail(e))?;
-        self.db.waker(&self.name).notify_waiters();
+        self.wake_receivers();
         Ok(ids)
     }
 

@@ -43,6 +43,38 @@ fn item(r: &Row) -> rusqlite::Result<Item> {
 
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
 
+/// Writes `it` (its value already serialized) unless a live item has its
+/// key; `false` if one has. Runs inside the caller's write transaction.
+pub(super) fn insert_if_absent(
+    c: &rusqlite::Connection,
+    table: Table,
+    it: &Item,
+    value: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    c.prepare_cached(
+        "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+         ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
+         WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
+    )?
+    .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now])
+    .map(|n| n == 1)
+}
+
+/// The live item under a key, read on `c` (inside a write transaction, it
+/// sees that transaction's writes).
+pub(super) fn read(
+    c: &rusqlite::Connection,
+    table: Table,
+    pk: &str,
+    sk: &str,
+    now: i64,
+) -> rusqlite::Result<Option<Item>> {
+    c.prepare_cached(&format!("SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND pk = ? AND sk = ? AND {LIVE}"))?
+        .query_row(params![table.as_str(), pk, sk, now], item)
+        .optional()
+}
+
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn get(
@@ -53,9 +85,7 @@ impl Store for EmbeddedStore {
         now: i64,
     ) -> Result<Option<Item>, StoreError> {
         let conn = self.db.conn.lock().unwrap();
-        conn.prepare_cached(&format!("SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND pk = ? AND sk = ? AND {LIVE}"))
-            .and_then(|mut s| s.query_row(params![table.as_str(), pk, sk, now], item).optional())
-            .map_err(err(table))
+        read(&conn, table, pk, sk, now).map_err(err(table))
     }
 
     async fn put(&self, table: Table, it: Item) -> Result<u64, StoreError> {
@@ -79,16 +109,8 @@ impl Store for EmbeddedStore {
     async fn put_if_absent(&self, table: Table, it: Item, now: i64) -> Result<bool, StoreError> {
         let value = it.value.to_string();
         self.db
-            .write(move |c| {
-                c.prepare_cached(
-                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
-                     WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
-                )?
-                .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now])
-            })
+            .write(move |c| insert_if_absent(c, table, &it, &value, now))
             .await
-            .map(|n| n == 1)
             .map_err(fail(table))
     }
 

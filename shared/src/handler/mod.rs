@@ -98,6 +98,8 @@ impl HandlerStage {
         if status.is_done() {
             return Ok(()); // finished before; the delete was lost
         }
+        crate::faults::check(crate::faults::HANDLER_AFTER_BEGIN)
+            .map_err(|e| StageError::retry(e.to_string()))?;
         let handler = ev
             .handler_id
             .as_deref()
@@ -108,6 +110,8 @@ impl HandlerStage {
         let now = self.clock.now();
         match outcome {
             Ok(result) => {
+                crate::faults::check(crate::faults::HANDLER_AFTER_ACTION)
+                    .map_err(|e| StageError::retry(e.to_string()))?;
                 self.end_hook_session(ev, &mut status, now)
                     .await
                     .map_err(retry)?;

@@ -11,14 +11,13 @@
 //! already posted are not posted again.
 
 use super::failure::ActionError;
-use crate::event::{self, EventRecord, EventStatus, InboundEvent};
-use crate::ingress::EVENT_RECORD_TTL_SECS;
+use crate::event::{self, EventRecord, EventStatus, InboundEvent, EVENT_RECORD_TTL_SECS};
 use crate::ports::{Item, Store, Table};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const SORT_KEY: &str = "status";
+pub const SORT_KEY: &str = event::STATUS_SORT_KEY;
 
 /// Steps of one event already done.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -66,17 +65,40 @@ pub struct Status {
 impl Status {
     /// Loads the record (or makes one, if ingress could not write it),
     /// counts this attempt and marks it `processing`.
+    ///
+    /// On AWS the message can reach the handler before ingress's record
+    /// does, and the record can land between our read and our write: that
+    /// conflict is ingress's, not another receiver's, so the record is read
+    /// again at once instead of the message waiting out a visibility timeout.
     pub async fn begin(
         store: &dyn Store,
         ev: &InboundEvent,
         now: DateTime<Utc>,
     ) -> Result<Status, ActionError> {
-        let unix = now.timestamp();
+        for _ in 0..BEGIN_TRIES {
+            let mut status = Status::load(store, ev, now).await?;
+            if status.record.status == EventStatus::Done {
+                return Ok(status);
+            }
+            status.record.status = EventStatus::Processing;
+            status.record.attempts += 1;
+            if status.try_save(store, now).await? {
+                return Ok(status);
+            }
+        }
+        Err(conflict())
+    }
+
+    async fn load(
+        store: &dyn Store,
+        ev: &InboundEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Status, ActionError> {
         let found = store
-            .get(Table::Events, &ev.event_id, SORT_KEY, unix)
+            .get(Table::Events, &ev.event_id, SORT_KEY, now.timestamp())
             .await
             .map_err(ActionError::from_store)?;
-        let mut status = match found {
+        Ok(match found {
             Some(item) => match serde_json::from_value::<StatusItem>(item.value) {
                 Ok(s) => Status {
                     record: s.record,
@@ -86,13 +108,7 @@ impl Status {
                 Err(_) => Status::fresh(ev, now, item.version),
             },
             None => Status::fresh(ev, now, 0),
-        };
-        if status.record.status != EventStatus::Done {
-            status.record.status = EventStatus::Processing;
-            status.record.attempts += 1;
-            status.save(store, now).await?;
-        }
-        Ok(status)
+        })
     }
 
     fn fresh(ev: &InboundEvent, now: DateTime<Utc>, version: u64) -> Status {
@@ -122,6 +138,19 @@ impl Status {
     /// Writes the record if nobody else wrote it since we read it; a
     /// conflict means another receiver is on this event: try later.
     pub async fn save(&mut self, store: &dyn Store, now: DateTime<Utc>) -> Result<(), ActionError> {
+        if self.try_save(store, now).await? {
+            Ok(())
+        } else {
+            Err(conflict())
+        }
+    }
+
+    /// [`Status::save`], with a conflict as `Ok(false)`.
+    async fn try_save(
+        &mut self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ActionError> {
         let unix = now.timestamp();
         self.record.updated_at = event::timestamp(now);
         let received = DateTime::parse_from_rfc3339(&self.record.received_at)
@@ -143,10 +172,7 @@ impl Status {
         }
         .map_err(ActionError::from_store)?;
         if !written {
-            return Err(ActionError::transient(
-                "handler",
-                "the event record changed underneath (another receiver?)",
-            ));
+            return Ok(false);
         }
         // Versions count writes; re-read to learn ours without trusting arithmetic.
         self.version = store
@@ -155,7 +181,7 @@ impl Status {
             .map_err(ActionError::from_store)?
             .map(|i| i.version)
             .unwrap_or(0);
-        Ok(())
+        Ok(true)
     }
 
     pub async fn finish(
@@ -180,6 +206,17 @@ impl Status {
         self.record.error = Some(error.to_string());
         self.save(store, now).await
     }
+}
+
+/// Reads before `begin` gives up: ingress writes the record once, so a
+/// second read always sees it; more conflicts than that are a second receiver.
+const BEGIN_TRIES: usize = 3;
+
+fn conflict() -> ActionError {
+    ActionError::transient(
+        "handler",
+        "the event record changed underneath (another receiver?)",
+    )
 }
 
 /// The public record of an event, for `GET /events/<id>`.

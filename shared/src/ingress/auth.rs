@@ -21,13 +21,14 @@ impl Refusal {
             Refusal::Invalid => "invalid secret",
         }
     }
+}
 
-    pub fn message(self, header: &str) -> String {
-        match self {
-            Refusal::Missing => format!("missing secret: send it in the {header} header or as Authorization: Bearer <secret>"),
-            Refusal::Invalid => "invalid secret".to_string(),
-        }
-    }
+/// The one answer to every failed authentication, on hooks and admin
+/// routes alike, whatever the cause (no secret, a wrong one, a signature
+/// that does not check out): a prober learns nothing of which hook ids
+/// exist or which verify a provider's signature. The log names the cause.
+pub fn failed_message(header: &str) -> String {
+    format!("authentication failed: send the secret in the {header} header (or as Authorization: Bearer <secret>), or the provider's signature")
 }
 
 pub fn check_secret(headers: &HeaderMap, header: &str, secret: &Secret) -> Result<(), Refusal> {

@@ -5,12 +5,14 @@
 
 pub(crate) mod auth;
 mod body;
+mod keep;
 pub mod source;
 
 use crate::config::CompiledConfig;
-use crate::event::{self, EventRecord, EventStatus, InboundEvent};
+use crate::event::{self, InboundEvent};
+use crate::faults;
 use crate::limits;
-use crate::ports::{Backend, Clock, Item, NewMessage, Table};
+use crate::ports::{Admission, Backend, Clock, IntakeError, Item, QueueError, Table};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
@@ -91,7 +93,7 @@ impl Ingress {
                 .header("allow", "POST");
             }
             let hook_id = hook_id.to_string();
-            return self.accept_hook(&hook_id, req).await;
+            return self.accept_within_deadline(&hook_id, req).await;
         }
         match (req.method.clone(), path) {
             (Method::GET, "/health") => {
@@ -104,6 +106,29 @@ impl Ingress {
                 "no hook id: post to /webhook/<hook-id>",
             ),
             _ => crate::api::handle(self, req).await,
+        }
+    }
+
+    /// Every hook is answered within `incoming.acceptTimeout`: a backend
+    /// that hangs gets the sender a 503 it can retry, not a timeout of its
+    /// own. The hook may still be kept after the 503 (a write that was
+    /// under way when time ran out can land), which the idempotency key
+    /// makes harmless.
+    async fn accept_within_deadline(&self, hook_id: &str, req: IngressRequest) -> IngressResponse {
+        let deadline = self.config.config.webhooks.incoming.accept_timeout;
+        match tokio::time::timeout(deadline.as_duration(), self.accept_hook(hook_id, req)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                tracing::error!(
+                    hook_id,
+                    timeout_secs = deadline.0,
+                    "no answer from the queue or store within acceptTimeout"
+                );
+                keep::refusal(&format!(
+                    "the queue or store did not answer within {}s (webhooks.incoming.acceptTimeout); the hook may still be handled",
+                    deadline.0
+                ))
+            }
         }
     }
 
@@ -131,7 +156,7 @@ impl Ingress {
 
         // A source that keeps failing authentication is refused before its
         // next guess is even checked, so a correct guess cannot get through.
-        let failures_key = format!("auth-failures:{source}");
+        let failures_key = auth_failures_key(source);
         let now_secs = self.clock.now().timestamp();
         if let Some(refusal) = self
             .limited(&failures_key, limits::AUTH_FAILURES, now_secs, false)
@@ -164,7 +189,7 @@ impl Ingress {
                 self.count_failure(&failures_key, now_secs).await;
                 return IngressResponse::error(
                     StatusCode::UNAUTHORIZED,
-                    refusal.message(&inc.secret_header),
+                    auth::failed_message(&inc.secret_header),
                 );
             }
         }
@@ -173,7 +198,10 @@ impl Ingress {
             if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {
                 tracing::warn!(%source, hook_id, scheme = %e.scheme(), reason = e.kind(), "refused: signature");
                 self.count_failure(&failures_key, now_secs).await;
-                return IngressResponse::error(StatusCode::UNAUTHORIZED, e.to_string());
+                return IngressResponse::error(
+                    StatusCode::UNAUTHORIZED,
+                    auth::failed_message(&inc.secret_header),
+                );
             }
         }
         // --- end provider signature ---
@@ -228,9 +256,8 @@ impl Ingress {
         };
 
         let now = self.clock.now();
-        let event_id = event::new_id();
         let mut ev = InboundEvent {
-            event_id: event_id.clone(),
+            event_id: event::new_id(),
             hook_id: hook_id.to_string(),
             handler_id: handler.map(|h| h.id.clone()),
             session_key: String::new(),
@@ -250,99 +277,100 @@ impl Ingress {
             Err(msg) => return IngressResponse::error(StatusCode::BAD_REQUEST, msg),
         }
 
-        let success = StatusCode::from_u16(inc.success_status).unwrap_or(StatusCode::ACCEPTED);
-        let dedup = idempotency_key(&req.headers).map(|k| format!("{hook_id}\u{0}{k}"));
-        if let Some(key) = &dedup {
-            let item = Item::new(
-                key.clone(),
-                "",
-                json!({ "eventId": ev.event_id, "sessionKey": ev.session_key }),
-            )
-            .expires_at(now.timestamp() + inc.dedup_window.0 as i64);
-            match self
-                .backend
-                .store
-                .put_if_absent(Table::Dedup, item, now.timestamp())
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => return self.duplicate_answer(key, success, now.timestamp()).await,
-                Err(e) => {
-                    tracing::error!(error = %e, "dedup store failed");
-                    return IngressResponse::error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "temporarily unable to accept hooks; retry",
-                    );
+        let key = idempotency_key(&req.headers).map(|k| format!("{hook_id}\u{0}{k}"));
+        let dedup_until = now.timestamp() + inc.dedup_window.0 as i64;
+        self.keep(ev, key, dedup_until).await
+    }
+
+    /// Keeps an authenticated, well-formed hook and answers: queued, a
+    /// repeat of a key already claimed, or 503 (413) when it cannot be kept.
+    async fn keep(
+        &self,
+        ev: InboundEvent,
+        key: Option<String>,
+        dedup_until: i64,
+    ) -> IngressResponse {
+        let now = ev.received_at.timestamp();
+        let acceptance = keep::acceptance(&ev, key.map(|k| (k, dedup_until)));
+        match self.backend.intake.admit(acceptance, now).await {
+            Ok(Admission::Queued) => {
+                if let Err(e) = faults::check(faults::INGRESS_BEFORE_ANSWER) {
+                    return keep::refusal(&e.to_string());
+                }
+                tracing::info!(event_id = %ev.event_id, hook_id = %ev.hook_id, handler = ev.handler_id.as_deref().unwrap_or("-"), session = %ev.session_key, source = %ev.source_ip, "accepted");
+                self.accepted(&ev.event_id, &ev.session_key, false)
+            }
+            Ok(Admission::Claimed { claim, settled }) => self.repeat(ev, claim, settled).await,
+            Err(e) => {
+                tracing::error!(error = %e, hook_id = %ev.hook_id, "could not keep the hook");
+                match e {
+                    IntakeError::Queue(QueueError::TooLarge { .. }) => IngressResponse::error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("could not queue the hook: {e}"),
+                    ),
+                    _ => keep::refusal("could not queue the hook"),
                 }
             }
         }
+    }
 
-        // No deduplication id: the event id is fresh, so there is nothing
-        // to deduplicate against (SQS gets a random one per send).
-        let msg = NewMessage::new(serde_json::to_string(&ev).expect("event serializes"))
-            .group(ev.session_key.clone())
-            .attribute("hookId", hook_id);
-        let ts = event::timestamp(now);
-        let record = EventRecord {
-            event_id: ev.event_id.clone(),
-            status: EventStatus::Queued,
-            hook_id: ev.hook_id.clone(),
-            handler_id: ev.handler_id.clone(),
-            session_key: ev.session_key.clone(),
-            received_at: ts.clone(),
-            updated_at: ts,
-            attempts: 0,
-            result: None,
-            error: None,
+    /// A request whose idempotency key an earlier one claimed gets that
+    /// one's event id. Where the claim may be provisional (its writer could
+    /// have crashed before queueing), an event that has not started is sent
+    /// again under its own id, so a retry never stands for a lost hook.
+    async fn repeat(&self, ev: InboundEvent, claim: Item, settled: bool) -> IngressResponse {
+        let Some(earlier) = keep::claimed_event(&ev, &claim) else {
+            tracing::error!(hook_id = %ev.hook_id, "an idempotency claim without an event id");
+            return keep::refusal("could not read the earlier delivery of this key");
         };
-        let item = Item::new(
-            ev.event_id.clone(),
-            "status",
-            serde_json::to_value(&record).expect("record serializes"),
-        )
-        .expires_at(now.timestamp() + EVENT_RECORD_TTL_SECS);
-        // Both writes at once: on the embedded backend they share one group
-        // commit, on AWS they are two requests in flight together, so the
-        // sender waits for one round-trip instead of two.
-        let (sent, recorded) = tokio::join!(
-            self.backend.handler_queue.send(msg),
-            self.backend
-                .store
-                .put_if_absent(Table::Events, item, now.timestamp())
-        );
-        if let Err(e) = sent {
-            tracing::error!(error = %e, hook_id, "enqueue failed");
-            // Free the key so the sender's retry is not taken for a
-            // duplicate, and leave no status page for a hook never queued.
-            if let Some(key) = &dedup {
-                let _ = self.backend.store.delete(Table::Dedup, key, "").await;
-            }
-            // Only a record this request wrote (`Ok(true)`) is ours to remove.
-            if matches!(recorded, Ok(true)) {
-                let store = &self.backend.store;
-                let _ = store.delete(Table::Events, &ev.event_id, "status").await;
-            }
-            let status = match e {
-                crate::ports::QueueError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
+        if !settled {
+            let now = ev.received_at.timestamp();
+            let store = self.backend.store.as_ref();
+            let started = match store
+                .get(
+                    Table::Events,
+                    &earlier.event_id,
+                    event::STATUS_SORT_KEY,
+                    now,
+                )
+                .await
+            {
+                Ok(item) => item.is_some_and(|i| i.value["status"] != json!("queued")),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read an event's status");
+                    return keep::refusal("could not read the earlier delivery of this key");
+                }
             };
-            return IngressResponse::error(status, format!("could not queue the hook: {e}"));
+            if !started {
+                let again = self
+                    .backend
+                    .intake
+                    .admit(keep::acceptance(&earlier, None), now)
+                    .await;
+                if let Err(e) = again {
+                    tracing::error!(error = %e, event_id = %earlier.event_id, "could not queue a claimed event again");
+                    return keep::refusal("could not queue the hook");
+                }
+                tracing::info!(event_id = %earlier.event_id, hook_id = %ev.hook_id, "claimed event sent again");
+            }
         }
-        if let Err(e) = recorded {
-            // The hook is queued; only its status page is missing.
-            tracing::warn!(error = %e, event_id = %ev.event_id, "could not record event status");
+        self.accepted(&earlier.event_id, &earlier.session_key, true)
+    }
+
+    fn accepted(&self, event_id: &str, session_key: &str, duplicate: bool) -> IngressResponse {
+        let inc = &self.config.config.webhooks.incoming;
+        let success = StatusCode::from_u16(inc.success_status).unwrap_or(StatusCode::ACCEPTED);
+        let mut body = json!({ "ok": true, "eventId": event_id, "sessionKey": session_key });
+        if duplicate {
+            body["duplicate"] = json!(true);
         }
-        tracing::info!(event_id = %ev.event_id, hook_id, handler = ?ev.handler_id, session = %ev.session_key, %source, "accepted");
-        IngressResponse::json(
-            success,
-            json!({ "ok": true, "eventId": ev.event_id, "sessionKey": ev.session_key }),
-        )
+        IngressResponse::json(success, body)
     }
 
     /// A 429 with `Retry-After` when `key` is over `rule`; `count` says
     /// whether this request counts as a hit. A limiter that cannot answer
     /// lets the request through: abuse limits must not take the gateway down.
-    async fn limited(
+    pub(crate) async fn limited(
         &self,
         key: &str,
         rule: limits::FixedWindow,
@@ -368,7 +396,7 @@ impl Ingress {
         }
     }
 
-    async fn count_failure(&self, key: &str, now: i64) {
+    pub(crate) async fn count_failure(&self, key: &str, now: i64) {
         if let Err(e) = self
             .backend
             .limiter
@@ -378,30 +406,15 @@ impl Ingress {
             tracing::warn!(error = %e, "could not count a failed authentication");
         }
     }
-
-    async fn duplicate_answer(&self, key: &str, success: StatusCode, now: i64) -> IngressResponse {
-        match self.backend.store.get(Table::Dedup, key, "", now).await {
-            Ok(Some(item)) => {
-                let mut body = item.value;
-                body["ok"] = json!(true);
-                body["duplicate"] = json!(true);
-                IngressResponse::json(success, body)
-            }
-            // Raced with an expiry; treat as seen rather than enqueue twice.
-            Ok(None) => IngressResponse::json(success, json!({ "ok": true, "duplicate": true })),
-            Err(e) => {
-                tracing::error!(error = %e, "dedup store failed");
-                IngressResponse::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily unable to accept hooks; retry",
-                )
-            }
-        }
-    }
 }
 
-/// How long `GET /events/<id>` can find an event: a week.
-pub const EVENT_RECORD_TTL_SECS: i64 = 7 * 24 * 3600;
+pub use crate::event::EVENT_RECORD_TTL_SECS;
+
+/// The limiter key counting a source's failed authentications: one count
+/// for hooks and admin routes, which take the same secret.
+pub(crate) fn auth_failures_key(source: IpAddr) -> String {
+    format!("auth-failures:{source}")
+}
 
 fn idempotency_key(headers: &HeaderMap) -> Option<String> {
     IDEMPOTENCY_HEADERS

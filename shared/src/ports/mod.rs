@@ -3,11 +3,13 @@
 
 pub mod clock;
 pub mod http;
+pub mod intake;
 pub mod queue;
 pub mod store;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use http::{HttpRequest, HttpResponse, HttpSender, SendError};
+pub use intake::{Acceptance, Admission, Intake, IntakeError};
 pub use queue::{NewMessage, Queue, QueueError, Received};
 pub use store::{Item, Store, StoreError, Table};
 
@@ -16,6 +18,8 @@ use std::sync::Arc;
 /// The queues and the store one deployment runs on.
 #[derive(Clone)]
 pub struct Backend {
+    /// Keeps an accepted hook: claim, status and message (see [`intake`]).
+    pub intake: Arc<dyn Intake>,
     /// Accepted hooks, for the handler stage (FIFO by session on SQS).
     pub handler_queue: Arc<dyn Queue>,
     pub handler_dlq: Arc<dyn Queue>,

@@ -1,0 +1,71 @@
+//! What ingress writes for an accepted hook, decided without I/O: the
+//! idempotency claim, the `queued` status record and the handler-queue
+//! message (see [`crate::ports::intake`] for how a backend writes them).
+
+use super::IngressResponse;
+use crate::event::{self, EventRecord, EventStatus, InboundEvent, EVENT_RECORD_TTL_SECS};
+use crate::ports::{Acceptance, Item, NewMessage};
+use http::StatusCode;
+use serde_json::json;
+
+/// Seconds a sender is asked to wait after a 503: long enough for a
+/// backend hiccup to pass, short enough for senders that honour it.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// The writes for `ev`; `claim` is the idempotency key and when it expires.
+pub fn acceptance(ev: &InboundEvent, claim: Option<(String, i64)>) -> Acceptance {
+    let now = ev.received_at.timestamp();
+    let claim = claim.map(|(key, until)| {
+        let value = json!({ "eventId": ev.event_id, "sessionKey": ev.session_key });
+        Item::new(key, "", value).expires_at(until)
+    });
+    // The event id is the message's deduplication id, so a claimed event
+    // sent again within SQS's window is dropped by the FIFO queue.
+    let mut message = NewMessage::new(serde_json::to_string(ev).expect("event serializes"))
+        .group(ev.session_key.clone())
+        .attribute("hookId", ev.hook_id.clone());
+    message.dedup_id = Some(ev.event_id.clone());
+    Acceptance {
+        claim,
+        status: status_item(ev).expires_at(now + EVENT_RECORD_TTL_SECS),
+        message,
+    }
+}
+
+fn status_item(ev: &InboundEvent) -> Item {
+    let ts = event::timestamp(ev.received_at);
+    let record = EventRecord {
+        event_id: ev.event_id.clone(),
+        status: EventStatus::Queued,
+        hook_id: ev.hook_id.clone(),
+        handler_id: ev.handler_id.clone(),
+        session_key: ev.session_key.clone(),
+        received_at: ts.clone(),
+        updated_at: ts,
+        attempts: 0,
+        result: None,
+        error: None,
+    };
+    let value = serde_json::to_value(&record).expect("record serializes");
+    Item::new(ev.event_id.clone(), event::STATUS_SORT_KEY, value)
+}
+
+/// `ev` as the earlier request whose claim this is kept it: the same hook
+/// under that request's event id and session.
+pub fn claimed_event(ev: &InboundEvent, claim: &Item) -> Option<InboundEvent> {
+    let field = |name: &str| claim.value[name].as_str().map(str::to_string);
+    let mut earlier = ev.clone();
+    earlier.event_id = field("eventId")?;
+    earlier.session_key = field("sessionKey")?;
+    Some(earlier)
+}
+
+/// 503 with `Retry-After`: the hook may or may not be kept, and a retry is
+/// safe (with an idempotency key, it is never handled twice).
+pub fn refusal(what: &str) -> IngressResponse {
+    IngressResponse::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{what}; retry (with the same idempotency key, a retry is never handled twice)"),
+    )
+    .header("retry-after", RETRY_AFTER_SECS.to_string())
+}

@@ -1,0 +1,379 @@
+//! Fault injection: every named fail point of the accept path and of each
+//! stage (see `clawhooks::faults`) is armed in the real `clawhooks serve`,
+//! once to abort the process and once to make its step fail, on the
+//! embedded backend and on SQS + DynamoDB in the emulator. Senders retry
+//! each hook with its idempotency key until they get a 2xx, as Standard
+//! Webhooks senders do; a process that died is started again on the same
+//! state, without the fault. Then:
+//! - every hook that got a 2xx reaches the outgoing sink (lost: 0);
+//! - the copies a receiver sees carry one `webhook-id` per event, so it can
+//!   deduplicate them;
+//! - no hook waited a visibility timeout unless a fault touched it.
+//!
+//! The binary must be built with `--features clawhooks-local/failpoints`
+//! (scripts/test.sh does). Each run prints a row: fail point, mode,
+//! backend, accepted, delivered, lost, duplicated, late.
+
+use clawhooks::faults;
+use clawhooks_e2e::emulator::{self, workspace_binary};
+use clawhooks_e2e::process::try_spawn_announced;
+use clawhooks_e2e::Recorder;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Hooks per run.
+const HOOKS: usize = 40;
+/// `serve --visibility-timeout`: a message a fault left in flight shows
+/// again after this long; a hook later than this waited one out.
+const VISIBILITY: Duration = Duration::from_secs(8);
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    /// The process aborts at the point, once.
+    Abort,
+    /// The step fails at the point, three times.
+    Error,
+}
+
+impl Mode {
+    fn actions(self) -> &'static str {
+        match self {
+            Mode::Abort => "1*return(abort)",
+            Mode::Error => "3*return",
+        }
+    }
+}
+
+/// One `clawhooks serve`, its address, and where its log goes.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+#[derive(Clone)]
+struct Setup {
+    config: PathBuf,
+    backend: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    log: PathBuf,
+}
+
+impl Setup {
+    fn start(&self, failpoints: Option<&str>) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(workspace_binary("clawhooks").unwrap());
+        cmd.args(["serve", "--port", "0", "--visibility-timeout"])
+            .arg(VISIBILITY.as_secs().to_string())
+            .arg("--config")
+            .arg(&self.config)
+            .args(&self.backend)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("RUST_LOG", "warn")
+            .env_remove("FAILPOINTS")
+            .stderr(log);
+        if let Some(f) = failpoints {
+            cmd.env("FAILPOINTS", f);
+        }
+        let (child, base) = try_spawn_announced(cmd).unwrap_or_else(|| {
+            panic!(
+                "clawhooks serve did not start (built without --features clawhooks-local/failpoints?):\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            )
+        });
+        Server { child, base }
+    }
+}
+
+struct Report {
+    accepted: usize,
+    delivered: usize,
+    lost: usize,
+    duplicated: usize,
+    /// Hooks that reached the sink a visibility timeout or more after their 2xx.
+    late: usize,
+    restarts: usize,
+}
+
+fn write_config(dir: &Path, sink: &Recorder) -> PathBuf {
+    let config = dir.join("config.json");
+    let doc = serde_json::json!({"webhooks": {
+        "incoming": {"secret": "s"},
+        "network": {"allowPrivate": true},
+        "handlers": [{"id": "orders"}],
+        "outgoing": [{"id": "sink", "url": sink.url("/in"), "events": ["message_received"],
+                      "retry": {"maxAttempts": 20, "initialDelayMs": 100, "maxDelayMs": 1000}}]
+    }});
+    std::fs::write(&config, doc.to_string()).unwrap();
+    config
+}
+
+/// Posts hook `n` with its own idempotency key until a 2xx; the event id
+/// and when the 2xx came.
+async fn send_until_accepted(
+    client: &reqwest::Client,
+    base: &Mutex<String>,
+    n: usize,
+) -> (String, Instant) {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "hook {n} never got a 2xx"
+        );
+        let url = format!("{}/webhook/orders", base.lock().unwrap());
+        let sent = client
+            .post(url)
+            .header("X-Webhook-Secret", "s")
+            .header("Idempotency-Key", format!("hook-{n}"))
+            .json(&serde_json::json!({ "n": n }))
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            if r.status().is_success() {
+                let body: serde_json::Value = r.json().await.unwrap();
+                return (
+                    body["eventId"].as_str().unwrap().to_string(),
+                    Instant::now(),
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
+    clawhooks::adapters::http::install_crypto_provider();
+    let sink = Recorder::start().await;
+    let dir = std::env::temp_dir().join(format!("clawhooks-fault-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (backend, env) = if backend_name == "aws" {
+        let emu = emulator::shared();
+        let backend = ["--backend", "aws", "--bootstrap", "--aws-prefix"]
+            .into_iter()
+            .map(String::from)
+            .chain([emulator::unique("fault")])
+            .collect();
+        (backend, emu.env())
+    } else {
+        (
+            vec!["--db".into(), dir.join("state.db").display().to_string()],
+            Vec::new(),
+        )
+    };
+    let setup = Setup {
+        config: write_config(&dir, &sink),
+        backend,
+        env,
+        log: dir.join("serve.log"),
+    };
+    let server = setup.start(Some(&format!("{point}={}", mode.actions())));
+    let base = Arc::new(Mutex::new(server.base.clone()));
+    let server = Arc::new(Mutex::new(server));
+
+    // Restarts the server, without the fault, whenever it dies.
+    let restarts = Arc::new(Mutex::new(0usize));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let supervisor = {
+        let (server, base, restarts, done) =
+            (server.clone(), base.clone(), restarts.clone(), done.clone());
+        let setup = setup.clone();
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let exited = server.lock().unwrap().child.try_wait().unwrap().is_some();
+                if exited {
+                    let fresh = setup.start(None);
+                    *base.lock().unwrap() = fresh.base.clone();
+                    *server.lock().unwrap() = fresh;
+                    *restarts.lock().unwrap() += 1;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let accepted: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    let mut senders = Vec::new();
+    for worker in 0..4 {
+        let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
+        senders.push(tokio::spawn(async move {
+            for n in (worker..HOOKS).step_by(4) {
+                let (id, at) = send_until_accepted(&client, &base, n).await;
+                accepted.lock().unwrap().entry(id).or_insert(at);
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+
+    // Wait for every accepted hook at the sink, noting when each first came.
+    let deadline = Instant::now() + VISIBILITY * 4 + Duration::from_secs(30);
+    let mut first_seen: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let copies = loop {
+        let reqs = sink.requests();
+        for r in &reqs {
+            let hook = r.json()["eventId"].as_str().unwrap_or_default().to_string();
+            first_seen.entry(hook.clone()).or_insert_with(Instant::now);
+            ids.entry(hook)
+                .or_default()
+                .insert(r.header("webhook-id").unwrap_or_default().to_string());
+        }
+        let all = accepted.keys().all(|id| first_seen.contains_key(id));
+        if all || Instant::now() > deadline {
+            break reqs.len();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    supervisor.join().unwrap();
+    {
+        let mut s = server.lock().unwrap();
+        s.child.kill().ok();
+        s.child.wait().ok();
+    }
+    let unique_ids = ids.values().filter(|set| set.len() == 1).count();
+    assert_eq!(
+        unique_ids,
+        ids.len(),
+        "{point}: each event reaches the receiver under one webhook-id: {ids:?}"
+    );
+    let delivered = accepted
+        .keys()
+        .filter(|id| first_seen.contains_key(*id))
+        .count();
+    let report = Report {
+        accepted: accepted.len(),
+        delivered,
+        lost: accepted.len() - delivered,
+        duplicated: copies - ids.len(),
+        late: accepted
+            .iter()
+            .filter(|(id, at)| {
+                first_seen
+                    .get(*id)
+                    .is_some_and(|seen| seen.duration_since(**at) >= VISIBILITY)
+            })
+            .count(),
+        restarts: *restarts.lock().unwrap(),
+    };
+    println!(
+        "fault {point:<26} {:<6} {backend_name:<8} accepted {:>3}  delivered {:>3}  lost {}  duplicated {:>2}  late {}  restarts {}",
+        format!("{mode:?}"),
+        report.accepted, report.delivered, report.lost, report.duplicated, report.late, report.restarts
+    );
+    if report.lost > 0 {
+        panic!(
+            "{point} ({mode:?}, {backend_name}): {} accepted hooks never arrived; log:\n{}",
+            report.lost,
+            std::fs::read_to_string(&setup.log).unwrap_or_default()
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    report
+}
+
+/// The checks every run must pass; `max_late` is how many hooks the fault
+/// itself may hold back a visibility timeout.
+async fn check(point: &'static str, mode: Mode, backend: &str, max_late: usize) {
+    let r = run(point, mode, backend).await;
+    assert_eq!(
+        r.accepted, HOOKS,
+        "{point}: every hook got a 2xx in the end"
+    );
+    assert_eq!(r.lost, 0);
+    assert_eq!(r.delivered, r.accepted);
+    assert!(
+        r.late <= max_late,
+        "{point} ({mode:?}, {backend}): {} hooks waited a visibility timeout, at most {max_late} may",
+        r.late
+    );
+    if mode == Mode::Abort && fires_on_this_path(point) {
+        assert!(r.restarts >= 1, "{point}: the armed abort never fired");
+    }
+}
+
+/// The points this scenario passes (a sink that always answers 2xx never
+/// makes egress give up, so that point has a test of its own in egress).
+fn fires_on_this_path(point: &str) -> bool {
+    point != faults::EGRESS_BEFORE_DEAD_LETTER
+}
+
+/// How many hooks an abort may hold back: on the embedded backend none
+/// (a restart shows what was in flight at once); on SQS, what was in
+/// flight when the process died waits out its visibility timeout.
+fn late_after_abort(backend: &str) -> usize {
+    if backend == "aws" {
+        HOOKS
+    } else {
+        0
+    }
+}
+
+macro_rules! fault_tests {
+    ($($name:ident => $point:expr),* $(,)?) => {
+        $(mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn abort_embedded() {
+                check($point, Mode::Abort, "embedded", late_after_abort("embedded")).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn error_embedded() {
+                check($point, Mode::Error, "embedded", 3).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn abort_aws() {
+                check($point, Mode::Abort, "aws", late_after_abort("aws")).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn error_aws() {
+                check($point, Mode::Error, "aws", 3).await;
+            }
+        })*
+    };
+}
+
+fault_tests!(
+    intake_after_claim => faults::INTAKE_AFTER_CLAIM,
+    intake_after_enqueue => faults::INTAKE_AFTER_ENQUEUE,
+    intake_after_status => faults::INTAKE_AFTER_STATUS,
+    ingress_before_answer => faults::INGRESS_BEFORE_ANSWER,
+    handler_after_begin => faults::HANDLER_AFTER_BEGIN,
+    handler_after_action => faults::HANDLER_AFTER_ACTION,
+    worker_before_delete => faults::WORKER_BEFORE_DELETE,
+);
+
+#[test]
+fn every_fail_point_has_a_run() {
+    // The points the macro above covers, plus the egress ones tested in
+    // their own suites; a new point must be added to one or the other.
+    let covered = [
+        faults::INTAKE_AFTER_CLAIM,
+        faults::INTAKE_AFTER_ENQUEUE,
+        faults::INTAKE_AFTER_STATUS,
+        faults::INGRESS_BEFORE_ANSWER,
+        faults::HANDLER_AFTER_BEGIN,
+        faults::HANDLER_AFTER_ACTION,
+        faults::WORKER_BEFORE_DELETE,
+        faults::EGRESS_AFTER_DELIVERY,
+        faults::EGRESS_BEFORE_DEAD_LETTER,
+    ];
+    let mut all = faults::POINTS.to_vec();
+    all.sort();
+    let mut covered = covered.to_vec();
+    covered.sort();
+    assert_eq!(all, covered);
+}

@@ -169,11 +169,12 @@ pub struct Target {
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Forward {
+    #[serde(serialize_with = "redact::url")]
     pub url: String,
     #[serde(default = "default_method")]
     pub method: String,
     /// Headers set on the forwarded request (values may use `${ENV}`).
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::header_values")]
     pub headers: BTreeMap<String, String>,
     /// Incoming headers copied onto the forwarded request.
     #[serde(default)]
@@ -240,7 +241,7 @@ pub struct Outgoing {
     pub id: String,
     /// Where events are delivered. A subscription without one is kept but
     /// inert (the seed's retry example has none); `validate` warns.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::url_opt_shape")]
     pub url: Option<String>,
     /// Event types delivered; empty means all of them.
     #[serde(default)]
@@ -249,7 +250,7 @@ pub struct Outgoing {
     pub method: String,
     #[serde(default)]
     pub retry: Retry,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::header_values")]
     pub headers: BTreeMap<String, String>,
     /// Signing secret (`whsec_…` for Standard Webhooks).
     #[serde(default)]
@@ -336,12 +337,12 @@ pub struct Channel {
     /// when the handler's `target.peer` does not name one.
     #[serde(default)]
     pub channel_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::url_opt_shape")]
     pub api_base: Option<String>,
     /// The generic webhook's URL.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::url_opt_shape")]
     pub url: Option<String>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::header_values")]
     pub headers: BTreeMap<String, String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -372,6 +373,7 @@ pub struct Agent {
     #[serde(rename = "type")]
     pub kind: AgentKind,
     /// Chat-completions base URL (`…/v1`) or the OpenClaw gateway URL.
+    #[serde(serialize_with = "redact::url")]
     pub url: String,
     #[serde(default)]
     pub model: Option<String>,

@@ -5,6 +5,7 @@
 
 use super::load::{ConfigError, ConfigErrors};
 use super::{Action, Config, Handler, SessionMode};
+use crate::protocol::standard_webhooks::signing_key;
 use crate::template;
 use handlebars::Handlebars;
 use serde_json::Value;
@@ -396,6 +397,9 @@ fn check_handler(
             Some(f) => {
                 check_url(&f.url, &format!("{at}.forward.url"), errors);
                 check_method(&f.method, &format!("{at}.forward.method"), errors);
+                if let Some(Err(e)) = f.secret.as_ref().map(|s| signing_key(s.expose())) {
+                    errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
+                }
             }
         },
         Action::Custom => match &h.custom {

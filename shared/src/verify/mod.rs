@@ -20,7 +20,6 @@ pub use header::{parse_prefixed, parse_standard_signatures, parse_stripe_header,
 use crate::config::ConfigError;
 use crate::protocol::standard_webhooks::{base64_key, SECRET_PREFIX};
 use crate::secret::Secret;
-use base64::Engine;
 use http::HeaderMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

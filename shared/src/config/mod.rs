@@ -85,6 +85,11 @@ pub struct Incoming {
     /// How long an idempotency key is remembered.
     #[serde(default = "default_dedup_window")]
     pub dedup_window: Seconds,
+    /// Request headers dropped before the event is stored, besides the
+    /// credential headers always dropped (`ingress::headers::ALWAYS_STRIPPED`)
+    /// and `secretHeader`. Adds to that list; it cannot shorten it.
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
 }
 
 impl Default for Incoming {

@@ -90,6 +90,23 @@ pub struct Incoming {
     /// and `secretHeader`. Adds to that list; it cannot shorten it.
     #[serde(default)]
     pub strip_headers: Vec<String>,
+    /// What a 2xx promises on the embedded backend (`clawhooks serve`).
+    #[serde(default)]
+    pub durability: Durability,
+}
+
+/// How far the embedded backend's commit of a hook goes before its 2xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// SQLite `synchronous=NORMAL` in WAL mode: the commit is in the OS's
+    /// hands, so a 2xx survives a process crash but not an OS crash or a
+    /// power loss. Cheaper: the WAL is flushed at checkpoints, not per commit.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is flushed to disk before it is
+    /// answered, so a 2xx survives power loss too.
+    Fsync,
 }
 
 impl Default for Incoming {

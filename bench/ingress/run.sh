@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Ingress throughput and latency of `clawhooks serve` (release build, durable
-# SQLite backend on disk, ingress only) against a bare hyper server that only
-# answers 202, both loaded by wrk over loopback in the same run.
+# Ingress throughput and latency of `clawhooks serve` (release build, SQLite
+# backend on disk, ingress only) in both durability modes ("normal": a 2xx
+# survives a process crash; "fsync": it survives power loss too) against a
+# bare hyper server that only answers 202, all loaded by wrk over loopback
+# in the same run.
 #
 #   bench/ingress/run.sh            # 10 s per run
 #   DURATION=30 bench/ingress/run.sh
@@ -20,11 +22,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cat > "$work/config.json" <<'JSON'
-{"webhooks": {"incoming": {"secret": "bench-secret"},
+for mode in normal fsync; do
+  cat > "$work/$mode.json" <<JSON
+{"webhooks": {"incoming": {"secret": "bench-secret", "durability": "$mode"},
   "handlers": [{"id": "github", "path": "/github", "action": "send_message",
     "target": {"channel": "discord", "peer": "dev"}, "template": "{{event.action}}"}]}}
 JSON
+done
 
 start() { # name command...: runs it in the background; its first stdout line ends with its URL
   local out=$work/$1.out; shift
@@ -37,31 +41,39 @@ url_of() { # name
 }
 
 # Started here, not in $(...), so that the exit trap knows their pids.
-start claw env RUST_LOG=error "$target/clawhooks" serve --config "$work/config.json" --db "$work/bench.db" --port 0 --no-workers
+for mode in normal fsync; do
+  start "$mode" env RUST_LOG=error "$target/clawhooks" serve --config "$work/$mode.json" --db "$work/$mode.db" --port 0 --no-workers
+done
 start bare "$target/examples/bare_202"
-claw=$(url_of claw); bare=$(url_of bare)
+normal=$(url_of normal); fsync=$(url_of fsync); bare=$(url_of bare)
 
 load() { # url [delay_ms] [conns]
   WRK_DELAY_MS=${2:-0} wrk -t"$THREADS" -c"${3:-$CONNS}" -d"${DURATION}s" --latency -s bench/ingress/post.lua "$1/webhook/github" | grep '^RESULT'
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-echo "warming up"; load "$claw" >/dev/null; load "$bare" >/dev/null
-b=$(load "$bare"); c=$(load "$claw")
-brps=$(field rps "$b"); crps=$(field rps "$c")
-echo "bare hyper 202 : $b"
-echo "clawhooks      : $c"
-awk -v c="$crps" -v b="$brps" 'BEGIN { printf "ratio          : clawhooks at %.1f%% of the bare server (goal >= 50%%)\n", 100 * c / b }'
+echo "warming up"; load "$normal" >/dev/null; load "$fsync" >/dev/null; load "$bare" >/dev/null
+b=$(load "$bare"); n=$(load "$normal"); f=$(load "$fsync")
+brps=$(field rps "$b"); nrps=$(field rps "$n"); frps=$(field rps "$f")
+echo "bare hyper 202   : $b"
+echo "clawhooks normal : $n"
+echo "clawhooks fsync  : $f"
+awk -v n="$nrps" -v f="$frps" -v b="$brps" 'BEGIN {
+  printf "ratio            : normal at %.1f%%, fsync at %.1f%% of the bare server (goal >= 50%%); fsync at %.1f%% of normal\n", 100 * n / b, 100 * f / b, 100 * f / n }'
 
-# Half of clawhooks' peak, paced: each connection waits DELAY ms between
+# Half of each mode's peak, paced: each connection waits DELAY ms between
 # requests, so the offered rate is about connections * 1000 / (DELAY + latency).
-half=$(awk -v c="$crps" 'BEGIN { printf "%d", c / 2 }')
 delay=10
-conns2=$(awk -v h="$half" -v d="$delay" 'BEGIN { n = h * d / 1000; if (n < 1) n = 1; printf "%d", n + 0.5 }')
-h=$(load "$claw" "$delay" "$conns2")
-echo "clawhooks @half: $h (target ~${half} req/s: $conns2 connections, ${delay} ms apart; goal p99 < 5 ms)"
+paced() { # rps: half of it, as the connections of the paced load
+  awk -v r="$1" -v d="$delay" 'BEGIN { n = r / 2 * d / 1000; if (n < 1) n = 1; printf "%d", n + 0.5 }'
+}
+nconns=$(paced "$nrps"); fconns=$(paced "$frps")
+echo "normal @half     : $(load "$normal" "$delay" "$nconns") (target ~$(awk -v r="$nrps" 'BEGIN { printf "%d", r / 2 }') req/s: $nconns connections, ${delay} ms apart; goal p99 < 5 ms)"
+echo "fsync @half      : $(load "$fsync" "$delay" "$fconns") (target ~$(awk -v r="$frps" 'BEGIN { printf "%d", r / 2 }') req/s: $fconns connections, ${delay} ms apart)"
 # The same paced load on the bare server: the floor this machine and wrk's
 # pacing put under any p99 (connections answered together send together).
-echo "bare @same pace: $(load "$bare" "$delay" "$conns2")"
-queued=$(sqlite3 "$work/bench.db" "select count(*) from messages" 2>/dev/null || echo "?")
-echo "hooks durably queued: $queued"
+echo "bare @normal pace: $(load "$bare" "$delay" "$nconns")"
+for mode in normal fsync; do
+  queued=$(sqlite3 "$work/$mode.db" "select count(*) from messages" 2>/dev/null || echo "?")
+  echo "hooks queued ($mode): $queued"
+done

@@ -162,6 +162,15 @@ fn validate(files: &[PathBuf]) -> Result<()> {
     }
 }
 
+/// Opens the SQLite file and logs the durability in force, as SQLite reports it.
+fn open_db(path: &std::path::Path, durability: config::Durability) -> Result<Embedded> {
+    let embedded = Embedded::open_with(path, durability)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let synchronous = embedded.synchronous()?;
+    tracing::info!(db = %path.display(), ?durability, %synchronous, "database open");
+    Ok(embedded)
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
     let armed = clawhooks::faults::arm_from_env().map_err(anyhow::Error::msg)?;
     if !armed.is_empty() {
@@ -185,7 +194,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let embedded = if args.memory {
             Embedded::memory()?
         } else {
-            Embedded::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?
+            open_db(&args.db, cfg.config.webhooks.incoming.durability)?
         };
         let recovered = embedded.recover_in_flight()?;
         if recovered > 0 {

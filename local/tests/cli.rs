@@ -88,6 +88,9 @@ fn schema_describes_the_config() {
         "allowedIPs",
         "sessionMode",
         "maxAttempts",
+        "stripHeaders",
+        "durability",
+        "fsync",
     ] {
         assert!(text.contains(key), "schema lacks {key}");
     }

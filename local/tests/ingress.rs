@@ -68,6 +68,48 @@ async fn the_seed_curl_example_is_accepted() {
 }
 
 #[tokio::test]
+async fn credential_headers_are_not_stored_but_signatures_are() {
+    let mut cfg: serde_json::Value = serde_json::from_str(&base_config()).unwrap();
+    cfg["webhooks"]["incoming"]["stripHeaders"] = json!(["X-Tenant-Token"]);
+    let s = server(&cfg.to_string()).await;
+    let resp = s
+        .client
+        .post(s.url("/webhook/my-hook"))
+        .header("X-Webhook-Secret", SECRET)
+        .header("X-Api-Key", "caller-api-key")
+        .header("X-Gitlab-Token", "gitlab-token")
+        .header("X-Auth-Token", "auth-token")
+        .header("Cookie", "session=cookie")
+        .header("X-Tenant-Token", "tenant-token")
+        .header("X-Hub-Signature-256", "sha256=abc")
+        .header("X-GitHub-Event", "push")
+        .json(&json!({"a": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let queued = s.take_queued().await;
+    let stored = serde_json::to_string(&queued[0]).unwrap();
+    for value in [
+        "caller-api-key",
+        "gitlab-token",
+        "auth-token",
+        "session=cookie",
+        "tenant-token",
+        SECRET,
+    ] {
+        assert!(!stored.contains(value), "{value} stored: {stored}");
+    }
+    let h = &queued[0].headers;
+    assert_eq!(
+        h.get("x-hub-signature-256").map(String::as_str),
+        Some("sha256=abc")
+    );
+    assert_eq!(h.get("x-github-event").map(String::as_str), Some("push"));
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn routes_by_id_and_by_path_and_keys_persistent_sessions() {
     let s = server(&base_config()).await;
     let post = |path: &str, body: serde_json::Value| {

@@ -13,17 +13,19 @@ struct Spawned {
     base: String,
 }
 
+/// Starts `clawhooks serve`; its log goes to `<db>.log`.
 fn spawn(config: &Path, db: &Path, extra: &[&str]) -> Spawned {
+    let log = std::fs::File::create(db.with_extension("log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
         .args(["serve", "--config"])
         .arg(config)
         .arg("--db")
         .arg(db)
-        .args(["--port", "0"])
+        .args(["--port", "0", "--log-json"])
         .args(extra)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start clawhooks");
     let mut line = String::new();
@@ -83,10 +85,26 @@ fn queued_ids(db: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn accepted_hooks_survive_kill_9_and_restart() {
+    survive_kill_9(None, "NORMAL").await;
+}
+
+#[tokio::test]
+async fn fsync_durability_is_in_force_and_survives_kill_9() {
+    survive_kill_9(Some("fsync"), "FULL").await;
+}
+
+/// Posts, kills with SIGKILL, restarts, posts again: every 202 is kept.
+/// `synchronous` is what the server must report SQLite running with.
+async fn survive_kill_9(durability: Option<&str>, synchronous: &str) {
     clawhooks::adapters::http::install_crypto_provider();
     let dir = temp_dir();
     let config = dir.join("config.json");
-    std::fs::write(&config, r#"{"webhooks":{"incoming":{"secret":"s"}}}"#).unwrap();
+    let mut incoming = serde_json::json!({"secret": "s"});
+    if let Some(d) = durability {
+        incoming["durability"] = d.into();
+    }
+    let doc = serde_json::json!({"webhooks": {"incoming": incoming}});
+    std::fs::write(&config, doc.to_string()).unwrap();
     let db = dir.join("clawhooks.db");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -98,6 +116,11 @@ async fn accepted_hooks_survive_kill_9_and_restart() {
     first.child.kill().unwrap(); // SIGKILL: no chance to flush anything
     first.child.wait().unwrap();
     assert_eq!(queued_ids(&db), accepted, "every 202 is on disk, in order");
+    let log = std::fs::read_to_string(db.with_extension("log")).unwrap();
+    assert!(
+        log.contains(&format!(r#""synchronous":"{synchronous}""#)),
+        "the server does not report synchronous {synchronous}:\n{log}"
+    );
 
     let mut second = spawn(&config, &db, &["--no-workers"]);
     accepted.extend(post_many(&client, &second.base, 5).await);

@@ -16,6 +16,7 @@ pub mod handler;
 pub mod ingress;
 pub mod limits;
 pub mod ports;
+pub mod protocol;
 pub mod secret;
 pub mod template;
 pub mod verify;

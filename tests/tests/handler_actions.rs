@@ -67,6 +67,42 @@ async fn forward_passes_the_body_as_received_with_chosen_headers_and_a_signature
 }
 
 #[tokio::test]
+async fn credential_headers_reach_neither_templates_nor_the_forward_target() {
+    let target = Recorder::start().await;
+    let h = Harness::new(
+        &json!({"webhooks": {"handlers": [{
+            "id": "relay", "action": "forward",
+            "forward": {"url": target.url("/x"),
+                        "passHeaders": ["X-Api-Key", "X-Gitlab-Token", "X-GitHub-Event"],
+                        "bodyTemplate": "{\"seen\": {{json headers}}}"}
+        }]}})
+        .to_string(),
+    );
+    h.post(
+        "relay",
+        &[
+            ("x-api-key", "caller-api-key"),
+            ("x-gitlab-token", "gitlab-token"),
+            ("x-github-event", "push"),
+        ],
+        r#"{"a":1}"#,
+    )
+    .await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &target.requests()[0];
+    let seen = &r.json()["seen"];
+    assert_eq!(seen["x-github-event"], "push", "the template sees the rest");
+    assert!(
+        seen.get("x-api-key").is_none() && seen.get("x-gitlab-token").is_none(),
+        "{seen}"
+    );
+    assert_eq!(r.header("x-github-event"), Some("push"));
+    assert_eq!(r.header("x-api-key"), None);
+    assert_eq!(r.header("x-gitlab-token"), None);
+    assert!(!String::from_utf8_lossy(&r.body).contains("caller-api-key"));
+}
+
+#[tokio::test]
 async fn forward_renders_a_body_template() {
     let target = Recorder::start().await;
     let h = Harness::new(

@@ -465,6 +465,60 @@ mod tests {
     }
 
     #[test]
+    fn malformed_whsec_secrets_fail_to_load_for_forward_and_outgoing_alike() {
+        let e = errors(
+            r#"{"webhooks":{"handlers":[{"id":"a"},{"id":"b"},
+                {"id":"relay","action":"forward","forward":{"url":"https://relay.example","secret":"whsec_not*base64!"}}],
+              "outgoing":[{"id":"o","url":"https://out.example","secret":"whsec_not*base64!"}]}}"#,
+        );
+        assert_eq!(
+            e,
+            [
+                "webhooks.handlers[2].forward.secret: a whsec_ secret must be base64 after the prefix",
+                "webhooks.outgoing[0].secret: a whsec_ secret must be base64 after the prefix",
+            ]
+        );
+        let empty = r#"{"webhooks":{"handlers":[{"id":"relay","action":"forward","forward":{"url":"https://relay.example","secret":""}}]}}"#;
+        assert_eq!(
+            errors(empty),
+            ["webhooks.handlers[0].forward.secret: the secret is empty"]
+        );
+    }
+
+    #[test]
+    fn strip_headers_are_checked_and_passing_a_stripped_header_warns() {
+        assert_eq!(
+            errors(r#"{"webhooks":{"incoming":{"stripHeaders":["X-Ok","bad header"]}}}"#),
+            [r#"webhooks.incoming.stripHeaders[1]: "bad header" is not a valid header name"#]
+        );
+        assert_eq!(
+            errors(r#"{"webhooks":{"incoming":{"stripHeader":["X-Ok"]}}}"#),
+            [
+                r#"webhooks.incoming.stripHeader: unknown key "stripHeader" (did you mean "stripHeaders"?)"#
+            ]
+        );
+        let cfg = load_str(
+            r#"{"webhooks":{"incoming":{"stripHeaders":["X-Tenant-Token"]},"handlers":[{"id":"relay","action":"forward",
+                "forward":{"url":"https://relay.example","passHeaders":["X-GitHub-Event","X-Api-Key","x-tenant-token"]}}]}}"#,
+            &no_env,
+        )
+        .unwrap();
+        let paths: Vec<&str> = cfg.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert!(
+            paths.contains(&"webhooks.handlers[0].forward.passHeaders[1]"),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"webhooks.handlers[0].forward.passHeaders[2]"),
+            "{paths:?}"
+        );
+        assert!(
+            !paths.contains(&"webhooks.handlers[0].forward.passHeaders[0]"),
+            "{paths:?}"
+        );
+    }
+
+    #[test]
     fn bad_cidr_names_its_path() {
         let e = errors(r#"{"webhooks":{"incoming":{"allowedIPs":["10.0.0.1","10.0.0.300"]}}}"#);
         assert_eq!(

@@ -90,6 +90,28 @@ pub struct Incoming {
     /// (GitHub waits 10 s), so a sender hears an answer, never a timeout.
     #[serde(default = "default_accept_timeout")]
     pub accept_timeout: Seconds,
+    /// Request headers dropped before the event is stored, besides the
+    /// credential headers always dropped (`ingress::headers::ALWAYS_STRIPPED`)
+    /// and `secretHeader`. Adds to that list; it cannot shorten it.
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
+    /// What a 2xx promises on the embedded backend (`clawhooks serve`).
+    #[serde(default)]
+    pub durability: Durability,
+}
+
+/// How far the embedded backend's commit of a hook goes before its 2xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// SQLite `synchronous=NORMAL` in WAL mode: the commit is in the OS's
+    /// hands, so a 2xx survives a process crash but not an OS crash or a
+    /// power loss. Cheaper: the WAL is flushed at checkpoints, not per commit.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is flushed to disk before it is
+    /// answered, so a 2xx survives power loss too.
+    Fsync,
 }
 
 impl Default for Incoming {
@@ -174,11 +196,12 @@ pub struct Target {
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Forward {
+    #[serde(serialize_with = "redact::url")]
     pub url: String,
     #[serde(default = "default_method")]
     pub method: String,
     /// Headers set on the forwarded request (values may use `${ENV}`).
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::header_values")]
     pub headers: BTreeMap<String, String>,
     /// Incoming headers copied onto the forwarded request.
     #[serde(default)]
@@ -245,7 +268,7 @@ pub struct Outgoing {
     pub id: String,
     /// Where events are delivered. A subscription without one is kept but
     /// inert (the seed's retry example has none); `validate` warns.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::url_opt_shape")]
     pub url: Option<String>,
     /// Event types delivered; empty means all of them.
     #[serde(default)]
@@ -254,7 +277,7 @@ pub struct Outgoing {
     pub method: String,
     #[serde(default)]
     pub retry: Retry,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::header_values")]
     pub headers: BTreeMap<String, String>,
     /// Signing secret (`whsec_…` for Standard Webhooks).
     #[serde(default)]
@@ -341,12 +364,12 @@ pub struct Channel {
     /// when the handler's `target.peer` does not name one.
     #[serde(default)]
     pub channel_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::url_opt_shape")]
     pub api_base: Option<String>,
     /// The generic webhook's URL.
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::url_opt_shape")]
     pub url: Option<String>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "redact::header_values")]
     pub headers: BTreeMap<String, String>,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -377,6 +400,7 @@ pub struct Agent {
     #[serde(rename = "type")]
     pub kind: AgentKind,
     /// Chat-completions base URL (`…/v1`) or the OpenClaw gateway URL.
+    #[serde(serialize_with = "redact::url")]
     pub url: String,
     #[serde(default)]
     pub model: Option<String>,

@@ -1,14 +1,15 @@
-//! `Debug` for the config sections that hold credentials in plain strings:
-//! header values (`Authorization: Bearer …`, `X-Api-Key`) and URLs whose
-//! path or query is a token (Slack and Discord webhook URLs). A `{:?}` of
-//! the config, in a log line or a panic, shows their shape, not their value.
-//! Fields typed [`crate::Secret`] redact themselves.
+//! `Debug` and `Serialize` for the config sections that hold credentials in
+//! plain strings: header values (`Authorization: Bearer …`, `X-Api-Key`) and
+//! URLs whose path or query is a token (Slack and Discord webhook URLs). A
+//! `{:?}` of the config, in a log line or a panic, and a serialized config
+//! show their shape, not their value. Fields typed [`crate::Secret`] redact
+//! themselves.
 
 use super::{Agent, Channel, Forward, Outgoing};
+use crate::secret::REDACTED;
+use serde::Serializer;
 use std::collections::BTreeMap;
 use std::fmt;
-
-const REDACTED: &str = "[redacted]";
 
 /// Prints `[redacted]` in place of a value.
 struct Hidden;
@@ -33,10 +34,10 @@ impl fmt::Debug for HeaderValues<'_> {
 /// A URL as scheme, host and port; any path or query becomes `[redacted]`.
 struct UrlShape<'a>(&'a str);
 
-impl fmt::Debug for UrlShape<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl UrlShape<'_> {
+    fn shown(&self) -> String {
         let Ok(u) = reqwest::Url::parse(self.0) else {
-            return write!(f, "\"[unparsable URL {REDACTED}]\"");
+            return format!("[unparsable URL {REDACTED}]");
         };
         let mut shown = format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""));
         if let Some(port) = u.port() {
@@ -46,7 +47,34 @@ impl fmt::Debug for UrlShape<'_> {
             shown.push('/');
             shown.push_str(REDACTED);
         }
-        write!(f, "{shown:?}")
+        shown
+    }
+}
+
+impl fmt::Debug for UrlShape<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.shown())
+    }
+}
+
+/// `serialize_with` for header maps: names kept, values `[redacted]`.
+pub(super) fn header_values<S: Serializer>(
+    h: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(h.keys().map(|k| (k, REDACTED)))
+}
+
+/// `serialize_with` for URLs: their shape, as `Debug` shows them.
+pub(super) fn url<S: Serializer>(u: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&UrlShape(u).shown())
+}
+
+/// `serialize_with` for optional URLs.
+pub(super) fn url_opt_shape<S: Serializer>(u: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match u {
+        Some(u) => url(u, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -136,6 +164,77 @@ mod tests {
         ] {
             assert_eq!(format!("{:?}", UrlShape(url)), shown);
         }
+    }
+
+    /// Every credential the config can hold, each a value of its own.
+    const CREDENTIALS: [&str; 12] = [
+        "incoming-secret-1",
+        "handler-secret-2",
+        "verify-secret-3",
+        "verify-rotated-4",
+        "forward-secret-5",
+        "forward-header-6",
+        "outgoing-secret-7",
+        "outgoing-header-8",
+        "channel-webhook-url-9",
+        "channel-bot-token-10",
+        "channel-header-11",
+        "agent-api-key-12",
+    ];
+
+    fn config_with_every_credential() -> serde_json::Value {
+        let c = CREDENTIALS;
+        serde_json::json!({"webhooks": {
+            "incoming": {"secret": c[0]},
+            "handlers": [
+                {"id": "own", "secret": c[1]},
+                {"id": "signed", "verify": {"scheme": "github", "secret": c[2], "secrets": [c[3]]}},
+                {"id": "relay", "action": "forward", "forward": {
+                    "url": "https://relay.example/in?token=forward-url-13",
+                    "secret": c[4], "headers": {"X-Api-Key": c[5]}}}
+            ],
+            "outgoing": [{"id": "o", "url": "https://hooks.example/t/outgoing-url-14",
+                          "secret": c[6], "headers": {"Authorization": c[7]}}],
+            "channels": {
+                "slack": {"type": "slack", "webhookUrl": c[8]},
+                "discord": {"type": "discord", "botToken": c[9], "apiBase": "https://discord.example/api-base-15"},
+                "generic": {"type": "webhook", "url": "https://generic.example/channel-url-16",
+                            "headers": {"X-Auth-Token": c[10]}}
+            },
+            "agents": {"bot": {"type": "openai", "url": "https://models.example/v1?key=agent-url-17", "apiKey": c[11]}}
+        }})
+    }
+
+    #[test]
+    fn a_serialized_or_printed_config_holds_no_credential() {
+        let doc = config_with_every_credential().to_string();
+        let cfg = crate::config::load_str(&doc, &|_| None).expect("test config loads");
+        let serialized = serde_json::to_string(&cfg.config).expect("config serializes");
+        let printed = format!("{:?}", cfg.config);
+        let in_urls = [
+            "forward-url-13",
+            "outgoing-url-14",
+            "api-base-15",
+            "channel-url-16",
+            "agent-url-17",
+        ];
+        for shown in [&serialized, &printed] {
+            for credential in CREDENTIALS.iter().chain(&in_urls) {
+                assert!(!shown.contains(credential), "{credential} leaked: {shown}");
+            }
+        }
+        let value: serde_json::Value = serde_json::from_str(&serialized).unwrap();
+        let w = &value["webhooks"];
+        assert_eq!(w["incoming"]["secret"], REDACTED);
+        assert_eq!(
+            w["handlers"][2]["forward"]["headers"]["X-Api-Key"],
+            REDACTED
+        );
+        assert_eq!(w["outgoing"][0]["url"], "https://hooks.example/[redacted]");
+        assert_eq!(
+            w["channels"]["generic"]["timeoutMs"], 15_000,
+            "the rest is shown as is"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::load::{ConfigError, ConfigErrors};
 use super::{Action, Config, Handler, SessionMode};
+use crate::protocol::standard_webhooks::signing_key;
 use crate::template;
 use handlebars::Handlebars;
 use serde_json::Value;
@@ -157,6 +158,14 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             "webhooks.incoming.secretHeader",
             format!("{:?} is not a valid header name", inc.secret_header),
         ));
+    }
+    for (i, name) in inc.strip_headers.iter().enumerate() {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            errors.push(ConfigError::new(
+                format!("webhooks.incoming.stripHeaders[{i}]"),
+                format!("{name:?} is not a valid header name"),
+            ));
+        }
     }
     if inc.max_body_bytes == 0 {
         errors.push(ConfigError::new(
@@ -405,6 +414,10 @@ fn check_handler(
             Some(f) => {
                 check_url(&f.url, &format!("{at}.forward.url"), errors);
                 check_method(&f.method, &format!("{at}.forward.method"), errors);
+                warn_stripped_pass_headers(&w.incoming, f, at, warnings);
+                if let Some(Err(e)) = f.secret.as_ref().map(|s| signing_key(s.expose())) {
+                    errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
+                }
             }
         },
         Action::Custom => match &h.custom {
@@ -425,6 +438,24 @@ fn check_handler(
             path: format!("{at}.sessionKey"),
             message: "sessionKey is ignored unless sessionMode is \"persistent\"".into(),
         });
+    }
+}
+
+/// A credential header is gone before the handler runs, so passing it on
+/// cannot work; saying so at load beats a downstream 401 later.
+fn warn_stripped_pass_headers(
+    inc: &super::Incoming,
+    f: &super::Forward,
+    at: &str,
+    warnings: &mut Vec<Warning>,
+) {
+    for (j, name) in f.pass_headers.iter().enumerate() {
+        if crate::ingress::headers::is_stripped(&name.to_ascii_lowercase(), inc) {
+            warnings.push(Warning {
+                path: format!("{at}.forward.passHeaders[{j}]"),
+                message: format!("{name:?} carries credentials and is stripped before the event is stored (webhooks.incoming.stripHeaders), so it is never forwarded; set the downstream credential in forward.headers"),
+            });
+        }
     }
 }
 

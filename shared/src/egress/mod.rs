@@ -25,10 +25,11 @@ pub use job::{DeliveryJob, EgressMessage};
 
 use crate::config::{CompiledConfig, Outgoing};
 use crate::ports::{Backend, Clock, HttpSender, Received};
+use crate::protocol::standard_webhooks::KeyError;
 use crate::worker::{Stage, StageError};
 use async_trait::async_trait;
 use schedule::{FastRandom, Random};
-use signing::{Signer, SigningError};
+use signing::Signer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ pub enum EgressError {
     Secret {
         index: usize,
         #[source]
-        source: SigningError,
+        source: KeyError,
     },
 }
 

@@ -6,12 +6,14 @@
 //! `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
 //! The first two go on every delivery, signed or not ([`identity`]).
 //! Secrets written `whsec_<base64>` are decoded to their key bytes, as every
-//! Standard Webhooks library does; any other secret is used as raw bytes.
+//! Standard Webhooks library does; any other secret is used as raw bytes
+//! ([`signing_key`]).
 //!
 //! Receivers that only compare a shared secret get it in `X-Webhook-Secret`
 //! (`"signing": "header"`).
 
 use crate::config::Signing;
+use crate::protocol::standard_webhooks::{signing_key, KeyError};
 use crate::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -23,17 +25,6 @@ pub const WEBHOOK_ID: &str = "webhook-id";
 pub const WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 pub const WEBHOOK_SIGNATURE: &str = "webhook-signature";
 pub const SECRET_HEADER: &str = "X-Webhook-Secret";
-
-const PREFIX: &str = "whsec_";
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SigningError {
-    /// The message never includes the secret itself.
-    #[error("a whsec_ secret must be base64 after the prefix")]
-    BadBase64,
-    #[error("the secret is empty")]
-    Empty,
-}
 
 /// The signing material of one subscription, decoded once at start.
 #[derive(Clone)]
@@ -52,13 +43,13 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    pub fn new(secret: &Secret, mode: Signing) -> Result<Self, SigningError> {
+    pub fn new(secret: &Secret, mode: Signing) -> Result<Self, KeyError> {
         if secret.is_empty() {
-            return Err(SigningError::Empty);
+            return Err(KeyError::Empty);
         }
         Ok(match mode {
             Signing::StandardWebhooks => Signer::StandardWebhooks {
-                key: decode_secret(secret.expose())?,
+                key: signing_key(secret.expose())?,
             },
             Signing::Header => Signer::Header {
                 secret: secret.clone(),
@@ -85,21 +76,6 @@ pub fn identity(id: &str, timestamp: i64) -> [(String, String); 2] {
     ]
 }
 
-/// The key bytes of a secret: `whsec_<base64>` decoded, anything else as is.
-pub fn decode_secret(secret: &str) -> Result<Vec<u8>, SigningError> {
-    match secret.strip_prefix(PREFIX) {
-        Some(b64) => {
-            let key = STANDARD.decode(b64).map_err(|_| SigningError::BadBase64)?;
-            if key.is_empty() {
-                return Err(SigningError::Empty);
-            }
-            Ok(key)
-        }
-        None if secret.is_empty() => Err(SigningError::Empty),
-        None => Ok(secret.as_bytes().to_vec()),
-    }
-}
-
 /// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
@@ -119,7 +95,7 @@ mod tests {
     fn reproduces_the_standard_webhooks_test_vector() {
         // Published with the specification and its reference libraries: a
         // receiver's off-the-shelf verifier accepts what matches it.
-        let key = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let key = signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         assert_eq!(
             sign(
                 &key,
@@ -178,10 +154,8 @@ mod tests {
     fn bad_secrets_are_refused_without_echoing_them() {
         let e =
             Signer::new(&Secret::new("whsec_not*base64!"), Signing::StandardWebhooks).unwrap_err();
-        assert_eq!(e, SigningError::BadBase64);
+        assert_eq!(e, KeyError::BadBase64);
         assert!(!e.to_string().contains("not*base64"));
-        assert_eq!(decode_secret("whsec_"), Err(SigningError::Empty));
-        assert_eq!(decode_secret("plain"), Ok(b"plain".to_vec()));
         let debug = format!(
             "{:?}",
             Signer::new(&Secret::new("hunter2"), Signing::Header).unwrap()

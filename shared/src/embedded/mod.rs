@@ -14,6 +14,7 @@ pub use intake::EmbeddedIntake;
 pub use queue::{EmbeddedQueue, QueueOptions};
 pub use store::EmbeddedStore;
 
+use crate::config::Durability;
 use crate::ports::{Backend, Clock, SystemClock};
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -328,20 +329,31 @@ CREATE TABLE IF NOT EXISTS items (
 ";
 
 impl Embedded {
-    /// Opens (or creates) the database file.
+    /// Opens (or creates) the database file with [`Durability::Normal`].
     pub fn open(path: &Path) -> Result<Self, EmbeddedError> {
+        Self::open_with(path, Durability::Normal)
+    }
+
+    /// Opens (or creates) the database file; `durability` decides whether a
+    /// commit (and so a 2xx) waits for the disk.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, EmbeddedError> {
+        // NORMAL is durable across a process crash in WAL mode; only an OS
+        // crash or power loss can lose the last transactions. FULL flushes
+        // the WAL at every commit, so nothing answered is lost.
+        let synchronous = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Fsync => "FULL",
+        };
         let open = || -> Result<Connection, EmbeddedError> {
             let c = Connection::open(path)?;
             c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            // NORMAL is durable across a process crash in WAL mode; only an
-            // OS crash can lose the last transactions.
             // The default page cache (2 MiB): a larger one made every
             // commit slower (SQLite walks the whole cache at the end of a
             // write transaction) and bought nothing, as the tables grow at
             // their ends.
-            c.execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-            )?;
+            c.execute_batch(&format!(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA busy_timeout=5000;"
+            ))?;
             Ok(c)
         };
         let writer = open()?;
@@ -350,6 +362,24 @@ impl Embedded {
         writer.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")?;
         let db = Db::new(writer, Some(open()?), Some(open()?), Arc::new(SystemClock));
         Ok(Embedded { db: Arc::new(db) })
+    }
+
+    /// SQLite's `synchronous` setting of the writer as it is in force
+    /// (`NORMAL`, `FULL`…), read back so `serve` reports what runs, not
+    /// what was asked for.
+    pub fn synchronous(&self) -> Result<&'static str, EmbeddedError> {
+        let conn = self
+            .db
+            .writer_conn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let level: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+        Ok(match level {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            _ => "EXTRA",
+        })
     }
 
     /// A throwaway database in memory (`clawhooks serve --memory`, tests).

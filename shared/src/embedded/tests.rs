@@ -436,3 +436,27 @@ async fn a_delete_batch_frees_the_fifo_groups_it_finishes() {
         .unwrap();
     assert_eq!(bodies(&next), ["1b", "2b"]);
 }
+
+#[tokio::test]
+async fn fsync_durability_flushes_every_commit_and_normal_does_not() {
+    use crate::config::Durability;
+    let dir = std::env::temp_dir().join(format!("clawhooks-embedded-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    let fsync = Embedded::open_with(&path, Durability::Fsync).unwrap();
+    assert_eq!(fsync.synchronous().unwrap(), "FULL");
+    let q = fsync.queue("q", QueueOptions::default());
+    q.send(NewMessage::new("kept")).await.unwrap();
+    drop((q, fsync));
+    // The setting belongs to the connection, not the file: reopening
+    // without it is back to NORMAL, with the data intact.
+    let normal = Embedded::open(&path).unwrap();
+    assert_eq!(normal.synchronous().unwrap(), "NORMAL");
+    let got = normal
+        .queue("q", QueueOptions::default())
+        .receive(10, Duration::from_secs(5), NO_WAIT)
+        .await
+        .unwrap();
+    assert_eq!(got[0].body, "kept");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -6,6 +6,7 @@
 pub(crate) mod auth;
 mod body;
 mod keep;
+pub mod headers;
 pub mod source;
 
 use crate::config::CompiledConfig;
@@ -264,7 +265,7 @@ impl Ingress {
             persistent: false,
             received_at: now,
             source_ip: source.to_string(),
-            headers: kept_headers(&req.headers, &inc.secret_header),
+            headers: headers::kept(&req.headers, inc),
             query,
             content_type,
             body,
@@ -432,26 +433,6 @@ fn idempotency_key(headers: &HeaderMap) -> Option<String> {
 fn parse_query(q: Option<&str>) -> BTreeMap<String, String> {
     q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
-}
-
-/// Request headers for templates and forwarding, minus those carrying credentials.
-fn kept_headers(headers: &HeaderMap, secret_header: &str) -> BTreeMap<String, String> {
-    let secret_header = secret_header.to_ascii_lowercase();
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in headers {
-        let n = name.as_str();
-        if n == secret_header || matches!(n, "authorization" | "cookie" | "proxy-authorization") {
-            continue;
-        }
-        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(n.to_string())
-            .and_modify(|e| {
-                e.push_str(", ");
-                e.push_str(&v);
-            })
-            .or_insert(v);
-    }
-    out
 }
 
 /// The session a hook joins: a fresh `hook:<uuid>`, or the handler's

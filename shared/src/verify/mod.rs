@@ -18,8 +18,8 @@ mod mac;
 pub use header::{parse_prefixed, parse_standard_signatures, parse_stripe_header, StripeHeader};
 
 use crate::config::ConfigError;
+use crate::protocol::standard_webhooks::{base64_key, SECRET_PREFIX};
 use crate::secret::Secret;
-use base64::Engine;
 use http::HeaderMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -320,11 +320,8 @@ fn key_bytes(scheme: Scheme, s: &Secret) -> Result<Vec<u8>, &'static str> {
     if scheme != Scheme::StandardWebhooks {
         return Ok(text.as_bytes().to_vec());
     }
-    let b64 = text.strip_prefix("whsec_").unwrap_or(text);
-    match base64::engine::general_purpose::STANDARD.decode(b64) {
-        Ok(k) if !k.is_empty() => Ok(k),
-        _ => Err("a Standard Webhooks secret is \"whsec_\" followed by base64"),
-    }
+    let b64 = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
+    base64_key(b64).map_err(|_| "a Standard Webhooks secret is \"whsec_\" followed by base64")
 }
 
 fn header_str<'a>(

@@ -4,6 +4,7 @@
 //! shared by signer and verifier cannot make a test pass.
 
 use super::*;
+use base64::Engine;
 use http::{HeaderName, HeaderValue};
 use sha2::{Digest, Sha256, Sha512};
 

@@ -11,7 +11,7 @@ use crate::event::{Body, InboundEvent};
 use crate::handler::failure::{body_excerpt, send_checked, ActionError};
 use crate::handler::status::Status;
 use crate::ports::HttpRequest;
-use crate::Secret;
+use crate::protocol::standard_webhooks::signing_key;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
@@ -91,7 +91,11 @@ pub fn request(
         set(&mut headers, &k.to_ascii_lowercase(), v.clone());
     }
     if let Some(secret) = &f.secret {
-        for (k, v) in sign(secret, &ev.event_id, now_unix, &body) {
+        // Checked at load; a config built in code that skipped it still
+        // never signs with a key the receiver does not expect.
+        let key = signing_key(secret.expose())
+            .map_err(|e| ActionError::permanent("forward", format!("forward.secret: {e}")))?;
+        for (k, v) in sign(&key, &ev.event_id, now_unix, &body) {
             set(&mut headers, k, v);
         }
     }
@@ -127,15 +131,9 @@ fn raw_body(body: &Body) -> Result<Vec<u8>, ActionError> {
 }
 
 /// Standard Webhooks headers: `webhook-signature: v1,<base64 HMAC-SHA256 of
-/// "{id}.{timestamp}.{body}">`, keyed by the secret (base64 after `whsec_`,
-/// else its bytes).
-pub fn sign(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> [(&'static str, String); 3] {
-    let raw = secret.expose();
-    let key = raw
-        .strip_prefix("whsec_")
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .unwrap_or_else(|| raw.as_bytes().to_vec());
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("hmac takes any key length");
+/// "{id}.{timestamp}.{body}">`, keyed by the secret's [`signing_key`].
+pub fn sign(key: &[u8], id: &str, ts: i64, body: &[u8]) -> [(&'static str, String); 3] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(body);
     let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());

@@ -1,0 +1,106 @@
+//! Which request headers reach the stored event, and with it templates,
+//! `forward.passHeaders` and the status pages: all of them except those
+//! carrying credentials. A stored event outlives the request by days (in
+//! the queues, the dead-letter queues, the status records), so a caller's
+//! API key must not ride along.
+
+use crate::config::Incoming;
+use http::HeaderMap;
+use std::collections::BTreeMap;
+
+/// Credential headers never kept, whatever the config says. Provider
+/// signatures (`x-hub-signature-256`, `stripe-signature`,
+/// `webhook-signature`) are not among them: they prove one body only, and
+/// templates and forwards rely on them.
+pub const ALWAYS_STRIPPED: [&str; 10] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-access-token",
+    "x-gitlab-token",
+    "x-webhook-secret",
+    "x-webhook-token",
+];
+
+/// Whether a header (name lower-cased, as `http` gives it) is dropped:
+/// one of [`ALWAYS_STRIPPED`], the configured `secretHeader`, or one of
+/// `stripHeaders`.
+pub fn is_stripped(name: &str, incoming: &Incoming) -> bool {
+    ALWAYS_STRIPPED.contains(&name)
+        || incoming.secret_header.eq_ignore_ascii_case(name)
+        || incoming
+            .strip_headers
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// The headers an event keeps: names lower-cased, repeated headers joined
+/// with `, `, credentials dropped.
+pub fn kept(headers: &HeaderMap, incoming: &Incoming) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if is_stripped(n, incoming) {
+            continue;
+        }
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(n.to_string())
+            .and_modify(|e| {
+                e.push_str(", ");
+                e.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn incoming(doc: serde_json::Value) -> Incoming {
+        serde_json::from_value(doc).unwrap()
+    }
+
+    fn request_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn credentials_go_and_signatures_stay() {
+        let inc = incoming(serde_json::json!({
+            "secretHeader": "X-Hook-Key", "stripHeaders": ["X-Tenant-Token"]
+        }));
+        let h = request_headers(&[
+            ("x-api-key", "k"),
+            ("x-gitlab-token", "g"),
+            ("authorization", "Bearer b"),
+            ("x-hook-key", "s"),
+            ("x-tenant-token", "t"),
+            ("x-webhook-secret", "w"),
+            ("x-hub-signature-256", "sha256=abc"),
+            ("stripe-signature", "t=1,v1=abc"),
+            ("x-github-event", "push"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ]);
+        assert_eq!(
+            kept(&h, &inc).into_iter().collect::<Vec<_>>(),
+            [
+                ("accept", "a, b"),
+                ("stripe-signature", "t=1,v1=abc"),
+                ("x-github-event", "push"),
+                ("x-hub-signature-256", "sha256=abc"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+    }
+}

@@ -2,7 +2,9 @@
 //! the middle, start it again on the same state, and check that every hook
 //! that got a 2xx reaches the outgoing sink at least once. The sink
 //! deduplicates by `webhook-id`, as a receiver should; duplicates are
-//! counted, losses fail the test. Run on the embedded backend (the SQLite
+//! counted, losses fail the test. Every hook carries an idempotency key, and
+//! the hooks in flight at the kill are retried with their keys after the
+//! restart, as real senders do: each key must end with one event id. Run on the embedded backend (the SQLite
 //! file) and on SQS/DynamoDB in the emulator.
 //!
 //! `bench/crash/run.sh` runs it with more hooks and prints the figures.
@@ -36,10 +38,30 @@ fn serve(config: &Path, backend: &[String], env: &[(&'static str, String)]) -> (
 }
 
 struct Report {
+    /// Hooks in flight at the kill, retried with their key afterwards.
+    retried: usize,
     accepted: usize,
     delivered: usize,
     lost: usize,
     duplicated: usize,
+}
+
+/// Posts one hook with idempotency key `key`; the event id of its 2xx, or
+/// `None` when the server is gone.
+async fn post_keyed(client: &reqwest::Client, base: &str, key: &str) -> Option<String> {
+    let r = client
+        .post(format!("{base}/webhook/load"))
+        .header("X-Webhook-Secret", "s")
+        .header("Idempotency-Key", key)
+        .json(&serde_json::json!({ "key": key }))
+        .send()
+        .await
+        .ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    let body: serde_json::Value = r.json().await.ok()?;
+    Some(body["eventId"].as_str()?.to_string())
 }
 
 async fn crash_and_recover(
@@ -69,9 +91,11 @@ async fn crash_and_recover(
     }
 
     let (mut first, base) = serve(&config, &backend, &env);
-    let accepted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Each hook carries its own idempotency key, as Standard Webhooks and
+    // GitHub senders do. Key -> the event id its 2xx named.
+    let accepted: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
     let target = hooks_before_kill();
@@ -80,39 +104,49 @@ async fn crash_and_recover(
         let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
         posters.push(tokio::spawn(async move {
             for n in 0.. {
-                let sent = client
-                    .post(format!("{base}/webhook/load"))
-                    .header("X-Webhook-Secret", "s")
-                    .json(&serde_json::json!({ "worker": worker, "n": n }))
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => {
-                        let body: serde_json::Value = r.json().await.unwrap();
-                        accepted
-                            .lock()
-                            .unwrap()
-                            .insert(body["eventId"].as_str().unwrap().to_string());
+                let key = format!("w{worker}-{n}");
+                match post_keyed(&client, &base, &key).await {
+                    Some(event_id) => {
+                        accepted.lock().unwrap().insert(key, event_id);
                     }
-                    // The server is gone: whatever was not answered was not accepted.
-                    _ => break,
+                    // The server is gone: this hook has no answer, and its
+                    // sender will retry it with the same key.
+                    None => return Some(key),
                 }
             }
+            None
         }));
     }
     let started = Instant::now();
-    while accepted.lock().unwrap().len() < target && started.elapsed() < Duration::from_secs(60) {
+    while accepted.lock().unwrap().len() < target && started.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     first.kill().unwrap(); // SIGKILL, mid-load
     first.wait().unwrap();
+    let mut unanswered = Vec::new();
     for p in posters {
-        p.await.unwrap();
+        unanswered.extend(p.await.unwrap());
     }
-    let accepted = accepted.lock().unwrap().clone();
 
-    let (mut second, _) = serve(&config, &backend, &env);
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut second, base) = serve(&config, &backend, &env);
+    // The senders retry what got no answer, with the same keys: a hook the
+    // first process kept gets its event id back, one it lost is kept now.
+    for key in &unanswered {
+        let event_id = post_keyed(&client, &base, key)
+            .await
+            .expect("the restarted server answers");
+        accepted.lock().unwrap().insert(key.clone(), event_id);
+    }
+    let by_key = accepted.lock().unwrap().clone();
+    let accepted: BTreeSet<String> = by_key.values().cloned().collect();
+    assert_eq!(
+        accepted.len(),
+        by_key.len(),
+        "one event per key, across the crash"
+    );
+
+    // A backlog of thousands drains at the emulator's pace: allow for it.
+    let deadline = Instant::now() + Duration::from_secs(120 + accepted.len() as u64 / 50);
     let (delivered, total) = loop {
         let mut by_hook: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let reqs = sink.requests();
@@ -133,14 +167,15 @@ async fn crash_and_recover(
     second.wait().unwrap();
     std::fs::remove_dir_all(&dir).ok();
     let report = Report {
+        retried: unanswered.len(),
         accepted: accepted.len(),
         delivered: accepted.intersection(&delivered).count(),
         lost: accepted.difference(&delivered).count(),
         duplicated: total.0 - total.1,
     };
     println!(
-        "crash-safety {name}: accepted {}, delivered {}, lost {}, duplicated {}",
-        report.accepted, report.delivered, report.lost, report.duplicated
+        "crash-safety {name}: accepted {} ({} retried after the kill with their key), delivered {}, lost {}, duplicated {}",
+        report.accepted, report.retried, report.delivered, report.lost, report.duplicated
     );
     report
 }

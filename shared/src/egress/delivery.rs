@@ -172,6 +172,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     let fields = (ev.id.as_str(), job.subscription.as_str(), job.attempt);
     match verdict {
         Verdict::Delivered => {
+            crate::faults::check(crate::faults::EGRESS_AFTER_DELIVERY).map_err(retry_later)?;
             attempt.outcome = Outcome::Delivered;
             tracing::info!(
                 event_id = fields.0,

@@ -5,8 +5,8 @@
 
 pub(crate) mod auth;
 mod body;
-mod keep;
 pub mod headers;
+mod keep;
 pub mod source;
 
 use crate::config::CompiledConfig;

@@ -11,8 +11,10 @@
 //! (`CLAWHOOKS_EMULATOR=moto cargo test -p clawhooks-e2e --test conformance` for moto).
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clawhooks::aws::{bootstrap, BootstrapSettings};
+use clawhooks::egress::replay::{self, ReplayFilter};
+use clawhooks::egress::DeliveryJob;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::ports::{Backend, Item, NewMessage, Queue, QueueError, Received, Table, TestClock};
 use clawhooks_e2e::emulator;
@@ -111,6 +113,8 @@ conformance!(
     dedup_keys_expire,
     expired_items_are_absent_to_every_read,
     query_orders_by_sort_key_and_scan_sees_the_table,
+    peeking_hides_and_consumes_nothing,
+    dead_letters_are_listed_in_place_then_all_replayed,
 );
 
 /// What is visible now, without waiting (SQS short poll; the emulators and
@@ -524,4 +528,82 @@ async fn query_orders_by_sort_key_and_scan_sees_the_table(f: &dyn Fixture) {
 
     store.delete(t, "p", "a").await.unwrap();
     assert!(store.get(t, "p", "a", now).await.unwrap().is_none());
+}
+
+/// The bodies of peeked messages, sorted (standard queues keep no order);
+/// a peeked message comes without a receipt.
+fn peeked_bodies(msgs: Vec<Received>) -> Vec<String> {
+    let mut bodies: Vec<String> = msgs
+        .into_iter()
+        .map(|m| {
+            assert!(m.receipt.is_empty(), "a peek hands out no receipt");
+            m.body
+        })
+        .collect();
+    bodies.sort();
+    bodies
+}
+
+/// On a dead-letter queue, the kind listings read (on SQS a peek counts as
+/// a receive, and a FIFO queue cannot be peeked: see `SqsQueue::peek`).
+async fn peeking_hides_and_consumes_nothing(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let q = b.delivery_dlq.as_ref();
+    for i in 0..3 {
+        q.send(NewMessage::new(format!("p{i}"))).await.unwrap();
+    }
+    let all = ["p0", "p1", "p2"];
+    assert_eq!(peeked_bodies(q.peek(10).await.unwrap()), all);
+    assert_eq!(
+        peeked_bodies(q.peek(10).await.unwrap()),
+        all,
+        "the same ones again"
+    );
+    assert_eq!(q.peek(2).await.unwrap().len(), 2, "at most max");
+    let got = receive_n(q, 3, LONG).await;
+    assert_eq!(got.len(), 3, "none hidden by the peeks");
+    let receipts: Vec<_> = got.iter().map(|m| m.receipt.clone()).collect();
+    q.delete_batch(&receipts).await.unwrap();
+}
+
+/// A dead letter as egress writes one, for `subscription`.
+fn dead_letter(n: usize, subscription: &str, at: DateTime<Utc>) -> DeliveryJob {
+    let event = serde_json::from_value(json!({
+        "id": format!("ev-{n}"), "type": "message_received", "session": "hook:1",
+        "message": {"from": "x", "text": "hi", "timestamp": "2026-01-01T00:00:00.000Z"},
+        "timestamp": "2026-01-01T00:00:00.000Z"
+    }))
+    .unwrap();
+    let mut job = DeliveryJob::first(event, subscription);
+    job.dead_lettered_at = Some(at);
+    job.last_error = Some("HTTP 500".into());
+    job
+}
+
+/// Listing dead letters leaves them where they are: a second listing shows
+/// the same ones, and a replay right after takes every one.
+async fn dead_letters_are_listed_in_place_then_all_replayed(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let now = Utc::now();
+    for n in 0..5 {
+        b.delivery_dlq
+            .send(dead_letter(n, "s", now).message(now))
+            .await
+            .unwrap();
+    }
+    let all = ReplayFilter::default();
+    let ids = |jobs: Vec<DeliveryJob>| {
+        let mut ids: Vec<String> = jobs.into_iter().map(|j| j.event.id).collect();
+        ids.sort();
+        ids
+    };
+    let first = ids(replay::list(b.delivery_dlq.as_ref(), &all).await.unwrap());
+    assert_eq!(first.len(), 5);
+    let second = ids(replay::list(b.delivery_dlq.as_ref(), &all).await.unwrap());
+    assert_eq!(second, first, "listed twice: the same dead letters");
+
+    let report = replay::replay(&b, &all, now).await.unwrap();
+    assert_eq!(report.replayed, 5, "{report:?}");
+    let back = receive_n(b.delivery_queue.as_ref(), 5, LONG).await;
+    assert_eq!(back.len(), 5, "every one back on the delivery queue");
 }

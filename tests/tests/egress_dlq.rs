@@ -252,17 +252,24 @@ async fn a_duplicate_job_never_delivers_twice() {
     assert_eq!(rig.attempts(&ev.id).await.len(), 1);
 }
 
-#[tokio::test]
-async fn two_replays_at_once_send_each_dead_letter_back_once() {
+/// `n` events given up on at their only attempt by a sink answering 500:
+/// `n` dead letters of subscription `s`.
+async fn dead_letters(n: usize) -> (Recorder, Rig) {
     let sink = Recorder::start_with(Reply::status(500)).await;
     let rig = Rig::new(&config(json!([
         { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
     ])));
-    for i in 0..25 {
+    for i in 0..n {
         rig.emit(&lifecycle(EventType::MessageReceived, &format!("{i}")))
             .await;
     }
     rig.drain().await;
+    (sink, rig)
+}
+
+#[tokio::test]
+async fn two_replays_at_once_send_each_dead_letter_back_once() {
+    let (sink, rig) = dead_letters(25).await;
     assert_eq!(sink.count(), 25);
     sink.set_default(Reply::status(200));
     let all = ReplayFilter::default();
@@ -280,4 +287,38 @@ async fn two_replays_at_once_send_each_dead_letter_back_once() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 25, "no event delivered twice");
+}
+
+/// A listing reads: it shows every dead letter (past a receive's ten),
+/// the same ones twice, receives none of them (nothing counted, nothing
+/// hidden), and a replay right after takes them all.
+#[tokio::test]
+async fn listing_25_dead_letters_shows_all_and_changes_nothing() {
+    let (_sink, rig) = dead_letters(25).await;
+    let dlq = rig.backend.delivery_dlq.as_ref();
+    let all = ReplayFilter::default();
+    let listed = |jobs: Vec<clawhooks::egress::DeliveryJob>| {
+        jobs.into_iter().map(|j| j.event.id).collect::<Vec<_>>()
+    };
+    let first = listed(replay::list(dlq, &all).await.unwrap());
+    assert_eq!(first.len(), 25);
+    let http = rig.admin("GET", "/dlq", "").await;
+    assert_eq!(http.body["count"], json!(25));
+    assert_eq!(listed(replay::list(dlq, &all).await.unwrap()), first);
+
+    let now_visible = dlq
+        .receive(10, std::time::Duration::ZERO, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(now_visible.len(), 10, "none hidden by the listings");
+    assert!(
+        now_visible.iter().all(|m| m.receive_count == 1),
+        "listings received none: {:?}",
+        now_visible
+            .iter()
+            .map(|m| m.receive_count)
+            .collect::<Vec<_>>()
+    );
+    let report = replay::replay(&rig.backend, &all, rig.now()).await.unwrap();
+    assert_eq!(report.replayed, 25);
 }

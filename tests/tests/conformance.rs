@@ -13,10 +13,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clawhooks::aws::{bootstrap, BootstrapSettings};
+use clawhooks::config::load_str;
 use clawhooks::egress::replay::{self, ReplayFilter};
-use clawhooks::egress::DeliveryJob;
+use clawhooks::egress::{DeliveryJob, EgressStage};
 use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::ports::{Backend, Item, NewMessage, Queue, QueueError, Received, Table, TestClock};
+use clawhooks::handler::HandlerStage;
+use clawhooks::ports::{
+    Backend, Clock, Item, NewMessage, Queue, QueueError, Received, SystemClock, Table, TestClock,
+};
+use clawhooks::worker::{process_one, Stage, DEAD_LETTER_REASON};
 use clawhooks_e2e::emulator;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,6 +37,8 @@ trait Fixture: Send + Sync {
     async fn backend(&self) -> Backend;
     /// Lets `d` pass for the queues (visibility timeouts, delays).
     async fn pass(&self, d: Duration);
+    /// The time the queues keep, for stages run on the backend.
+    fn clock(&self) -> Arc<dyn Clock>;
 }
 
 /// The embedded backend on a clock the test moves.
@@ -60,6 +67,9 @@ impl Fixture for EmbeddedFixture {
     async fn pass(&self, d: Duration) {
         self.clock.advance(chrono::Duration::from_std(d).unwrap());
     }
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
 }
 
 /// SQS and DynamoDB on the emulator, resources created by our own bootstrap
@@ -82,6 +92,9 @@ impl Fixture for AwsFixture {
     }
     async fn pass(&self, d: Duration) {
         tokio::time::sleep(d).await;
+    }
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
     }
 }
 
@@ -115,6 +128,7 @@ conformance!(
     query_orders_by_sort_key_and_scan_sees_the_table,
     peeking_hides_and_consumes_nothing,
     dead_letters_are_listed_in_place_then_all_replayed,
+    unreadable_messages_are_dead_lettered_with_their_body,
 );
 
 /// What is visible now, without waiting (SQS short poll; the emulators and
@@ -606,4 +620,52 @@ async fn dead_letters_are_listed_in_place_then_all_replayed(f: &dyn Fixture) {
     assert_eq!(report.replayed, 5, "{report:?}");
     let back = receive_n(b.delivery_queue.as_ref(), 5, LONG).await;
     assert_eq!(back.len(), 5, "every one back on the delivery queue");
+}
+
+/// A message no stage can read goes to the dead-letter queue of the queue
+/// it came from, body and attributes as sent plus the reason, and leaves
+/// its queue.
+async fn unreadable_messages_are_dead_lettered_with_their_body(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let config = Arc::new(load_str("{}", &|_| None).unwrap());
+    let http = Arc::new(clawhooks_e2e::loopback_http());
+    let handler = HandlerStage::new(config.clone(), b.clone(), http.clone(), f.clock());
+    let egress = EgressStage::new(config, b.clone(), http, f.clock()).unwrap();
+    let garbage = NewMessage::new("not an inbound event").group("s1");
+    dead_lettered_whole(&b.handler_queue, &b.handler_dlq, &handler, garbage).await;
+    let not_an_event = NewMessage::new(r#"{"type": 7}"#).group("s1");
+    dead_lettered_whole(&b.events_queue, &b.events_dlq, &egress, not_an_event).await;
+    let broken_job = NewMessage::new(r#"{"kind": "delivery"}"#).attribute("kind", "delivery");
+    dead_lettered_whole(&b.delivery_queue, &b.delivery_dlq, &egress, broken_job).await;
+}
+
+/// Sends `msg` to `q`, has `stage` process it, and checks it left `q` for
+/// `dlq` whole.
+async fn dead_lettered_whole(
+    q: &Arc<dyn Queue>,
+    dlq: &Arc<dyn Queue>,
+    stage: &dyn Stage,
+    msg: NewMessage,
+) {
+    let name = q.name().to_string();
+    let (body, attributes) = (msg.body.clone(), msg.attributes.clone());
+    q.send(msg).await.unwrap();
+    let got = receive_n(q.as_ref(), 1, LONG).await;
+    assert_eq!(got.len(), 1, "{name}");
+    assert!(
+        process_one(q.as_ref(), stage, &got[0]).await,
+        "{name}: done once dead-lettered"
+    );
+    let dead = receive_n(dlq.as_ref(), 1, LONG).await;
+    assert_eq!(dead.len(), 1, "{name}: in its dead-letter queue");
+    assert_eq!(dead[0].body, body, "{name}: body intact");
+    for (k, v) in &attributes {
+        assert_eq!(dead[0].attributes.get(k), Some(v), "{name}: attribute {k}");
+    }
+    let reason = &dead[0].attributes[DEAD_LETTER_REASON];
+    assert!(reason.starts_with("not "), "{name}: {reason}");
+    assert!(
+        receive_now(q.as_ref(), 10, LONG).await.is_empty(),
+        "{name}: gone from its queue"
+    );
 }

@@ -300,14 +300,13 @@ impl Stage for HandlerStage {
     }
 
     async fn process(&self, msg: &Received) -> Result<(), StageError> {
-        let ev: InboundEvent = match serde_json::from_str(&msg.body) {
-            Ok(ev) => ev,
+        match serde_json::from_str::<InboundEvent>(&msg.body) {
+            Ok(ev) => self.handle(&ev, msg.receive_count).await,
             Err(e) => {
-                // Not ours to retry: no later attempt parses it either.
-                tracing::error!(message_id = %msg.message_id, error = %e, "handler queue message is not an InboundEvent; dropped");
-                return Ok(());
+                let dlq = self.backend.handler_dlq.as_ref();
+                let reason = format!("not an inbound event: {e}");
+                crate::worker::dead_letter(dlq, self.name(), msg, &reason).await
             }
-        };
-        self.handle(&ev, msg.receive_count).await
+        }
     }
 }

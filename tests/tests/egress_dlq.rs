@@ -8,6 +8,7 @@ use clawhooks::config::EventType;
 use clawhooks::egress::log::Outcome;
 use clawhooks::egress::replay::{self, ReplayFilter};
 use clawhooks::egress::EgressMessage;
+use clawhooks::ports::NewMessage;
 use clawhooks_e2e::{Recorder, Reply};
 use egress_support::{config, lifecycle, Rig};
 use serde_json::json;
@@ -287,6 +288,66 @@ async fn two_replays_at_once_send_each_dead_letter_back_once() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 25, "no event delivered twice");
+}
+
+/// A job that comes back after its give-up (a crash between dead-lettering
+/// and deleting it) finishes the give-up without redoing it: the receiver
+/// is not called again, the dead-letter queue keeps one copy, and the
+/// `error` event it emits again is the same event (same id).
+#[tokio::test]
+async fn a_redelivered_give_up_calls_once_dead_letters_once_and_reports_one_id() {
+    let dead = Recorder::start_with(Reply::status(500)).await;
+    let errors = Recorder::start().await;
+    let rig = Rig::new(&config(json!([
+        { "id": "dead", "url": dead.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+        { "id": "errors", "url": errors.url("/"), "events": ["error"] },
+    ])));
+    let ev = lifecycle(EventType::MessageReceived, "once");
+    rig.emit(&ev).await;
+    rig.fan_out_only().await;
+    let job = rig.backend.delivery_queue.peek(1).await.unwrap().remove(0);
+    let error_ids = || async {
+        rig.backend
+            .events_queue
+            .peek(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str::<serde_json::Value>(&m.body).unwrap()["id"].clone())
+            .collect::<Vec<_>>()
+    };
+
+    rig.drain_deliveries().await;
+    let first = error_ids().await;
+    assert_eq!(first.len(), 1, "one error event");
+    // Past the events queue's deduplication window, so a re-emission shows.
+    rig.advance_ms(10 * 60_000);
+    rig.backend
+        .delivery_queue
+        .send(NewMessage::new(job.body).attribute("kind", "delivery"))
+        .await
+        .unwrap();
+    rig.drain_deliveries().await;
+
+    assert_eq!(dead.count(), 1, "the given-up attempt is not made again");
+    assert_eq!(rig.backend.delivery_dlq.approximate_len().await.unwrap(), 1);
+    let log = rig.attempts(&ev.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].outcome, log[0].dead_lettered),
+        (Outcome::Failed, true)
+    );
+    assert_eq!(
+        error_ids().await,
+        [first[0].clone(), first[0].clone()],
+        "emitted again as the same event"
+    );
+    rig.drain().await;
+    assert_eq!(
+        errors.count(),
+        1,
+        "the repeat is the same event, delivered once"
+    );
 }
 
 /// A listing reads: it shows every dead letter (past a receive's ten),

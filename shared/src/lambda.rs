@@ -361,6 +361,9 @@ mod tests {
         async fn delete(&self, _: &str) -> Result<(), QueueError> {
             unreachable!("Lambda deletes, not the glue")
         }
+        async fn peek(&self, _: usize) -> Result<Vec<Received>, QueueError> {
+            unreachable!("the glue does not read queues")
+        }
         async fn change_visibility(&self, r: &str, t: Duration) -> Result<(), QueueError> {
             self.1.lock().unwrap().push((r.to_string(), t));
             Ok(())

@@ -7,10 +7,14 @@
 //! stage's own business (record, emit `error`) and end in `Ok`, so a poison
 //! message never loops.
 //!
+//! A message no attempt can ever read is not the stage's to drop: it goes
+//! to the stage's dead-letter queue with [`dead_letter`], body intact, and
+//! is deleted only once it is there.
+//!
 //! The Lambda shells feed a stage the records of an SQS event (see
 //! `clawhooks::lambda`); the local server runs [`run`] against a [`Queue`].
 
-use crate::ports::{Queue, Received};
+use crate::ports::{NewMessage, Queue, Received};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +43,48 @@ impl StageError {
 pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
     async fn process(&self, msg: &Received) -> Result<(), StageError>;
+}
+
+/// The attribute that says why a stage dead-lettered a message itself.
+pub const DEAD_LETTER_REASON: &str = "deadLetterReason";
+/// Characters of a reason kept in [`DEAD_LETTER_REASON`].
+const REASON_KEPT: usize = 256;
+
+/// Moves a message that no attempt will ever read (it does not parse) to
+/// `dlq`: retrying would only loop until the redrive, and deleting it would
+/// lose what a sender was promised is kept. Body, group and attributes go
+/// as they came, plus [`DEAD_LETTER_REASON`]; the source message id is the
+/// FIFO deduplication id, so a redelivery after a crash between this send
+/// and the delete does not make a second copy on a FIFO dead-letter queue.
+///
+/// `Ok` once the dead-letter queue has it (the caller's message may then be
+/// deleted); `Err(Retry)` when it refused, so the message stays where it is
+/// and the queue's own redrive still moves it at the latest.
+pub async fn dead_letter(
+    dlq: &dyn Queue,
+    stage: &str,
+    msg: &Received,
+    reason: &str,
+) -> Result<(), StageError> {
+    let reason: String = reason.chars().take(REASON_KEPT).collect();
+    let letter = NewMessage {
+        body: msg.body.clone(),
+        group: msg.group.clone(),
+        dedup_id: Some(msg.message_id.clone()),
+        delay: Duration::ZERO,
+        attributes: msg.attributes.clone(),
+    }
+    .attribute(DEAD_LETTER_REASON, reason.clone());
+    match dlq.send(letter).await {
+        Ok(_) => {
+            tracing::error!(stage, message_id = %msg.message_id, dead_letter_queue = dlq.name(), %reason, "unreadable message moved to the dead-letter queue");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(stage, message_id = %msg.message_id, dead_letter_queue = dlq.name(), %reason, error = %e, "unreadable message could not be dead-lettered; it stays on its queue");
+            Err(StageError::retry(format!("not dead-lettered: {e}")))
+        }
+    }
 }
 
 /// How a consumer loop polls.
@@ -204,7 +250,9 @@ async fn poll(
                                 // Later messages of the group wait for this one's redelivery.
                                 break;
                             }
-                            let _ = finished.send(msg.receipt);
+                            if finished.send(msg.receipt).is_err() {
+                                tracing::error!(stage = s.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
+                            }
                         }
                         drop(permit);
                     });
@@ -224,7 +272,9 @@ async fn poll(
     while tasks.join_next().await.is_some() {}
     // The last receipts are deleted before the consumer reports stopped.
     drop(finished);
-    let _ = deleter.await;
+    if let Err(e) = deleter.await {
+        tracing::error!(stage = stage.name(), error = %e, "the deleter failed; finished messages may be seen again");
+    }
 }
 
 /// Splits a batch into per-group chains, keeping the queue's order;

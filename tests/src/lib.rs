@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod ingress_kit;
+pub mod logs;
 pub mod process;
 pub mod recorder;
 

@@ -24,6 +24,13 @@ pub fn try_spawn_announced(mut cmd: Command) -> Option<(Child, String)> {
             }
         }
     });
-    let base = rx.recv_timeout(Duration::from_secs(60)).ok()?;
-    Some((child, base))
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(base) => Some((child, base)),
+        Err(_) => {
+            // Never announced: stop it rather than leave it running.
+            child.kill().ok();
+            child.wait().ok();
+            None
+        }
+    }
 }

@@ -11,10 +11,17 @@
 //! (`CLAWHOOKS_EMULATOR=moto cargo test -p clawhooks-e2e --test conformance` for moto).
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clawhooks::aws::{bootstrap, BootstrapSettings};
+use clawhooks::config::load_str;
+use clawhooks::egress::replay::{self, ReplayFilter};
+use clawhooks::egress::{DeliveryJob, EgressStage};
 use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::ports::{Backend, Item, NewMessage, Queue, QueueError, Received, Table, TestClock};
+use clawhooks::handler::HandlerStage;
+use clawhooks::ports::{
+    Backend, Clock, Item, NewMessage, Queue, QueueError, Received, SystemClock, Table, TestClock,
+};
+use clawhooks::worker::{process_one, Stage, DEAD_LETTER_REASON};
 use clawhooks_e2e::emulator;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -30,6 +37,8 @@ trait Fixture: Send + Sync {
     async fn backend(&self) -> Backend;
     /// Lets `d` pass for the queues (visibility timeouts, delays).
     async fn pass(&self, d: Duration);
+    /// The time the queues keep, for stages run on the backend.
+    fn clock(&self) -> Arc<dyn Clock>;
 }
 
 /// The embedded backend on a clock the test moves.
@@ -58,6 +67,9 @@ impl Fixture for EmbeddedFixture {
     async fn pass(&self, d: Duration) {
         self.clock.advance(chrono::Duration::from_std(d).unwrap());
     }
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
 }
 
 /// SQS and DynamoDB on the emulator, resources created by our own bootstrap
@@ -80,6 +92,9 @@ impl Fixture for AwsFixture {
     }
     async fn pass(&self, d: Duration) {
         tokio::time::sleep(d).await;
+    }
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
     }
 }
 
@@ -114,6 +129,9 @@ conformance!(
     intake_keeps_claim_status_and_message_once_per_key,
     a_retry_sends_again_a_claimed_hook_that_was_never_queued,
     a_retry_of_a_started_hook_is_not_sent_again,
+    peeking_hides_and_consumes_nothing,
+    dead_letters_are_listed_in_place_then_all_replayed,
+    unreadable_messages_are_dead_lettered_with_their_body,
 );
 
 /// What is visible now, without waiting (SQS short poll; the emulators and
@@ -688,5 +706,131 @@ async fn a_retry_of_a_started_hook_is_not_sent_again(f: &dyn Fixture) {
     assert!(
         queued_event_ids(&b).await.is_empty(),
         "a started hook is not queued again"
+    );
+}
+
+/// The bodies of peeked messages, sorted (standard queues keep no order);
+/// a peeked message comes without a receipt.
+fn peeked_bodies(msgs: Vec<Received>) -> Vec<String> {
+    let mut bodies: Vec<String> = msgs
+        .into_iter()
+        .map(|m| {
+            assert!(m.receipt.is_empty(), "a peek hands out no receipt");
+            m.body
+        })
+        .collect();
+    bodies.sort();
+    bodies
+}
+
+/// On a dead-letter queue, the kind listings read (on SQS a peek counts as
+/// a receive, and a FIFO queue cannot be peeked: see `SqsQueue::peek`).
+async fn peeking_hides_and_consumes_nothing(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let q = b.delivery_dlq.as_ref();
+    for i in 0..3 {
+        q.send(NewMessage::new(format!("p{i}"))).await.unwrap();
+    }
+    let all = ["p0", "p1", "p2"];
+    assert_eq!(peeked_bodies(q.peek(10).await.unwrap()), all);
+    assert_eq!(
+        peeked_bodies(q.peek(10).await.unwrap()),
+        all,
+        "the same ones again"
+    );
+    assert_eq!(q.peek(2).await.unwrap().len(), 2, "at most max");
+    let got = receive_n(q, 3, LONG).await;
+    assert_eq!(got.len(), 3, "none hidden by the peeks");
+    let receipts: Vec<_> = got.iter().map(|m| m.receipt.clone()).collect();
+    q.delete_batch(&receipts).await.unwrap();
+}
+
+/// A dead letter as egress writes one, for `subscription`.
+fn dead_letter(n: usize, subscription: &str, at: DateTime<Utc>) -> DeliveryJob {
+    let event = serde_json::from_value(json!({
+        "id": format!("ev-{n}"), "type": "message_received", "session": "hook:1",
+        "message": {"from": "x", "text": "hi", "timestamp": "2026-01-01T00:00:00.000Z"},
+        "timestamp": "2026-01-01T00:00:00.000Z"
+    }))
+    .unwrap();
+    let mut job = DeliveryJob::first(event, subscription);
+    job.dead_lettered_at = Some(at);
+    job.last_error = Some("HTTP 500".into());
+    job
+}
+
+/// Listing dead letters leaves them where they are: a second listing shows
+/// the same ones, and a replay right after takes every one.
+async fn dead_letters_are_listed_in_place_then_all_replayed(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let now = Utc::now();
+    for n in 0..5 {
+        b.delivery_dlq
+            .send(dead_letter(n, "s", now).message(now))
+            .await
+            .unwrap();
+    }
+    let all = ReplayFilter::default();
+    let ids = |jobs: Vec<DeliveryJob>| {
+        let mut ids: Vec<String> = jobs.into_iter().map(|j| j.event.id).collect();
+        ids.sort();
+        ids
+    };
+    let first = ids(replay::list(b.delivery_dlq.as_ref(), &all).await.unwrap());
+    assert_eq!(first.len(), 5);
+    let second = ids(replay::list(b.delivery_dlq.as_ref(), &all).await.unwrap());
+    assert_eq!(second, first, "listed twice: the same dead letters");
+
+    let report = replay::replay(&b, &all, now).await.unwrap();
+    assert_eq!(report.replayed, 5, "{report:?}");
+    let back = receive_n(b.delivery_queue.as_ref(), 5, LONG).await;
+    assert_eq!(back.len(), 5, "every one back on the delivery queue");
+}
+
+/// A message no stage can read goes to the dead-letter queue of the queue
+/// it came from, body and attributes as sent plus the reason, and leaves
+/// its queue.
+async fn unreadable_messages_are_dead_lettered_with_their_body(f: &dyn Fixture) {
+    let b = f.backend().await;
+    let config = Arc::new(load_str("{}", &|_| None).unwrap());
+    let http = Arc::new(clawhooks_e2e::loopback_http());
+    let handler = HandlerStage::new(config.clone(), b.clone(), http.clone(), f.clock());
+    let egress = EgressStage::new(config, b.clone(), http, f.clock()).unwrap();
+    let garbage = NewMessage::new("not an inbound event").group("s1");
+    dead_lettered_whole(&b.handler_queue, &b.handler_dlq, &handler, garbage).await;
+    let not_an_event = NewMessage::new(r#"{"type": 7}"#).group("s1");
+    dead_lettered_whole(&b.events_queue, &b.events_dlq, &egress, not_an_event).await;
+    let broken_job = NewMessage::new(r#"{"kind": "delivery"}"#).attribute("kind", "delivery");
+    dead_lettered_whole(&b.delivery_queue, &b.delivery_dlq, &egress, broken_job).await;
+}
+
+/// Sends `msg` to `q`, has `stage` process it, and checks it left `q` for
+/// `dlq` whole.
+async fn dead_lettered_whole(
+    q: &Arc<dyn Queue>,
+    dlq: &Arc<dyn Queue>,
+    stage: &dyn Stage,
+    msg: NewMessage,
+) {
+    let name = q.name().to_string();
+    let (body, attributes) = (msg.body.clone(), msg.attributes.clone());
+    q.send(msg).await.unwrap();
+    let got = receive_n(q.as_ref(), 1, LONG).await;
+    assert_eq!(got.len(), 1, "{name}");
+    assert!(
+        process_one(q.as_ref(), stage, &got[0]).await,
+        "{name}: done once dead-lettered"
+    );
+    let dead = receive_n(dlq.as_ref(), 1, LONG).await;
+    assert_eq!(dead.len(), 1, "{name}: in its dead-letter queue");
+    assert_eq!(dead[0].body, body, "{name}: body intact");
+    for (k, v) in &attributes {
+        assert_eq!(dead[0].attributes.get(k), Some(v), "{name}: attribute {k}");
+    }
+    let reason = &dead[0].attributes[DEAD_LETTER_REASON];
+    assert!(reason.starts_with("not "), "{name}: {reason}");
+    assert!(
+        receive_now(q.as_ref(), 10, LONG).await.is_empty(),
+        "{name}: gone from its queue"
     );
 }

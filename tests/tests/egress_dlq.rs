@@ -8,6 +8,7 @@ use clawhooks::config::EventType;
 use clawhooks::egress::log::Outcome;
 use clawhooks::egress::replay::{self, ReplayFilter};
 use clawhooks::egress::EgressMessage;
+use clawhooks::ports::NewMessage;
 use clawhooks_e2e::{Recorder, Reply};
 use egress_support::{config, lifecycle, Rig};
 use serde_json::json;
@@ -252,17 +253,24 @@ async fn a_duplicate_job_never_delivers_twice() {
     assert_eq!(rig.attempts(&ev.id).await.len(), 1);
 }
 
-#[tokio::test]
-async fn two_replays_at_once_send_each_dead_letter_back_once() {
+/// `n` events given up on at their only attempt by a sink answering 500:
+/// `n` dead letters of subscription `s`.
+async fn dead_letters(n: usize) -> (Recorder, Rig) {
     let sink = Recorder::start_with(Reply::status(500)).await;
     let rig = Rig::new(&config(json!([
         { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
     ])));
-    for i in 0..25 {
+    for i in 0..n {
         rig.emit(&lifecycle(EventType::MessageReceived, &format!("{i}")))
             .await;
     }
     rig.drain().await;
+    (sink, rig)
+}
+
+#[tokio::test]
+async fn two_replays_at_once_send_each_dead_letter_back_once() {
+    let (sink, rig) = dead_letters(25).await;
     assert_eq!(sink.count(), 25);
     sink.set_default(Reply::status(200));
     let all = ReplayFilter::default();
@@ -280,4 +288,98 @@ async fn two_replays_at_once_send_each_dead_letter_back_once() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 25, "no event delivered twice");
+}
+
+/// A job that comes back after its give-up (a crash between dead-lettering
+/// and deleting it) finishes the give-up without redoing it: the receiver
+/// is not called again, the dead-letter queue keeps one copy, and the
+/// `error` event it emits again is the same event (same id).
+#[tokio::test]
+async fn a_redelivered_give_up_calls_once_dead_letters_once_and_reports_one_id() {
+    let dead = Recorder::start_with(Reply::status(500)).await;
+    let errors = Recorder::start().await;
+    let rig = Rig::new(&config(json!([
+        { "id": "dead", "url": dead.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+        { "id": "errors", "url": errors.url("/"), "events": ["error"] },
+    ])));
+    let ev = lifecycle(EventType::MessageReceived, "once");
+    rig.emit(&ev).await;
+    rig.fan_out_only().await;
+    let job = rig.backend.delivery_queue.peek(1).await.unwrap().remove(0);
+    let error_ids = || async {
+        rig.backend
+            .events_queue
+            .peek(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str::<serde_json::Value>(&m.body).unwrap()["id"].clone())
+            .collect::<Vec<_>>()
+    };
+
+    rig.drain_deliveries().await;
+    let first = error_ids().await;
+    assert_eq!(first.len(), 1, "one error event");
+    // Past the events queue's deduplication window, so a re-emission shows.
+    rig.advance_ms(10 * 60_000);
+    rig.backend
+        .delivery_queue
+        .send(NewMessage::new(job.body).attribute("kind", "delivery"))
+        .await
+        .unwrap();
+    rig.drain_deliveries().await;
+
+    assert_eq!(dead.count(), 1, "the given-up attempt is not made again");
+    assert_eq!(rig.backend.delivery_dlq.approximate_len().await.unwrap(), 1);
+    let log = rig.attempts(&ev.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].outcome, log[0].dead_lettered),
+        (Outcome::Failed, true)
+    );
+    assert_eq!(
+        error_ids().await,
+        [first[0].clone(), first[0].clone()],
+        "emitted again as the same event"
+    );
+    rig.drain().await;
+    assert_eq!(
+        errors.count(),
+        1,
+        "the repeat is the same event, delivered once"
+    );
+}
+
+/// A listing reads: it shows every dead letter (past a receive's ten),
+/// the same ones twice, receives none of them (nothing counted, nothing
+/// hidden), and a replay right after takes them all.
+#[tokio::test]
+async fn listing_25_dead_letters_shows_all_and_changes_nothing() {
+    let (_sink, rig) = dead_letters(25).await;
+    let dlq = rig.backend.delivery_dlq.as_ref();
+    let all = ReplayFilter::default();
+    let listed = |jobs: Vec<clawhooks::egress::DeliveryJob>| {
+        jobs.into_iter().map(|j| j.event.id).collect::<Vec<_>>()
+    };
+    let first = listed(replay::list(dlq, &all).await.unwrap());
+    assert_eq!(first.len(), 25);
+    let http = rig.admin("GET", "/dlq", "").await;
+    assert_eq!(http.body["count"], json!(25));
+    assert_eq!(listed(replay::list(dlq, &all).await.unwrap()), first);
+
+    let now_visible = dlq
+        .receive(10, std::time::Duration::ZERO, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(now_visible.len(), 10, "none hidden by the listings");
+    assert!(
+        now_visible.iter().all(|m| m.receive_count == 1),
+        "listings received none: {:?}",
+        now_visible
+            .iter()
+            .map(|m| m.receive_count)
+            .collect::<Vec<_>>()
+    );
+    let report = replay::replay(&rig.backend, &all, rig.now()).await.unwrap();
+    assert_eq!(report.replayed, 25);
 }

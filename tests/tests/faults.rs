@@ -20,7 +20,7 @@ use clawhooks_e2e::process::try_spawn_announced;
 use clawhooks_e2e::Recorder;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 const HOOKS: usize = 40;
 /// `serve --visibility-timeout`: a message a fault left in flight shows
 /// again after this long; a hook later than this waited one out.
-const VISIBILITY: Duration = Duration::from_secs(8);
+const VISIBILITY: Duration = Duration::from_secs(12);
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -98,6 +98,8 @@ struct Report {
     duplicated: usize,
     /// Hooks that reached the sink a visibility timeout or more after their 2xx.
     late: usize,
+    /// The longest a hook took from its 2xx to the sink.
+    slowest: Duration,
     restarts: usize,
 }
 
@@ -269,12 +271,17 @@ async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
             })
             .count(),
         restarts: *restarts.lock().unwrap(),
+        slowest: accepted
+            .iter()
+            .filter_map(|(id, at)| first_seen.get(id).map(|seen| seen.duration_since(*at)))
+            .max()
+            .unwrap_or_default(),
     };
     let point = if point.is_empty() { "(none)" } else { point };
     println!(
-        "fault {point:<26} {:<6} {backend_name:<8} accepted {:>3}  delivered {:>3}  lost {}  duplicated {:>2}  late {}  restarts {}",
+        "fault {point:<26} {:<6} {backend_name:<8} accepted {:>3}  delivered {:>3}  lost {}  duplicated {:>2}  late {}  restarts {}  slowest {:.1}s",
         format!("{mode:?}"),
-        report.accepted, report.delivered, report.lost, report.duplicated, report.late, report.restarts
+        report.accepted, report.delivered, report.lost, report.duplicated, report.late, report.restarts, report.slowest.as_secs_f64()
     );
     if report.lost > 0 {
         panic!(

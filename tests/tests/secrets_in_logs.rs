@@ -12,31 +12,9 @@ use clawhooks::config::load_str;
 use clawhooks::ingress::{Ingress, IngressRequest, IngressResponse};
 use clawhooks::ports::Table;
 use clawhooks_e2e::ingress_kit::{github_signature, ingress_for, post};
+use clawhooks_e2e::logs::Captured;
 use http::{Method, StatusCode};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A tracing writer that appends everything to one buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
 
 /// Every secret of the config below, by its environment variable.
 const SECRETS: &[(&str, &str)] = &[
@@ -266,7 +244,7 @@ async fn configured_secrets_never_reach_logs_answers_or_records() {
         "webhooks.handlers[2].verify.secret: a Standard Webhooks secret is \"whsec_\" followed by base64"
     );
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(logs.contains("refused: authentication"), "{logs}");
     assert!(logs.contains("refused: signature"), "{logs}");
     assert!(logs.contains("accepted"), "{logs}");

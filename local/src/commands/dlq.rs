@@ -7,7 +7,8 @@ use clawhooks::ports::{Clock, SystemClock};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DlqCommand {
-    /// Deliveries that ran out of attempts (not consumed by listing).
+    /// Deliveries that ran out of attempts (read only: listing hides,
+    /// counts and consumes nothing).
     List {
         #[command(flatten)]
         filter: FilterArgs,

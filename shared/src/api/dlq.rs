@@ -1,5 +1,6 @@
 //! Dead letters of the delivery queue: `GET /dlq` lists them
-//! (`?subscription=&since=`), `POST /dlq/replay` puts them back for
+//! (`?subscription=&since=`) without touching them (a read, so a replay
+//! running at the same time still takes every one), `POST /dlq/replay` puts them back for
 //! delivery, each exactly once (JSON body or query: `subscription`,
 //! `since` as an RFC 3339 time or an age such as `2h`).
 

@@ -29,6 +29,8 @@ const BATCH: usize = 10;
 const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
 /// Longest long-poll SQS accepts.
 const MAX_WAIT_SECS: u64 = 20;
+/// A peek's long poll: enough for SQS to ask all its servers.
+const PEEK_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
@@ -287,6 +289,49 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| self.backend_error("ChangeMessageVisibility", e))?;
         Ok(())
+    }
+
+    /// SQS cannot read a message without receiving it, so this receives
+    /// with a visibility timeout of zero: every message stays visible to
+    /// other receivers (a concurrent replay takes them as if no listing
+    /// ran), but SQS counts each of these receives in the message's
+    /// `ApproximateReceiveCount`. Peek only queues without a redrive policy
+    /// (dead-letter queues): on a queue with one, peeked messages reach
+    /// `maxReceiveCount` and are moved to its dead-letter queue.
+    ///
+    /// Receives long-poll for a second, so SQS asks all its servers and
+    /// not a sample. One receive returns at most ten messages; the loop
+    /// asks again while a full batch brings something new, so a message is
+    /// usually counted once per peek, but past ten messages SQS may hand
+    /// back ones already seen and a listing may miss some.
+    ///
+    /// Refused on FIFO queues: there a receive, even with a zero timeout,
+    /// can hold the message group (the emulators do), which would stall a
+    /// session. The queues listings read (dead-letter queues of standard
+    /// queues) are standard.
+    async fn peek(&self, max: usize) -> Result<Vec<Received>, QueueError> {
+        if self.fifo {
+            return Err(QueueError::Backend {
+                queue: self.name.clone(),
+                message: "peek reads standard queues only: a receive on a FIFO queue can hold its message group".into(),
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        while out.len() < max {
+            let got = self.receive(BATCH, Duration::ZERO, PEEK_WAIT).await?;
+            let (full, before) = (got.len() == BATCH, out.len());
+            for mut m in got {
+                if out.len() < max && seen.insert(m.message_id.clone()) {
+                    m.receipt.clear();
+                    out.push(m);
+                }
+            }
+            if !full || out.len() == before {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     async fn approximate_len(&self) -> Result<usize, QueueError> {

@@ -4,7 +4,9 @@
 //! on the delivery queue with its backoff, so other subscriptions of the
 //! same event are neither held up nor called again. A pair whose state is
 //! `delivered` is never attempted again (duplicate jobs from a redelivered
-//! event or a replay end there).
+//! event or a replay end there), and an attempt logged `failed` is never
+//! made again: a job redelivered after its give-up finishes the give-up
+//! ([`finish_giving_up`]) without calling the receiver.
 //!
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
@@ -12,9 +14,10 @@ use super::job::DeliveryJob;
 use super::log::{self, Attempt, DisabledMarker, Outcome};
 use super::schedule::{self, Next};
 use super::signing;
-use super::EgressStage;
+use super::{EgressStage, Subscription};
 use crate::config::EventType;
 use crate::event::{self, ErrorInfo, LifecycleEvent, Message};
+use crate::handler::lifecycle::stable_id;
 use crate::ports::{HttpRequest, HttpResponse, SendError};
 use crate::worker::StageError;
 use chrono::{DateTime, Utc};
@@ -116,12 +119,22 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     };
     let url = sub.config.url.as_deref().expect("checked above");
 
-    if log::delivered(store, &ev.id, &job.subscription, now)
+    let logged = log::attempts_of(store, &ev.id, &job.subscription, now)
         .await
-        .map_err(retry_later)?
-    {
+        .map_err(retry_later)?;
+    if logged.iter().any(|a| a.outcome == Outcome::Delivered) {
         tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
         return Ok(());
+    }
+    if let Some(given_up) = logged
+        .into_iter()
+        .find(|a| a.seq == job.seq && a.outcome == Outcome::Failed)
+    {
+        // This very attempt was made and given up on, and the job came
+        // back (a crash before its delete): finish giving up, never call
+        // the receiver again for it.
+        tracing::info!(event_id = %ev.id, subscription = %job.subscription, seq = job.seq, "resuming a give-up after a redelivery");
+        return finish_giving_up(stage, &job, sub, given_up, now).await;
     }
     let markers = stage.gone.get(store, now).await.map_err(retry_later)?;
     let marker = markers.get(&job.subscription);
@@ -134,6 +147,21 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         return Ok(());
     }
 
+    let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
+    settle(stage, &job, sub, url, attempt, verdict, now).await
+}
+
+/// Makes the attempt: the signed request, its answer and timing noted on
+/// `attempt`, and the subscription's fast-path record updated.
+async fn send(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    sub: &Subscription,
+    url: &str,
+    attempt: &mut Attempt,
+    now: DateTime<Utc>,
+) -> Verdict {
+    let ev = &job.event;
     let body = serde_json::to_vec(ev).expect("event serializes");
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     headers.extend(
@@ -168,8 +196,25 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     stage
         .fast
         .record(&job.subscription, verdict == Verdict::Delivered, took);
+    verdict
+}
 
-    let fields = (ev.id.as_str(), job.subscription.as_str(), job.attempt);
+/// Logs the attempt and does what its verdict calls for.
+async fn settle(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    sub: &Subscription,
+    url: &str,
+    mut attempt: Attempt,
+    verdict: Verdict,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let store = stage.backend.store.as_ref();
+    let fields = (
+        job.event.id.as_str(),
+        job.subscription.as_str(),
+        job.attempt,
+    );
     match verdict {
         Verdict::Delivered => {
             crate::faults::check(crate::faults::EGRESS_AFTER_DELIVERY).map_err(retry_later)?;
@@ -229,7 +274,8 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
                     log::record_attempt(store, &attempt, now)
                         .await
                         .map_err(retry_later)?;
-                    backend
+                    stage
+                        .backend
                         .delivery_queue
                         .send(job.retry(due).message(now))
                         .await
@@ -238,44 +284,77 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
                 }
                 Next::GiveUp => {
                     attempt.outcome = Outcome::Failed;
-                    attempt.dead_lettered = sub.config.dead_letter;
+                    attempt.dead_lettered = false;
                     tracing::error!(event_id = fields.0, subscription = fields.1, attempt = fields.2, status = attempt.status, %error, dead_letter = sub.config.dead_letter, "delivery failed for good");
+                    // Logged before anything else: from here on a
+                    // redelivered job resumes the give-up instead of
+                    // calling the receiver again.
                     log::record_attempt(store, &attempt, now)
                         .await
                         .map_err(retry_later)?;
-                    if sub.config.dead_letter {
-                        let mut dead = job.clone();
-                        dead.dead_lettered_at = Some(now);
-                        dead.last_error = Some(error.clone());
-                        dead.due_at = None;
-                        backend
-                            .delivery_dlq
-                            .send(dead.message(now))
-                            .await
-                            .map_err(retry_later)?;
-                    }
-                    if ev.kind != EventType::Error {
-                        let report = failure_event(ev, &job, &error, now);
-                        event::emit(backend.events_queue.as_ref(), &report)
-                            .await
-                            .map_err(retry_later)?;
-                    }
-                    Ok(())
+                    finish_giving_up(stage, job, sub, attempt, now).await
                 }
             }
         }
     }
 }
 
-/// The `error` event that reports a delivery given up. It is not emitted
-/// for a failed `error` event, so failures never feed on themselves.
+/// The rest of giving up, after the attempt is logged `failed`, each step
+/// recorded before the next so a redelivered job repeats none that is
+/// done: the job goes to the dead-letter queue and the log then says
+/// `deadLettered` (a second copy is made only by a crash between these
+/// two), then the `error` event goes out with an id derived from the pair
+/// and the attempt, so emitting it again emits the same event.
+async fn finish_giving_up(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    sub: &Subscription,
+    mut attempt: Attempt,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let backend = &stage.backend;
+    let error = attempt.error.clone().unwrap_or_default();
+    if sub.config.dead_letter && !attempt.dead_lettered {
+        let mut dead = job.clone();
+        dead.dead_lettered_at = Some(now);
+        dead.last_error = Some(error.clone());
+        dead.due_at = None;
+        backend
+            .delivery_dlq
+            .send(dead.message(now))
+            .await
+            .map_err(retry_later)?;
+        attempt.dead_lettered = true;
+        log::record_attempt(backend.store.as_ref(), &attempt, now)
+            .await
+            .map_err(retry_later)?;
+    }
+    if job.event.kind != EventType::Error {
+        let at = DateTime::parse_from_rfc3339(&attempt.time)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now);
+        let report = failure_event(&job.event, job, &error, at);
+        event::emit(backend.events_queue.as_ref(), &report)
+            .await
+            .map_err(retry_later)?;
+    }
+    Ok(())
+}
+
+/// The `error` event that reports a delivery given up at `at` (the time of
+/// the attempt that failed last). It is not emitted for a failed `error`
+/// event, so failures never feed on themselves. Its id is derived from the
+/// event, the subscription and the attempt's place in the pair's log
+/// (`seq`, which a replay's round continues, so a later round's give-up is
+/// a new event), and its times are `at`: every emission of it is the same
+/// event, and receivers deduplicate by `id`.
 pub fn failure_event(
     failed: &LifecycleEvent,
     job: &DeliveryJob,
     error: &str,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> LifecycleEvent {
-    let ts = event::timestamp(now);
+    let ts = event::timestamp(at);
     let text = format!(
         "delivery of {} event {} to subscription {:?} failed after {} attempt(s): {error}",
         failed.kind.as_str(),
@@ -283,8 +362,12 @@ pub fn failure_event(
         job.subscription,
         job.attempt
     );
+    let seq = job.seq.to_string();
     LifecycleEvent {
-        id: event::new_id(),
+        id: stable_id(
+            at,
+            &[&failed.id, &job.subscription, &seq, "delivery_failed"],
+        ),
         kind: EventType::Error,
         session: failed.session.clone(),
         message: Message {
@@ -393,5 +476,22 @@ mod tests {
         assert_eq!(info.subscription_id.as_deref(), Some("notify"));
         assert_eq!(info.failed_event_type, Some(EventType::MessageReceived));
         assert!(!info.retrying);
+    }
+
+    #[test]
+    fn the_failure_report_is_the_same_event_each_time_for_one_attempt() {
+        let ev = super::super::job::tests::event();
+        let at: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let job = DeliveryJob::first(ev.clone(), "notify");
+        let once = failure_event(&ev, &job, "HTTP 500", at);
+        assert_eq!(once, failure_event(&ev, &job, "HTTP 500", at));
+        let other_sub = DeliveryJob::first(ev.clone(), "audit");
+        assert_ne!(once.id, failure_event(&ev, &other_sub, "HTTP 500", at).id);
+        let next_round = job.replayed();
+        assert_ne!(
+            once.id,
+            failure_event(&ev, &next_round, "HTTP 500", at).id,
+            "a replay's give-up is a new event"
+        );
     }
 }

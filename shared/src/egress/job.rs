@@ -9,7 +9,7 @@
 
 use crate::event::LifecycleEvent;
 use crate::ports::queue::MAX_DELAY;
-use crate::ports::NewMessage;
+use crate::ports::{NewMessage, Received};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -117,12 +117,22 @@ pub enum EgressMessage {
 #[error("not a lifecycle event nor a delivery job: {0}")]
 pub struct ParseError(String);
 
+/// Just the tag of a body, to tell jobs from events before parsing either.
+#[derive(Deserialize)]
+struct Probe {
+    kind: Option<String>,
+}
+
+/// Whether a message says it is a delivery job (its `kind` attribute or
+/// body tag), even if it does not parse as one.
+pub fn claims_to_be_a_job(msg: &Received) -> bool {
+    msg.attributes.get("kind").map(String::as_str) == Some(JOB_KIND)
+        || serde_json::from_str::<Probe>(&msg.body)
+            .is_ok_and(|p| p.kind.as_deref() == Some(JOB_KIND))
+}
+
 impl EgressMessage {
     pub fn parse(body: &str) -> Result<Self, ParseError> {
-        #[derive(Deserialize)]
-        struct Probe {
-            kind: Option<String>,
-        }
         let probe: Probe = serde_json::from_str(body).map_err(|e| ParseError(e.to_string()))?;
         if probe.kind.as_deref() == Some(JOB_KIND) {
             serde_json::from_str(body)

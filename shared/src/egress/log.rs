@@ -2,9 +2,11 @@
 //!
 //! - attempts: pk = event id, sk = `<subscription>#<seq, 4 digits>`: time,
 //!   status code, latency, error, the first KiB of the response;
-//!   The outcome of a pair is its last attempt's (one write per attempt,
-//!   no separate state record); a pair with a `delivered` attempt is never
-//!   attempted again;
+//!   The outcome of a pair is its last attempt's (no separate state
+//!   record); a pair with a `delivered` attempt is never attempted again,
+//!   and an attempt logged `failed` is never made again (its give-up is
+//!   resumed: the `deadLettered` flag is written once the dead-letter queue
+//!   has the job);
 //! - subscriptions a receiver retired with 410 Gone: pk = [`MARKERS_PK`],
 //!   sk = subscription id. They survive restarts and are read at each
 //!   fan-out (one query for all subscriptions).
@@ -182,23 +184,28 @@ pub async fn record_attempt(
     put(store, &a.event_id, sk, a, Some(expiry(now))).await
 }
 
-/// Whether `subscription` already has `event_id`: one query per attempt,
-/// so a duplicate job (a redelivered event, a second replay) ends here.
-pub async fn delivered(
+/// The attempts logged for one (event, subscription), in order: one query
+/// per attempt tells a pair already delivered (a duplicate job from a
+/// redelivered event or a second replay ends there) and an attempt already
+/// given up on (a redelivered job resumes the give-up, see `delivery`).
+pub async fn attempts_of(
     store: &dyn Store,
     event_id: &str,
     subscription: &str,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Vec<Attempt>, StoreError> {
     let items = store
         .query(Table::Deliveries, event_id, 10_000, now.timestamp())
         .await?;
     let prefix = format!("{subscription}#");
-    Ok(items.into_iter().any(|i| {
-        i.sk.strip_prefix(&prefix)
-            .is_some_and(|seq| seq.bytes().all(|b| b.is_ascii_digit()))
-            && i.value.get("outcome").and_then(|o| o.as_str()) == Some("delivered")
-    }))
+    Ok(items
+        .into_iter()
+        .filter(|i| {
+            i.sk.strip_prefix(&prefix)
+                .is_some_and(|seq| seq.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|i| serde_json::from_value(i.value).ok())
+        .collect())
 }
 
 pub async fn mark_gone(store: &dyn Store, m: &DisabledMarker) -> Result<(), StoreError> {

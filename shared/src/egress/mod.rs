@@ -111,6 +111,18 @@ impl EgressStage {
 }
 
 impl EgressStage {
+    /// The dead-letter queue of the queue `msg` came from, told by what it
+    /// says it is: delivery jobs carry the `kind` attribute and body tag,
+    /// anything else counts as from the events queue. One stage reads both
+    /// queues, and a message does not say where it was received.
+    fn dead_letters_for(&self, msg: &Received) -> &dyn crate::ports::Queue {
+        if job::claims_to_be_a_job(msg) {
+            self.backend.delivery_dlq.as_ref()
+        } else {
+            self.backend.events_dlq.as_ref()
+        }
+    }
+
     async fn fan_out(&self, ev: &crate::event::LifecycleEvent) -> Result<(), StageError> {
         let now = self.clock.now();
         let subs = &self.config.config.webhooks.outgoing;
@@ -168,9 +180,9 @@ impl Stage for EgressStage {
             Ok(EgressMessage::Event(ev)) => self.fan_out(&ev).await,
             Ok(EgressMessage::Delivery(job)) => delivery::deliver(self, *job).await,
             Err(e) => {
-                // Nothing will ever parse it: drop it, loudly, rather than loop.
-                tracing::error!(message_id = %msg.message_id, error = %e, "egress dropped an unreadable message");
-                Ok(())
+                let reason = format!("not a lifecycle event nor a delivery job: {e}");
+                crate::worker::dead_letter(self.dead_letters_for(msg), self.name(), msg, &reason)
+                    .await
             }
         }
     }

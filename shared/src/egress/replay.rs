@@ -1,12 +1,16 @@
 //! Dead letters: list them, and put them back for delivery.
 //!
-//! The dead-letter queue is read the way SQS consoles read one: messages
-//! are received (which hides them from other readers), looked at, and
-//! either taken (replayed, then deleted) or released at the end of the pass
-//! (visibility back to zero). Hiding them for the whole pass is what makes
-//! one pass see each message once, and a replay send each dead letter back
-//! exactly once even when two replays run at the same time: a message
-//! hidden by one is invisible to the other.
+//! A listing only reads ([`Queue::peek`]): it hides nothing and changes
+//! nothing, so `GET /dlq` is safe to call at any time, also while a replay
+//! runs.
+//!
+//! A replay reads the queue the way SQS consoles do: messages are received
+//! (which hides them from other readers), looked at, and either taken
+//! (replayed, then deleted) or released at the end of the pass (visibility
+//! back to zero). Hiding them for the whole pass is what makes one pass see
+//! each message once, and a replay send each dead letter back exactly once
+//! even when two replays run at the same time: a message hidden by one is
+//! invisible to the other.
 
 use super::job::DeliveryJob;
 use crate::ports::{Backend, Queue, QueueError};
@@ -173,17 +177,18 @@ where
     result.map(|()| report)
 }
 
-/// The dead letters matching `filter`, oldest first. Reading does not
-/// consume them.
+/// The dead letters matching `filter`, oldest first, read without
+/// receiving them (see [`Queue::peek`]; on SQS a listing shows at most what
+/// its receives sample). Messages that are not delivery jobs are left out;
+/// a replay counts them as `unreadable`.
 pub async fn list(dlq: &dyn Queue, filter: &ReplayFilter) -> Result<Vec<DeliveryJob>, ReplayError> {
-    let mut found = Vec::new();
-    pass(dlq, |job| {
-        if filter.matches(&job) {
-            found.push(job);
-        }
-        async { Ok(false) }
-    })
-    .await?;
+    let mut found: Vec<DeliveryJob> = dlq
+        .peek(MAX_SCAN)
+        .await?
+        .iter()
+        .filter_map(|m| serde_json::from_str::<DeliveryJob>(&m.body).ok())
+        .filter(|job| filter.matches(job))
+        .collect();
     found.sort_by_key(|j| j.dead_lettered_at);
     Ok(found)
 }

@@ -482,6 +482,11 @@ impl Queue for EmbeddedQueue {
         Ok(())
     }
 
+    /// One read of the messages table: no claim, no receive count.
+    async fn peek(&self, max: usize) -> Result<Vec<Received>, QueueError> {
+        self.peek_all(max)
+    }
+
     async fn approximate_len(&self) -> Result<usize, QueueError> {
         let conn = self.db.conn.lock().unwrap();
         conn.query_row(

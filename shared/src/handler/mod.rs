@@ -120,29 +120,8 @@ impl HandlerStage {
                 Ok(())
             }
             Err(e) if e.is_transient() => {
-                let last = receive_count >= self.max_receive_count;
-                tracing::warn!(event_id = %ev.event_id, error = %e, receive_count, last, "transient failure");
-                status.record.error = Some(if last {
-                    format!("gave up after {receive_count} attempts: {e}")
-                } else {
-                    e.to_string()
-                });
-                if last {
-                    status.record.status = crate::event::EventStatus::Failed;
-                }
-                // Best effort: the retry matters more than the record.
-                let _ = status.save(store, now).await;
-                let _ = event::emit(
-                    self.backend.events_queue.as_ref(),
-                    &lifecycle::error(
-                        ev,
-                        e.stage(),
-                        e.message(),
-                        (!last).then_some(status.record.attempts),
-                        now,
-                    ),
-                )
-                .await;
+                self.record_transient(ev, &e, &mut status, receive_count, now)
+                    .await;
                 Err(retry(e))
             }
             Err(e) => {
@@ -159,6 +138,53 @@ impl HandlerStage {
                 status.fail(store, &e, now).await.map_err(retry)?;
                 Ok(())
             }
+        }
+    }
+
+    /// Records and announces a transient failure; the message goes back to
+    /// the queue whatever happens here, so a failed save or emit is logged
+    /// and never turns the retry into a delete.
+    ///
+    /// On the last attempt (`maxReceiveCount`) the record turns `failed` and
+    /// the `error` event with `retrying: false` is the only announcement of
+    /// the failure. If it cannot be emitted, the message still goes back,
+    /// so the queue moves the hook to the handler's dead-letter queue rather
+    /// than anything deleting it, and the loss of the announcement is logged
+    /// at error level with the event id: redriving the hook from there runs
+    /// it again (a `failed` record is not `done`), and a new last attempt
+    /// announces it with the same event id.
+    async fn record_transient(
+        &self,
+        ev: &InboundEvent,
+        e: &ActionError,
+        status: &mut Status,
+        receive_count: u32,
+        now: DateTime<Utc>,
+    ) {
+        let last = receive_count >= self.max_receive_count;
+        tracing::warn!(event_id = %ev.event_id, error = %e, receive_count, last, "transient failure");
+        status.record.error = Some(if last {
+            format!("gave up after {receive_count} attempts: {e}")
+        } else {
+            e.to_string()
+        });
+        if last {
+            status.record.status = crate::event::EventStatus::Failed;
+        }
+        if let Err(save) = status.save(self.backend.store.as_ref(), now).await {
+            tracing::warn!(event_id = %ev.event_id, error = %save, last, "could not record the transient failure on the event");
+        }
+        let retrying_attempt = (!last).then_some(status.record.attempts);
+        let announcement = lifecycle::error(ev, e.stage(), e.message(), retrying_attempt, now);
+        let emitted = event::emit(self.backend.events_queue.as_ref(), &announcement).await;
+        match emitted {
+            Err(q) if last => {
+                tracing::error!(event_id = %ev.event_id, error_event_id = %announcement.id, error = %q, "the final error event could not be emitted; the hook goes to the dead-letter queue unannounced")
+            }
+            Err(q) => {
+                tracing::warn!(event_id = %ev.event_id, error_event_id = %announcement.id, error = %q, "could not emit the retrying error event; the next attempt announces its own")
+            }
+            Ok(()) => {}
         }
     }
 
@@ -304,14 +330,13 @@ impl Stage for HandlerStage {
     }
 
     async fn process(&self, msg: &Received) -> Result<(), StageError> {
-        let ev: InboundEvent = match serde_json::from_str(&msg.body) {
-            Ok(ev) => ev,
+        match serde_json::from_str::<InboundEvent>(&msg.body) {
+            Ok(ev) => self.handle(&ev, msg.receive_count).await,
             Err(e) => {
-                // Not ours to retry: no later attempt parses it either.
-                tracing::error!(message_id = %msg.message_id, error = %e, "handler queue message is not an InboundEvent; dropped");
-                return Ok(());
+                let dlq = self.backend.handler_dlq.as_ref();
+                let reason = format!("not an inbound event: {e}");
+                crate::worker::dead_letter(dlq, self.name(), msg, &reason).await
             }
-        };
-        self.handle(&ev, msg.receive_count).await
+        }
     }
 }

@@ -103,6 +103,13 @@ pub trait Queue: Send + Sync {
     /// Shows the message again after `timeout` (zero: at once).
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
 
+    /// Up to `max` waiting messages (visible or not), oldest first, read
+    /// without being received: a listing (`GET /dlq`) hides nothing from a
+    /// concurrent consumer and changes no state. Receipts are empty: a
+    /// peeked message cannot be deleted or hidden through them. Adapters
+    /// that cannot read without receiving say what they do instead.
+    async fn peek(&self, max: usize) -> Result<Vec<Received>, QueueError>;
+
     /// Messages waiting (visible or not), for status pages and tests; may be approximate.
     async fn approximate_len(&self) -> Result<usize, QueueError>;
 }

@@ -90,6 +90,23 @@ impl Rig {
         }
     }
 
+    /// Attempts what is visible now on the delivery queue, again and again,
+    /// and nothing more: the events queue is left as it is.
+    pub async fn drain_deliveries(&self) -> usize {
+        let q = &self.backend.delivery_queue;
+        let mut n = 0;
+        loop {
+            let msgs = visible(q.as_ref()).await;
+            if msgs.is_empty() {
+                return n;
+            }
+            n += msgs.len();
+            for m in &msgs {
+                process_one(q.as_ref(), &self.stage, m).await;
+            }
+        }
+    }
+
     /// Fans out what is visible now on the events queue, and nothing more:
     /// the delivery queue is left as it is.
     pub async fn fan_out_only(&self) -> usize {

@@ -12,4 +12,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CRASH_HOOKS=${CRASH_HOOKS:-500}
-cargo test -q --workspace --features clawhooks-local/failpoints --test crash_safety -- --nocapture --test-threads 1 2>&1 | grep -E '^crash-safety|test result|panicked'
+cargo test -q --workspace --features clawhooks-local/aws,clawhooks-local/failpoints --test crash_safety -- --nocapture --test-threads 1 2>&1 | grep -E '^crash-safety|test result|panicked'

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[cfg(feature = "aws")]
 mod aws_backend;
 mod commands;
 
@@ -171,6 +172,17 @@ fn open_db(path: &std::path::Path, durability: config::Durability) -> Result<Emb
     Ok(embedded)
 }
 
+#[cfg(feature = "aws")]
+async fn aws(args: &ServeArgs) -> Result<Backend> {
+    let prefix = args.bootstrap.then_some(args.aws_prefix.as_str());
+    aws_backend::connect(prefix, args.max_receive_count).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn aws(_: &ServeArgs) -> Result<Backend> {
+    bail!("this clawhooks was built without AWS support; build it with `--features aws` (cargo build --release -p clawhooks-local --features aws) to use --backend aws")
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
     let armed = clawhooks::faults::arm_from_env().map_err(anyhow::Error::msg)?;
     if !armed.is_empty() {
@@ -185,8 +197,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let backend: Backend = if args.backend == BackendKind::Aws {
-        let prefix = args.bootstrap.then_some(args.aws_prefix.as_str());
-        aws_backend::connect(prefix, args.max_receive_count).await?
+        aws(&args).await?
     } else {
         if args.bootstrap {
             bail!("--bootstrap creates AWS resources: use it with --backend aws");

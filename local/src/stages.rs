@@ -24,9 +24,7 @@ pub async fn consumers(
         h.action == Action::Custom && h.custom.as_ref().is_some_and(|c| c.lambda.is_some())
     });
     if uses_lambda {
-        // AWS credentials and region come from the environment, as for the SDK anywhere.
-        handler = handler
-            .with_lambda(clawhooks::handler::custom::lambda::LambdaInvoker::from_env().await);
+        handler = with_lambda(handler).await;
     }
     out.push((backend.handler_queue.clone(), Arc::new(handler)));
     // Egress reads both the events queue (fan-out) and the delivery queue
@@ -41,4 +39,17 @@ pub async fn consumers(
         Err(e) => tracing::error!(error = %e, "egress not started"),
     }
     out
+}
+
+/// Lets `custom.lambda` handlers invoke AWS Lambda functions; credentials
+/// and region come from the environment, as for the SDK anywhere.
+#[cfg(feature = "aws")]
+async fn with_lambda(handler: HandlerStage) -> HandlerStage {
+    handler.with_lambda(clawhooks::handler::custom::lambda::LambdaInvoker::from_env().await)
+}
+
+#[cfg(not(feature = "aws"))]
+async fn with_lambda(handler: HandlerStage) -> HandlerStage {
+    tracing::warn!("custom.lambda handlers need a clawhooks built with `--features aws`; their hooks fail until then");
+    handler
 }

@@ -336,15 +336,26 @@ fn http_get_ok(addr: SocketAddr, path: &str) -> bool {
 /// so the build is shared with `cargo build --workspace`: building one
 /// package alone would compile the library again with other features.
 /// Built once per test binary; a no-op when everything is fresh.
+/// The features the test binaries are built with (scripts/test.sh passes the same).
+pub const TEST_FEATURES: &str = "clawhooks-local/aws,clawhooks-local/failpoints";
+
 pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let out = Command::new(cargo)
-                // With the fail points compiled in (unarmed unless a test sets
-                // FAILPOINTS), as scripts/test.sh builds, so both share one build.
-                .args(["build", "--quiet", "--workspace", "--bins", "--features", "clawhooks-local/failpoints"])
+                // With the AWS backend and the fail points compiled in (the
+                // latter unarmed unless a test sets FAILPOINTS), as
+                // scripts/test.sh builds, so both share one build.
+                .args([
+                    "build",
+                    "--quiet",
+                    "--workspace",
+                    "--bins",
+                    "--features",
+                    TEST_FEATURES,
+                ])
                 .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
                 .output()
                 .map_err(|e| format!("cargo build: {e}"))?;
@@ -352,7 +363,7 @@ pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
                 Ok(())
             } else {
                 Err(format!(
-                    "cargo build --workspace --bins --features clawhooks-local/failpoints failed:\n{}",
+                    "cargo build --workspace --bins --features {TEST_FEATURES} failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ))
             }

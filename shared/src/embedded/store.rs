@@ -1,9 +1,10 @@
 //! The store on the `items` table, with DynamoDB's conditional writes.
 
 use super::Db;
-use crate::ports::store::{Item, Store, StoreError, Table};
+use crate::ports::store::{IndexOrder, Item, Store, StoreError, Table};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 pub struct EmbeddedStore {
@@ -38,10 +39,30 @@ fn item(r: &Row) -> rusqlite::Result<Item> {
         value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
         expires_at: r.get(3)?,
         version: r.get::<_, i64>(4)? as u64,
+        index_key: r.get(5)?,
     })
 }
 
+/// The columns [`item`] reads, in its order.
+const COLUMNS: &str = "pk, sk, value, expires_at, version, index_key";
+
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
+
+/// Reads one end of the `items_by_index_key` index. Equal keys are broken
+/// by the primary key, which the index holds after the index key (a
+/// WITHOUT ROWID table's indexes end with its primary key), so SQLite
+/// walks the index in order and stops after `LIMIT` rows: no sort, no
+/// look at the rest of the table.
+fn index_query(order: IndexOrder) -> String {
+    let dir = match order {
+        IndexOrder::Ascending => "ASC",
+        IndexOrder::Descending => "DESC",
+    };
+    format!(
+        "SELECT {COLUMNS} FROM items WHERE tbl = ? AND index_key BETWEEN ? AND ? AND {LIVE} \
+         ORDER BY index_key {dir}, pk {dir}, sk {dir} LIMIT ?"
+    )
+}
 
 #[async_trait]
 impl Store for EmbeddedStore {
@@ -53,9 +74,14 @@ impl Store for EmbeddedStore {
         now: i64,
     ) -> Result<Option<Item>, StoreError> {
         let conn = self.db.conn.lock().unwrap();
-        conn.prepare_cached(&format!("SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND pk = ? AND sk = ? AND {LIVE}"))
-            .and_then(|mut s| s.query_row(params![table.as_str(), pk, sk, now], item).optional())
-            .map_err(err(table))
+        conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM items WHERE tbl = ? AND pk = ? AND sk = ? AND {LIVE}"
+        ))
+        .and_then(|mut s| {
+            s.query_row(params![table.as_str(), pk, sk, now], item)
+                .optional()
+        })
+        .map_err(err(table))
     }
 
     async fn put(&self, table: Table, it: Item) -> Result<u64, StoreError> {
@@ -65,11 +91,11 @@ impl Store for EmbeddedStore {
         self.db
             .write(move |c| {
                 c.prepare_cached(
-                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1
+                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version, index_key) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1, index_key = excluded.index_key
                      RETURNING version",
                 )?
-                .query_row(params![table.as_str(), it.pk, it.sk, value, it.expires_at], |r| r.get::<_, i64>(0))
+                .query_row(params![table.as_str(), it.pk, it.sk, value, it.expires_at, it.index_key], |r| r.get::<_, i64>(0))
             })
             .await
             .map(|v| v as u64)
@@ -81,11 +107,11 @@ impl Store for EmbeddedStore {
         self.db
             .write(move |c| {
                 c.prepare_cached(
-                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
+                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version, index_key) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?7)
+                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1, index_key = excluded.index_key
                      WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
                 )?
-                .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now])
+                .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now, it.index_key])
             })
             .await
             .map(|n| n == 1)
@@ -106,10 +132,10 @@ impl Store for EmbeddedStore {
         self.db
             .write(move |c| {
                 c.prepare_cached(
-                    "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
+                    "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1, index_key = ?8
                      WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)",
                 )?
-                .execute(params![value, it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now])
+                .execute(params![value, it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now, it.index_key])
             })
             .await
             .map(|n| n == 1)
@@ -138,7 +164,7 @@ impl Store for EmbeddedStore {
         let conn = self.db.conn.lock().unwrap();
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND pk = ? AND {LIVE} ORDER BY sk LIMIT ?"
+                "SELECT {COLUMNS} FROM items WHERE tbl = ? AND pk = ? AND {LIVE} ORDER BY sk LIMIT ?"
             ))
             .map_err(err(table))?;
         let rows = st
@@ -150,11 +176,62 @@ impl Store for EmbeddedStore {
     async fn scan(&self, table: Table, limit: usize, now: i64) -> Result<Vec<Item>, StoreError> {
         let conn = self.db.conn.lock().unwrap();
         let mut st = conn
-            .prepare_cached(&format!("SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND {LIVE} LIMIT ?"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM items WHERE tbl = ? AND {LIVE} LIMIT ?"
+            ))
             .map_err(err(table))?;
         let rows = st
             .query_map(params![table.as_str(), now, limit as i64], item)
             .map_err(err(table))?;
         rows.collect::<Result<_, _>>().map_err(err(table))
+    }
+
+    async fn query_index(
+        &self,
+        table: Table,
+        keys: RangeInclusive<i64>,
+        order: IndexOrder,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        let conn = self.db.conn.lock().unwrap();
+        let mut st = conn
+            .prepare_cached(&index_query(order))
+            .map_err(err(table))?;
+        let rows = st
+            .query_map(
+                params![table.as_str(), keys.start(), keys.end(), now, limit as i64],
+                item,
+            )
+            .map_err(err(table))?;
+        rows.collect::<Result<_, _>>().map_err(err(table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::create_schema;
+    use super::*;
+    use rusqlite::Connection;
+
+    /// Reads of the index cost what they return only if SQLite walks the
+    /// index in order and stops at `LIMIT`; a sort step would read every
+    /// indexed row of the table first.
+    #[test]
+    fn index_reads_walk_the_index_without_sorting() {
+        let conn = Connection::open_in_memory().unwrap();
+        create_schema(&conn).unwrap();
+        for order in [IndexOrder::Ascending, IndexOrder::Descending] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", index_query(order)))
+                .unwrap()
+                .query_map(params!["sessions", 0, 10, 5, 100], |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains("USING INDEX items_by_index_key"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{order:?}: {plan}");
+        }
     }
 }

@@ -9,7 +9,7 @@ pub mod store;
 pub use clock::{Clock, SystemClock, TestClock};
 pub use http::{HttpRequest, HttpResponse, HttpSender, SendError};
 pub use queue::{NewMessage, Queue, QueueError, Received};
-pub use store::{Item, Store, StoreError, Table};
+pub use store::{IndexOrder, Item, Store, StoreError, Table};
 
 use std::sync::Arc;
 

@@ -210,8 +210,11 @@ impl Store for EmbeddedStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::create_schema;
+    use super::super::{create_schema, Embedded};
     use super::*;
+    use crate::egress::log::{self, Attempt, DisabledMarker, Outcome};
+    use crate::handler::session::{Ended, SessionRecord};
+    use chrono::{DateTime, TimeZone, Utc};
     use rusqlite::Connection;
 
     /// Reads of the index cost what they return only if SQLite walks the
@@ -232,6 +235,119 @@ mod tests {
             let plan = plan.join("; ");
             assert!(plan.contains("USING INDEX items_by_index_key"), "{plan}");
             assert!(!plan.contains("TEMP B-TREE"), "{order:?}: {plan}");
+        }
+    }
+
+    fn session(key: &str, ended: Option<bool>, at: DateTime<Utc>) -> SessionRecord {
+        let ts = crate::event::timestamp(at);
+        SessionRecord {
+            key: key.into(),
+            persistent: true,
+            hook_id: "h".into(),
+            handler_id: None,
+            created_at: ts.clone(),
+            created_by: "e".into(),
+            last_activity: ts.clone(),
+            message_count: 1,
+            history: Vec::new(),
+            idle_at: at.timestamp() + 600,
+            timeout_secs: 600,
+            ended: ended.map(|announced| Ended {
+                at: ts,
+                reason: "idle timeout".into(),
+                announced,
+            }),
+            recent_events: Vec::new(),
+        }
+    }
+
+    fn attempt(at: DateTime<Utc>) -> Attempt {
+        Attempt {
+            event_id: "ev".into(),
+            event_type: crate::config::EventType::MessageReceived,
+            subscription: "crm".into(),
+            attempt: 1,
+            seq: 1,
+            time: crate::event::timestamp(at),
+            outcome: Outcome::Delivered,
+            status: Some(200),
+            latency_ms: None,
+            error: None,
+            response: None,
+            next_attempt_at: None,
+            dead_lettered: false,
+        }
+    }
+
+    /// A `clawhooks.db` from before the index: the upgrade adds the column
+    /// and gives every row the key its writer gives it today, so idle
+    /// sessions are still swept and old attempts still listed.
+    #[tokio::test]
+    async fn a_database_from_before_the_index_is_migrated_with_its_rows_keyed() {
+        let path = std::env::temp_dir().join(format!(
+            "clawhooks-premigration-{}.db",
+            uuid::Uuid::new_v4()
+        ));
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+            + chrono::Duration::milliseconds(250);
+        let now = at.timestamp();
+        let live = session("live", None, at).to_item(now);
+        let unannounced = session("unannounced", Some(false), at).to_item(now);
+        let announced = session("announced", Some(true), at).to_item(now);
+        let tried = log::attempt_item(&attempt(at), at);
+        let marker = DisabledMarker::gone("old", "https://x.example", at);
+        let rows = [
+            ("sessions", &live),
+            ("sessions", &unannounced),
+            ("sessions", &announced),
+            ("deliveries", &tried),
+            (
+                "deliveries",
+                &Item::new(
+                    log::MARKERS_PK,
+                    "old",
+                    serde_json::to_value(&marker).unwrap(),
+                ),
+            ),
+        ];
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE items (tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, \
+                 value TEXT NOT NULL, expires_at INTEGER, version INTEGER NOT NULL, \
+                 PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;",
+            )
+            .unwrap();
+            for (tbl, it) in rows {
+                old.execute(
+                    "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                    params![tbl, it.pk, it.sk, it.value.to_string(), it.expires_at],
+                )
+                .unwrap();
+            }
+        }
+        let store = Embedded::open(&path).unwrap().store();
+        Embedded::open(&path).expect("opening again changes nothing");
+        for (tbl, it) in rows {
+            let table = if tbl == "sessions" {
+                Table::Sessions
+            } else {
+                Table::Deliveries
+            };
+            let back = store
+                .get(table, &it.pk, &it.sk, now)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(back.index_key, it.index_key, "{tbl} {}", it.pk);
+        }
+        assert_eq!(
+            (live.index_key, unannounced.index_key, announced.index_key),
+            (Some(now + 600), Some(now), None)
+        );
+        assert_eq!(tried.index_key, Some(at.timestamp_millis()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 }

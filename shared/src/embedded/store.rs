@@ -279,15 +279,28 @@ mod tests {
         }
     }
 
+    /// A database file, removed with its WAL files when the test ends,
+    /// passed or not.
+    struct TempDb(std::path::PathBuf);
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+            }
+        }
+    }
+
     /// A `clawhooks.db` from before the index: the upgrade adds the column
     /// and gives every row the key its writer gives it today, so idle
     /// sessions are still swept and old attempts still listed.
     #[tokio::test]
     async fn a_database_from_before_the_index_is_migrated_with_its_rows_keyed() {
-        let path = std::env::temp_dir().join(format!(
+        let db = TempDb(std::env::temp_dir().join(format!(
             "clawhooks-premigration-{}.db",
             uuid::Uuid::new_v4()
-        ));
+        )));
+        let path = &db.0;
         let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
             + chrono::Duration::milliseconds(250);
         let now = at.timestamp();
@@ -311,7 +324,7 @@ mod tests {
             ),
         ];
         {
-            let old = Connection::open(&path).unwrap();
+            let old = Connection::open(path).unwrap();
             old.execute_batch(
                 "CREATE TABLE items (tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, \
                  value TEXT NOT NULL, expires_at INTEGER, version INTEGER NOT NULL, \
@@ -326,8 +339,8 @@ mod tests {
                 .unwrap();
             }
         }
-        let store = Embedded::open(&path).unwrap().store();
-        Embedded::open(&path).expect("opening again changes nothing");
+        let store = Embedded::open(path).unwrap().store();
+        Embedded::open(path).expect("opening again changes nothing");
         for (tbl, it) in rows {
             let table = if tbl == "sessions" {
                 Table::Sessions
@@ -346,8 +359,5 @@ mod tests {
             (Some(now + 600), Some(now), None)
         );
         assert_eq!(tried.index_key, Some(at.timestamp_millis()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

@@ -534,3 +534,77 @@ async fn a_poison_record_goes_to_the_dlq_alone_while_its_batch_mates_succeed() {
     ns.sort();
     assert_eq!(ns, vec![0, 1, 2, 3]);
 }
+
+/// A deployment bootstrapped before the store had an index: running the
+/// bootstrap again adds the GSI to its tables, and indexed reads work there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_adds_the_index_to_tables_made_before_it() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use clawhooks::ports::{IndexOrder, Item, Table};
+    let emu = emulator::shared();
+    let clients = emu.clients().await;
+    let prefix = emulator::unique("upgrade");
+    let sessions = format!("{prefix}-sessions");
+    let string_key = |name: &str, kind: KeyType| {
+        let attribute = AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap();
+        let key = KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap();
+        (attribute, key)
+    };
+    let ((pk, pk_key), (sk, sk_key)) = (
+        string_key("pk", KeyType::Hash),
+        string_key("sk", KeyType::Range),
+    );
+    clients
+        .dynamodb
+        .create_table()
+        .table_name(&sessions)
+        .attribute_definitions(pk)
+        .attribute_definitions(sk)
+        .key_schema(pk_key)
+        .key_schema(sk_key)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("a table as the first bootstrap made it");
+
+    let settings = clawhooks::aws::BootstrapSettings::new(&prefix);
+    let res = clawhooks::aws::bootstrap(&clients, &settings)
+        .await
+        .unwrap_or_else(|e| panic!("bootstrap: {e}\n{}", emu.log_text()));
+    let table = clients
+        .dynamodb
+        .describe_table()
+        .table_name(&sessions)
+        .send()
+        .await
+        .unwrap();
+    let indexes: Vec<_> = table
+        .table()
+        .unwrap()
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|i| i.index_name())
+        .collect();
+    assert_eq!(indexes, ["by-index-key"]);
+
+    let store = clawhooks::aws::backend(&clients, &res).store;
+    let now = chrono::Utc::now().timestamp();
+    let item = Item::new("webhook:alerts", "session", json!({})).index_key(now - 5);
+    store.put(Table::Sessions, item).await.unwrap();
+    let due = store
+        .query_index(Table::Sessions, 0..=now, IndexOrder::Ascending, 10, now)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].pk, "webhook:alerts");
+}

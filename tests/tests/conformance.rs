@@ -19,7 +19,8 @@ use clawhooks::egress::{DeliveryJob, EgressStage};
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::handler::HandlerStage;
 use clawhooks::ports::{
-    Backend, Clock, Item, NewMessage, Queue, QueueError, Received, SystemClock, Table, TestClock,
+    Backend, Clock, IndexOrder, Item, NewMessage, Queue, QueueError, Received, Store, SystemClock,
+    Table, TestClock,
 };
 use clawhooks::worker::{process_one, Stage, DEAD_LETTER_REASON};
 use clawhooks_e2e::emulator;
@@ -132,6 +133,8 @@ conformance!(
     peeking_hides_and_consumes_nothing,
     dead_letters_are_listed_in_place_then_all_replayed,
     unreadable_messages_are_dead_lettered_with_their_body,
+    query_index_reads_either_end_of_the_whole_table,
+    index_keys_follow_every_kind_of_write,
 );
 
 /// What is visible now, without waiting (SQS short poll; the emulators and
@@ -833,4 +836,123 @@ async fn dead_lettered_whole(
         receive_now(q.as_ref(), 10, LONG).await.is_empty(),
         "{name}: gone from its queue"
     );
+}
+
+/// 200 items indexed 0, 10, … 1990 and written out of order, ten
+/// consecutive keys per partition, beside one without an index key and one
+/// expired: a read of the index sees the whole table in key order, from
+/// either end, within its bounds. On DynamoDB a partition's items share a
+/// shard, so the first 25 come from three shards in pages of six: reads
+/// merge shards and page through them.
+async fn query_index_reads_either_end_of_the_whole_table(f: &dyn Fixture) {
+    use IndexOrder::{Ascending, Descending};
+    let store = f.backend().await.store;
+    let now = Utc::now().timestamp() + 86_400;
+    for i in (0..200).map(|i| i * 7 % 200) {
+        let item = Item::new(format!("p{:02}", i / 10), format!("s{i:03}"), json!(i));
+        let item = item.index_key(i * 10);
+        store.put(Table::Sessions, item).await.unwrap();
+    }
+    let plain = Item::new("plain", "s", json!("not indexed"));
+    store.put(Table::Sessions, plain).await.unwrap();
+    let expired = Item::new("expired", "s", json!("gone")).index_key(5);
+    store
+        .put(Table::Sessions, expired.expires_at(now))
+        .await
+        .unwrap();
+    let read =
+        |keys, order, limit| index_keys(store.as_ref(), Table::Sessions, keys, order, limit, now);
+
+    let first = read(i64::MIN..=i64::MAX, Ascending, 25).await;
+    assert_eq!(first, (0..25).map(|i| i * 10).collect::<Vec<_>>());
+    assert_eq!(read(0..=i64::MAX, Descending, 3).await, [1990, 1980, 1970]);
+    assert_eq!(
+        read(95..=150, Ascending, 100).await,
+        [100, 110, 120, 130, 140, 150]
+    );
+    assert_eq!(read(95..=150, Descending, 2).await, [150, 140]);
+    let all = read(i64::MIN..=i64::MAX, Descending, 1000).await;
+    assert_eq!(all, (0..200).rev().map(|i| i * 10).collect::<Vec<_>>());
+    assert!(read(2000..=i64::MAX, Ascending, 10).await.is_empty());
+    let (from, to) = (10, 9);
+    assert!(
+        read(from..=to, Ascending, 10).await.is_empty(),
+        "an empty range"
+    );
+
+    let got = store
+        .query_index(Table::Sessions, 70..=70, Ascending, 1, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (got[0].pk.as_str(), got[0].sk.as_str(), got[0].index_key),
+        ("p00", "s007", Some(70)),
+    );
+    assert_eq!(got[0].value, json!(7), "whole items come back");
+}
+
+/// Plain, conditional and versioned writes all set, move or clear an
+/// item's place in the index.
+async fn index_keys_follow_every_kind_of_write(f: &dyn Fixture) {
+    use IndexOrder::Ascending;
+    let store = f.backend().await.store;
+    let t = Table::Deliveries;
+    let now = Utc::now().timestamp() + 86_400;
+    let all = || index_keys(store.as_ref(), t, i64::MIN..=i64::MAX, Ascending, 100, now);
+    let at = |pk: &str, key: i64| Item::new(pk, "s", json!(pk)).index_key(key);
+
+    assert!(store.put_if_absent(t, at("a", 30), now).await.unwrap());
+    store.put(t, at("b", 20)).await.unwrap();
+    assert_eq!(all().await, [20, 30]);
+
+    store.put(t, at("b", 40)).await.unwrap();
+    assert_eq!(all().await, [30, 40], "a plain write moves the item");
+    let a = store.get(t, "a", "s", now).await.unwrap().unwrap();
+    assert_eq!(a.index_key, Some(30));
+    assert!(store
+        .put_if_version(t, at("a", -10), a.version, now)
+        .await
+        .unwrap());
+    assert_eq!(all().await, [-10, 40], "so does a versioned one");
+    let a = store.get(t, "a", "s", now).await.unwrap().unwrap();
+    let unindexed = Item::new("a", "s", json!("done"));
+    assert!(store
+        .put_if_version(t, unindexed, a.version, now)
+        .await
+        .unwrap());
+    store
+        .put(t, Item::new("b", "s", json!("done")))
+        .await
+        .unwrap();
+    assert!(
+        all().await.is_empty(),
+        "writes without a key leave the index"
+    );
+    assert_eq!(
+        store
+            .get(t, "a", "s", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .index_key,
+        None
+    );
+}
+
+/// The index keys of what a read of the index returns.
+async fn index_keys(
+    store: &dyn Store,
+    table: Table,
+    keys: std::ops::RangeInclusive<i64>,
+    order: IndexOrder,
+    limit: usize,
+    now: i64,
+) -> Vec<i64> {
+    store
+        .query_index(table, keys, order, limit, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.index_key.expect("indexed items carry their key"))
+        .collect()
 }

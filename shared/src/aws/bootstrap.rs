@@ -1,18 +1,21 @@
 //! Creates a deployment's queues and tables when they do not exist, for
 //! `clawhooks serve --backend aws --bootstrap` and the tests (on AWS the SAM
 //! template creates them). Safe to run again: existing resources are kept
-//! and their redrive policies and TTL settings brought in line.
+//! and their redrive policies, TTL settings and index (GSI `by-index-key`, see
+//! [`super::dynamo::index`]) brought in line.
 //!
 //! Names, for a prefix `p`: queues `p-handler.fifo`, `p-events.fifo`,
 //! `p-delivery`, each with a `-dlq` twin (`p-handler-dlq.fifo`, …); tables
 //! `p-sessions`, `p-dedup`, `p-events`, `p-deliveries`, `p-limits`.
 
+use super::dynamo::index::{INDEX_NAME, KEY_ATTRIBUTE, SHARD_ATTRIBUTE};
 use super::{AwsClients, AwsError, Resources, TableNames};
 use crate::ports::Table;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::time::Duration;
@@ -145,70 +148,106 @@ async fn queue(clients: &AwsClients, name: &str, fifo: bool) -> Result<String, A
         })
 }
 
-/// A `pk`/`sk` table, on demand, with TTL on the `ttl` attribute.
+fn attribute(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .expect("name and type are set")
+}
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("name and type are set")
+}
+
+/// The index attributes, to declare beside `pk` and `sk`.
+fn index_attributes() -> [AttributeDefinition; 2] {
+    [
+        attribute(SHARD_ATTRIBUTE, ScalarAttributeType::S),
+        attribute(KEY_ATTRIBUTE, ScalarAttributeType::N),
+    ]
+}
+
+/// The GSI `by-index-key`: shard, then index key; every attribute projected, as the
+/// store reads whole items from it.
+fn index_keys() -> (Vec<KeySchemaElement>, Projection) {
+    (
+        vec![
+            key(SHARD_ATTRIBUTE, KeyType::Hash),
+            key(KEY_ATTRIBUTE, KeyType::Range),
+        ],
+        Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build(),
+    )
+}
+
+/// A `pk`/`sk` table, on demand, with TTL on the `ttl` attribute and the
+/// GSI `by-index-key`.
 async fn table(clients: &AwsClients, name: &str) -> Result<(), AwsError> {
-    let db = &clients.dynamodb;
-    let err = |op: &'static str, message: String| AwsError::Dynamo {
+    create_table(clients, name).await?;
+    let existing = wait_until_ready(clients, name).await?;
+    if !has_index(&existing) {
+        add_index(clients, name).await?;
+        wait_until_ready(clients, name).await?;
+    }
+    enable_ttl(clients, name).await
+}
+
+fn dynamo_error(op: &'static str, table: &str, e: impl std::fmt::Display) -> AwsError {
+    AwsError::Dynamo {
         op,
-        table: name.to_string(),
-        message,
-    };
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("name and type are set")
-    };
-    let key = |n: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .expect("name and type are set")
-    };
-    let created = db
+        table: table.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Creates the table unless it exists (then it may lack what later
+/// versions added; the caller checks).
+async fn create_table(clients: &AwsClients, name: &str) -> Result<(), AwsError> {
+    let (index_key_schema, projection) = index_keys();
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(INDEX_NAME)
+        .set_key_schema(Some(index_key_schema))
+        .projection(projection)
+        .build()
+        .expect("name and keys are set");
+    let mut attributes = vec![
+        attribute("pk", ScalarAttributeType::S),
+        attribute("sk", ScalarAttributeType::S),
+    ];
+    attributes.extend(index_attributes());
+    let created = clients
+        .dynamodb
         .create_table()
         .table_name(name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
+        .set_attribute_definitions(Some(attributes))
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(index)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
-    if let Err(e) = created {
-        if e.code() != Some("ResourceInUseException") {
-            return Err(err("CreateTable", DisplayErrorContext(&e).to_string()));
+    match created {
+        Err(e) if e.code() != Some("ResourceInUseException") => {
+            Err(dynamo_error("CreateTable", name, DisplayErrorContext(&e)))
         }
+        _ => Ok(()),
     }
-    // Creation is asynchronous on AWS: wait until the table takes writes.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = db
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| err("DescribeTable", DisplayErrorContext(&e).to_string()))?;
-        let status = out.table().and_then(|t| t.table_status());
-        if status == Some(&TableStatus::Active) {
-            break;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(err(
-                "DescribeTable",
-                format!("still {status:?} after 120 s"),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+}
+
+async fn enable_ttl(clients: &AwsClients, name: &str) -> Result<(), AwsError> {
+    let db = &clients.dynamodb;
     let ttl = db
         .describe_time_to_live()
         .table_name(name)
         .send()
         .await
-        .map_err(|e| err("DescribeTimeToLive", DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| dynamo_error("DescribeTimeToLive", name, DisplayErrorContext(&e)))?;
     let status = ttl
         .time_to_live_description()
         .and_then(|d| d.time_to_live_status());
@@ -226,7 +265,70 @@ async fn table(clients: &AwsClients, name: &str) -> Result<(), AwsError> {
             .time_to_live_specification(spec)
             .send()
             .await
-            .map_err(|e| err("UpdateTimeToLive", DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| dynamo_error("UpdateTimeToLive", name, DisplayErrorContext(&e)))?;
     }
     Ok(())
+}
+
+fn has_index(table: &TableDescription) -> bool {
+    table
+        .global_secondary_indexes()
+        .iter()
+        .any(|i| i.index_name() == Some(INDEX_NAME))
+}
+
+/// Adds the GSI to a table made before it existed. DynamoDB fills it from
+/// the items that carry its attributes, so items written before the
+/// upgrade join it at their next write.
+async fn add_index(clients: &AwsClients, name: &str) -> Result<(), AwsError> {
+    let (index_key_schema, projection) = index_keys();
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(INDEX_NAME)
+        .set_key_schema(Some(index_key_schema))
+        .projection(projection)
+        .build()
+        .expect("name and keys are set");
+    clients
+        .dynamodb
+        .update_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(index_attributes().to_vec()))
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+        )
+        .send()
+        .await
+        .map_err(|e| dynamo_error("UpdateTable", name, DisplayErrorContext(&e)))?;
+    Ok(())
+}
+
+/// Waits until the table and its indexes take reads and writes (creating
+/// either is asynchronous on AWS); returns the table's description.
+async fn wait_until_ready(clients: &AwsClients, name: &str) -> Result<TableDescription, AwsError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = clients
+            .dynamodb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DescribeTable", name, DisplayErrorContext(&e)))?;
+        let table = out
+            .table
+            .unwrap_or_else(|| TableDescription::builder().build());
+        let indexes_ready = table
+            .global_secondary_indexes()
+            .iter()
+            .all(|i| i.index_status() == Some(&IndexStatus::Active));
+        if table.table_status() == Some(&TableStatus::Active) && indexes_ready {
+            return Ok(table);
+        }
+        if tokio::time::Instant::now() > deadline {
+            let status = table.table_status();
+            let message = format!("not ready after 120 s (table {status:?})");
+            return Err(dynamo_error("DescribeTable", name, message));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

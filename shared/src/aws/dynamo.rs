@@ -7,6 +7,7 @@
 //! | `v` | S | the value, as JSON text |
 //! | `ttl` | N | expiry, unix seconds (the table's TTL attribute) |
 //! | `ver` | N | version, bumped by every write |
+//! | `ix`, `ixp` | N, S | the index key and its shard, only on indexed items (GSI `by-index-key`, see [`index`]) |
 //!
 //! Keys carry a `#` prefix because DynamoDB refuses empty strings in key
 //! attributes and the store allows them (dedup items use an empty sort
@@ -16,11 +17,14 @@
 //! read and every condition treats `ttl <= now` as absent (an item is gone
 //! from its expiry second on, as in the embedded store).
 
-use crate::ports::{Item, Store, StoreError, Table};
+pub mod index;
+
+use crate::ports::{IndexOrder, Item, Store, StoreError, Table};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 
 /// The expression that keeps only live items (no `ttl`, or a `ttl` still ahead).
 const LIVE: &str = "attribute_not_exists(#ttl) OR #ttl > :now";
@@ -139,18 +143,7 @@ impl Store for DynamoStore {
     async fn put(&self, table: Table, item: Item) -> Result<u64, StoreError> {
         // An update rather than a put, so the version is bumped from what is
         // stored in the same call (no read-then-write race).
-        let value = serde_json::to_string(&item.value).expect("JSON values serialize");
-        let mut values = HashMap::from([
-            (":v".to_string(), AttributeValue::S(value)),
-            (":one".to_string(), AttributeValue::N("1".into())),
-        ]);
-        let expression = match item.expires_at {
-            Some(t) => {
-                values.insert(":ttl".into(), AttributeValue::N(t.to_string()));
-                "SET #v = :v, #ttl = :ttl ADD #ver :one"
-            }
-            None => "SET #v = :v REMOVE #ttl ADD #ver :one",
-        };
+        let (expression, values) = update(&item);
         let out = self
             .client
             .update_item()
@@ -161,6 +154,8 @@ impl Store for DynamoStore {
             .expression_attribute_names("#v", "v")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_names("#ver", "ver")
+            .expression_attribute_names("#ix", index::KEY_ATTRIBUTE)
+            .expression_attribute_names("#ixp", index::SHARD_ATTRIBUTE)
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::UpdatedNew)
             .send()
@@ -261,6 +256,55 @@ impl Store for DynamoStore {
         })
         .await
     }
+
+    async fn query_index(
+        &self,
+        table: Table,
+        keys: RangeInclusive<i64>,
+        order: IndexOrder,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        let read = index::IndexRead {
+            store: self,
+            table,
+            keys,
+            order,
+            now,
+        };
+        read.run(limit).await
+    }
+}
+
+/// The update expression of a plain put, and its values: sets the value,
+/// sets or removes the expiry and the index attributes, bumps the version.
+fn update(item: &Item) -> (String, Attributes) {
+    let value = serde_json::to_string(&item.value).expect("JSON values serialize");
+    let mut values = HashMap::from([
+        (":v".to_string(), AttributeValue::S(value)),
+        (":one".to_string(), AttributeValue::N("1".into())),
+    ]);
+    let (mut set, mut remove) = (vec!["#v = :v"], Vec::new());
+    match item.expires_at {
+        Some(t) => {
+            values.insert(":ttl".into(), AttributeValue::N(t.to_string()));
+            set.push("#ttl = :ttl");
+        }
+        None => remove.push("#ttl"),
+    }
+    match item.index_key {
+        Some(k) => {
+            values.insert(":ix".into(), AttributeValue::N(k.to_string()));
+            values.insert(":ixp".into(), AttributeValue::S(index::shard(&item.pk)));
+            set.extend(["#ix = :ix", "#ixp = :ixp"]);
+        }
+        None => remove.extend(["#ix", "#ixp"]),
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression += &format!(" REMOVE {}", remove.join(", "));
+    }
+    (expression + " ADD #ver :one", values)
 }
 
 type Attributes = HashMap<String, AttributeValue>;
@@ -335,6 +379,16 @@ fn attributes(item: &Item, version: u64) -> HashMap<String, AttributeValue> {
     if let Some(t) = item.expires_at {
         m.insert("ttl".into(), AttributeValue::N(t.to_string()));
     }
+    if let Some(k) = item.index_key {
+        m.insert(
+            index::KEY_ATTRIBUTE.into(),
+            AttributeValue::N(k.to_string()),
+        );
+        m.insert(
+            index::SHARD_ATTRIBUTE.into(),
+            AttributeValue::S(index::shard(&item.pk)),
+        );
+    }
     m
 }
 
@@ -357,6 +411,7 @@ fn item(table: Table, a: &HashMap<String, AttributeValue>) -> Result<Item, Store
         value,
         expires_at: number(a.get("ttl")),
         version: number(a.get("ver")).unwrap_or(0) as u64,
+        index_key: number(a.get(index::KEY_ATTRIBUTE)),
     })
 }
 
@@ -385,6 +440,10 @@ mod tests {
         assert_eq!(back.value, it.value);
         assert_eq!(back.expires_at, Some(42));
         assert_eq!(back.version, 3);
+        assert_eq!(back.index_key, None);
+        let indexed = it.index_key(-7);
+        let back = item(Table::Dedup, &attributes(&indexed, 1)).unwrap();
+        assert_eq!(back.index_key, Some(-7));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!   record); a pair with a `delivered` attempt is never attempted again,
 //!   and an attempt logged `failed` is never made again (its give-up is
 //!   resumed: the `deadLettered` flag is written once the dead-letter queue
-//!   has the job);
+//!   has the job). Each attempt's index key is its time in unix
+//!   milliseconds, so the latest attempts over all events are one read of
+//!   the index's newest end ([`recent`]);
 //! - subscriptions a receiver retired with 410 Gone: pk = [`MARKERS_PK`],
 //!   sk = subscription id. They survive restarts and are read at each
 //!   fan-out (one query for all subscriptions).
@@ -17,7 +19,7 @@
 
 use crate::config::{EventType, Outgoing};
 use crate::event::timestamp;
-use crate::ports::{Item, Store, StoreError, Table};
+use crate::ports::{IndexOrder, Item, Store, StoreError, Table};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,8 +29,6 @@ use std::collections::HashMap;
 pub const MARKERS_PK: &str = "#gone";
 /// How long attempts and outcomes are kept.
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
-/// Items read by one admin listing of recent attempts.
-pub const SCAN_LIMIT: usize = 10_000;
 /// How much of a response body is kept.
 pub const RESPONSE_KEPT: usize = 1024;
 
@@ -158,30 +158,29 @@ pub fn excerpt(body: &[u8]) -> String {
     text.trim_end_matches('\u{FFFD}').to_string()
 }
 
-/// Writes one record of the log; `expires` is `None` for records kept until removed.
-async fn put(
-    store: &dyn Store,
-    pk: &str,
-    sk: String,
-    value: &impl Serialize,
-    expires: Option<i64>,
-) -> Result<(), StoreError> {
-    let mut item = Item::new(
-        pk,
-        sk,
-        serde_json::to_value(value).expect("log records serialize"),
-    );
-    item.expires_at = expires;
-    store.put(Table::Deliveries, item).await.map(|_| ())
-}
-
 pub async fn record_attempt(
     store: &dyn Store,
     a: &Attempt,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let sk = attempt_key(&a.subscription, a.seq);
-    put(store, &a.event_id, sk, a, Some(expiry(now))).await
+    store
+        .put(Table::Deliveries, attempt_item(a, now))
+        .await
+        .map(|_| ())
+}
+
+/// The store item of an attempt logged at `now`: what [`record_attempt`]
+/// writes, and what bulk loads (tests, benches) write. Indexed by the
+/// attempt's own time (`now` if that does not parse), in milliseconds:
+/// several attempts a second are common.
+pub fn attempt_item(a: &Attempt, now: DateTime<Utc>) -> Item {
+    let at = DateTime::parse_from_rfc3339(&a.time)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    let value = serde_json::to_value(a).expect("log records serialize");
+    Item::new(&a.event_id, attempt_key(&a.subscription, a.seq), value)
+        .expires_at(expiry(now))
+        .index_key(at.timestamp_millis())
 }
 
 /// The attempts logged for one (event, subscription), in order: one query
@@ -208,8 +207,11 @@ pub async fn attempts_of(
         .collect())
 }
 
+/// Kept until removed, and outside the index: [`recent`] lists attempts only.
 pub async fn mark_gone(store: &dyn Store, m: &DisabledMarker) -> Result<(), StoreError> {
-    put(store, MARKERS_PK, m.subscription.clone(), m, None).await
+    let value = serde_json::to_value(m).expect("log records serialize");
+    let item = Item::new(MARKERS_PK, m.subscription.clone(), value);
+    store.put(Table::Deliveries, item).await.map(|_| ())
 }
 
 pub async fn disabled_markers(
@@ -252,22 +254,31 @@ pub async fn for_event(
     })
 }
 
-/// The latest attempts over all events, newest first (admin listing).
+/// The latest attempts over all events, newest first (admin listing): the
+/// newest end of the index, so it reads `limit` attempts however long the
+/// log is. Only attempts of the last [`RETENTION`] can be live, so the read
+/// starts there and never wades through expired ones.
 pub async fn recent(
     store: &dyn Store,
     limit: usize,
     now: DateTime<Utc>,
 ) -> Result<Vec<Attempt>, StoreError> {
+    let oldest_live = (now - RETENTION).timestamp_millis();
     let items = store
-        .scan(Table::Deliveries, SCAN_LIMIT, now.timestamp())
+        .query_index(
+            Table::Deliveries,
+            oldest_live..=i64::MAX,
+            IndexOrder::Descending,
+            limit,
+            now.timestamp(),
+        )
         .await?;
     let mut attempts: Vec<Attempt> = items
         .into_iter()
-        .filter(|i| i.pk != MARKERS_PK)
         .filter_map(|i| serde_json::from_value(i.value).ok())
         .collect();
+    // Attempts of the same millisecond: the later attempt first.
     attempts.sort_by(|a, b| b.time.cmp(&a.time).then(b.seq.cmp(&a.seq)));
-    attempts.truncate(limit);
     Ok(attempts)
 }
 

@@ -324,9 +324,79 @@ CREATE TABLE IF NOT EXISTS items (
     value TEXT NOT NULL,
     expires_at INTEGER,
     version INTEGER NOT NULL,
+    -- The store's index key (`Store::query_index`); NULL: not indexed.
+    index_key INTEGER,
     PRIMARY KEY (tbl, pk, sk)
 ) WITHOUT ROWID;
 ";
+
+/// Runs after [`SCHEMA`] and [`add_index_key`], as the index needs the
+/// column that a database file from before it lacks. Partial: most rows
+/// (finished sessions, dedup keys, event records) have no index key and
+/// cost nothing here.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS items_by_index_key ON items (tbl, index_key) WHERE index_key IS NOT NULL;
+";
+
+/// Gives the rows of a database file from before the index the keys their
+/// writers give them today (`SessionRecord::to_item`,
+/// `egress::log::attempt_item`): otherwise the idle sessions of an upgraded
+/// install would never be swept, and its delivery log would list nothing
+/// from before the upgrade.
+const BACKFILL_INDEX_KEYS: &str = "
+UPDATE items SET index_key = CASE
+    WHEN json_extract(value, '$.ended') IS NULL THEN json_extract(value, '$.idleAt')
+    WHEN json_extract(value, '$.ended.announced') = 0
+        THEN CAST(strftime('%s', json_extract(value, '$.ended.at')) AS INTEGER)
+    END
+WHERE tbl = 'sessions';
+UPDATE items SET index_key =
+    CAST(round((julianday(json_extract(value, '$.time')) - 2440587.5) * 86400000) AS INTEGER)
+WHERE tbl = 'deliveries' AND json_extract(value, '$.time') IS NOT NULL
+    AND json_extract(value, '$.seq') IS NOT NULL;
+";
+
+/// Creates the tables, brings a file from an earlier version up to date,
+/// and creates the indexes.
+fn create_schema(c: &Connection) -> rusqlite::Result<()> {
+    c.execute_batch(SCHEMA)?;
+    add_index_key(c)?;
+    c.execute_batch(INDEXES)
+}
+
+/// Adds `index_key` to a file that lacks it and backfills it, once: the
+/// check is repeated inside a write transaction, so two processes opening
+/// the same file at once (the server and the CLI) cannot both add it.
+fn add_index_key(c: &Connection) -> rusqlite::Result<()> {
+    let has_column = |c: &Connection| {
+        c.query_row(
+            "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'index_key'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    if has_column(c)? {
+        return Ok(());
+    }
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    let migrated = has_column(c).and_then(|done| {
+        if done {
+            return Ok(());
+        }
+        c.execute_batch("ALTER TABLE items ADD COLUMN index_key INTEGER;")?;
+        c.execute_batch(BACKFILL_INDEX_KEYS)
+    });
+    match migrated {
+        Ok(()) => c.execute_batch("COMMIT"),
+        Err(e) => {
+            if let Err(rollback) = c.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %rollback, "could not roll back the index migration");
+            }
+            Err(e)
+        }
+    }
+}
 
 impl Embedded {
     /// Opens (or creates) the database file with [`Durability::Normal`].
@@ -357,7 +427,7 @@ impl Embedded {
             Ok(c)
         };
         let writer = open()?;
-        writer.execute_batch(SCHEMA)?;
+        create_schema(&writer)?;
         // Checkpoints are the checkpoint thread's job, off the writer's path.
         writer.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")?;
         let db = Db::new(writer, Some(open()?), Some(open()?), Arc::new(SystemClock));
@@ -386,7 +456,7 @@ impl Embedded {
     pub fn memory() -> Result<Self, EmbeddedError> {
         let conn = Connection::open_in_memory()?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.execute_batch(SCHEMA)?;
+        create_schema(&conn)?;
         Ok(Embedded {
             db: Arc::new(Db::new(conn, None, None, Arc::new(SystemClock))),
         })

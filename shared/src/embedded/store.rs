@@ -1,9 +1,10 @@
 //! The store on the `items` table, with DynamoDB's conditional writes.
 
 use super::Db;
-use crate::ports::store::{Item, Store, StoreError, Table};
+use crate::ports::store::{IndexOrder, Item, Store, StoreError, Table};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 pub struct EmbeddedStore {
@@ -38,8 +39,12 @@ fn item(r: &Row) -> rusqlite::Result<Item> {
         value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
         expires_at: r.get(3)?,
         version: r.get::<_, i64>(4)? as u64,
+        index_key: r.get(5)?,
     })
 }
+
+/// The columns [`item`] reads, in its order.
+const COLUMNS: &str = "pk, sk, value, expires_at, version, index_key";
 
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
 
@@ -53,11 +58,11 @@ pub(super) fn insert_if_absent(
     now: i64,
 ) -> rusqlite::Result<bool> {
     c.prepare_cached(
-        "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-         ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1
+        "INSERT INTO items (tbl, pk, sk, value, expires_at, version, index_key) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?7)
+         ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = 1, index_key = excluded.index_key
          WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?6",
     )?
-    .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now])
+    .execute(params![table.as_str(), it.pk, it.sk, value, it.expires_at, now, it.index_key])
     .map(|n| n == 1)
 }
 
@@ -70,9 +75,27 @@ pub(super) fn read(
     sk: &str,
     now: i64,
 ) -> rusqlite::Result<Option<Item>> {
-    c.prepare_cached(&format!("SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND pk = ? AND sk = ? AND {LIVE}"))?
-        .query_row(params![table.as_str(), pk, sk, now], item)
-        .optional()
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM items WHERE tbl = ? AND pk = ? AND sk = ? AND {LIVE}"
+    ))?
+    .query_row(params![table.as_str(), pk, sk, now], item)
+    .optional()
+}
+
+/// Reads one end of the `items_by_index_key` index. Equal keys are broken
+/// by the primary key, which the index holds after the index key (a
+/// WITHOUT ROWID table's indexes end with its primary key), so SQLite
+/// walks the index in order and stops after `LIMIT` rows: no sort, no
+/// look at the rest of the table.
+fn index_query(order: IndexOrder) -> String {
+    let dir = match order {
+        IndexOrder::Ascending => "ASC",
+        IndexOrder::Descending => "DESC",
+    };
+    format!(
+        "SELECT {COLUMNS} FROM items WHERE tbl = ? AND index_key BETWEEN ? AND ? AND {LIVE} \
+         ORDER BY index_key {dir}, pk {dir}, sk {dir} LIMIT ?"
+    )
 }
 
 #[async_trait]
@@ -95,11 +118,11 @@ impl Store for EmbeddedStore {
         self.db
             .write(move |c| {
                 c.prepare_cached(
-                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1
+                    "INSERT INTO items (tbl, pk, sk, value, expires_at, version, index_key) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+                     ON CONFLICT (tbl, pk, sk) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, version = items.version + 1, index_key = excluded.index_key
                      RETURNING version",
                 )?
-                .query_row(params![table.as_str(), it.pk, it.sk, value, it.expires_at], |r| r.get::<_, i64>(0))
+                .query_row(params![table.as_str(), it.pk, it.sk, value, it.expires_at, it.index_key], |r| r.get::<_, i64>(0))
             })
             .await
             .map(|v| v as u64)
@@ -128,10 +151,10 @@ impl Store for EmbeddedStore {
         self.db
             .write(move |c| {
                 c.prepare_cached(
-                    "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1
+                    "UPDATE items SET value = ?1, expires_at = ?2, version = version + 1, index_key = ?8
                      WHERE tbl = ?3 AND pk = ?4 AND sk = ?5 AND version = ?6 AND (expires_at IS NULL OR expires_at > ?7)",
                 )?
-                .execute(params![value, it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now])
+                .execute(params![value, it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now, it.index_key])
             })
             .await
             .map(|n| n == 1)
@@ -160,7 +183,7 @@ impl Store for EmbeddedStore {
         let conn = self.db.conn.lock().unwrap();
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND pk = ? AND {LIVE} ORDER BY sk LIMIT ?"
+                "SELECT {COLUMNS} FROM items WHERE tbl = ? AND pk = ? AND {LIVE} ORDER BY sk LIMIT ?"
             ))
             .map_err(err(table))?;
         let rows = st
@@ -172,11 +195,188 @@ impl Store for EmbeddedStore {
     async fn scan(&self, table: Table, limit: usize, now: i64) -> Result<Vec<Item>, StoreError> {
         let conn = self.db.conn.lock().unwrap();
         let mut st = conn
-            .prepare_cached(&format!("SELECT pk, sk, value, expires_at, version FROM items WHERE tbl = ? AND {LIVE} LIMIT ?"))
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM items WHERE tbl = ? AND {LIVE} LIMIT ?"
+            ))
             .map_err(err(table))?;
         let rows = st
             .query_map(params![table.as_str(), now, limit as i64], item)
             .map_err(err(table))?;
         rows.collect::<Result<_, _>>().map_err(err(table))
+    }
+
+    async fn query_index(
+        &self,
+        table: Table,
+        keys: RangeInclusive<i64>,
+        order: IndexOrder,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        let conn = self.db.conn.lock().unwrap();
+        let mut st = conn
+            .prepare_cached(&index_query(order))
+            .map_err(err(table))?;
+        let rows = st
+            .query_map(
+                params![table.as_str(), keys.start(), keys.end(), now, limit as i64],
+                item,
+            )
+            .map_err(err(table))?;
+        rows.collect::<Result<_, _>>().map_err(err(table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{create_schema, Embedded};
+    use super::*;
+    use crate::egress::log::{self, Attempt, DisabledMarker, Outcome};
+    use crate::handler::session::{Ended, SessionRecord};
+    use chrono::{DateTime, TimeZone, Utc};
+    use rusqlite::Connection;
+
+    /// Reads of the index cost what they return only if SQLite walks the
+    /// index in order and stops at `LIMIT`; a sort step would read every
+    /// indexed row of the table first.
+    #[test]
+    fn index_reads_walk_the_index_without_sorting() {
+        let conn = Connection::open_in_memory().unwrap();
+        create_schema(&conn).unwrap();
+        for order in [IndexOrder::Ascending, IndexOrder::Descending] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", index_query(order)))
+                .unwrap()
+                .query_map(params!["sessions", 0, 10, 5, 100], |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("; ");
+            assert!(plan.contains("USING INDEX items_by_index_key"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{order:?}: {plan}");
+        }
+    }
+
+    fn session(key: &str, ended: Option<bool>, at: DateTime<Utc>) -> SessionRecord {
+        let ts = crate::event::timestamp(at);
+        SessionRecord {
+            key: key.into(),
+            persistent: true,
+            hook_id: "h".into(),
+            handler_id: None,
+            created_at: ts.clone(),
+            created_by: "e".into(),
+            last_activity: ts.clone(),
+            message_count: 1,
+            history: Vec::new(),
+            idle_at: at.timestamp() + 600,
+            timeout_secs: 600,
+            ended: ended.map(|announced| Ended {
+                at: ts,
+                reason: "idle timeout".into(),
+                announced,
+            }),
+            recent_events: Vec::new(),
+        }
+    }
+
+    fn attempt(at: DateTime<Utc>) -> Attempt {
+        Attempt {
+            event_id: "ev".into(),
+            event_type: crate::config::EventType::MessageReceived,
+            subscription: "crm".into(),
+            attempt: 1,
+            seq: 1,
+            time: crate::event::timestamp(at),
+            outcome: Outcome::Delivered,
+            status: Some(200),
+            latency_ms: None,
+            error: None,
+            response: None,
+            next_attempt_at: None,
+            dead_lettered: false,
+        }
+    }
+
+    /// A database file, removed with its WAL files when the test ends,
+    /// passed or not.
+    struct TempDb(std::path::PathBuf);
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+            }
+        }
+    }
+
+    /// A `clawhooks.db` from before the index: the upgrade adds the column
+    /// and gives every row the key its writer gives it today, so idle
+    /// sessions are still swept and old attempts still listed.
+    #[tokio::test]
+    async fn a_database_from_before_the_index_is_migrated_with_its_rows_keyed() {
+        let db = TempDb(std::env::temp_dir().join(format!(
+            "clawhooks-premigration-{}.db",
+            uuid::Uuid::new_v4()
+        )));
+        let path = &db.0;
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+            + chrono::Duration::milliseconds(250);
+        let now = at.timestamp();
+        let live = session("live", None, at).to_item(now);
+        let unannounced = session("unannounced", Some(false), at).to_item(now);
+        let announced = session("announced", Some(true), at).to_item(now);
+        let tried = log::attempt_item(&attempt(at), at);
+        let marker = DisabledMarker::gone("old", "https://x.example", at);
+        let rows = [
+            ("sessions", &live),
+            ("sessions", &unannounced),
+            ("sessions", &announced),
+            ("deliveries", &tried),
+            (
+                "deliveries",
+                &Item::new(
+                    log::MARKERS_PK,
+                    "old",
+                    serde_json::to_value(&marker).unwrap(),
+                ),
+            ),
+        ];
+        {
+            let old = Connection::open(path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE items (tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, \
+                 value TEXT NOT NULL, expires_at INTEGER, version INTEGER NOT NULL, \
+                 PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;",
+            )
+            .unwrap();
+            for (tbl, it) in rows {
+                old.execute(
+                    "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                    params![tbl, it.pk, it.sk, it.value.to_string(), it.expires_at],
+                )
+                .unwrap();
+            }
+        }
+        let store = Embedded::open(path).unwrap().store();
+        Embedded::open(path).expect("opening again changes nothing");
+        for (tbl, it) in rows {
+            let table = if tbl == "sessions" {
+                Table::Sessions
+            } else {
+                Table::Deliveries
+            };
+            let back = store
+                .get(table, &it.pk, &it.sk, now)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(back.index_key, it.index_key, "{tbl} {}", it.pk);
+        }
+        assert_eq!(
+            (live.index_key, unannounced.index_key, announced.index_key),
+            (Some(now + 600), Some(now), None)
+        );
+        assert_eq!(tried.index_key, Some(at.timestamp_millis()));
     }
 }

@@ -23,6 +23,15 @@ pub const SORT_KEY: &str = "session";
 /// the sweeper can still find and announce it, and `GET` can show it.
 const RETAIN_SECS: i64 = 24 * 3600;
 
+/// The index keys of sessions the sweeper should look at by `now`: due,
+/// and not yet expired. A record expires [`RETAIN_SECS`] after its index
+/// key (see `store_expiry`), so the lower bound skips expired leftovers,
+/// which the store may keep long after (SQLite until they are
+/// overwritten, DynamoDB for up to days).
+pub fn due_by(now: i64) -> std::ops::RangeInclusive<i64> {
+    now - RETAIN_SECS + 1..=now
+}
+
 /// Event ids remembered per session to make updates idempotent.
 const RECENT_EVENTS: usize = 64;
 
@@ -105,13 +114,30 @@ impl SessionRecord {
         }
     }
 
-    fn to_item(&self, now: i64) -> Item {
-        Item::new(
+    /// When the sweeper has work here (unix seconds), its index key: a live
+    /// session at its idle deadline; an ended one nobody announced at once
+    /// (from its end, written at `now`). An announced end leaves the index,
+    /// so the finished `hook:*` sessions every hook leaves behind for a day
+    /// never stand between the sweeper and the sessions it must end.
+    fn sweep_due(&self, now: i64) -> Option<i64> {
+        match &self.ended {
+            None => Some(self.idle_at),
+            Some(e) if !e.announced => Some(now),
+            Some(_) => None,
+        }
+    }
+
+    /// The store item of this record as of `now` (unix seconds): what every
+    /// session write stores, and what bulk loads (tests, benches) write.
+    pub fn to_item(&self, now: i64) -> Item {
+        let mut item = Item::new(
             self.key.clone(),
             SORT_KEY,
             serde_json::to_value(self).expect("session serializes"),
         )
-        .expires_at(self.store_expiry(now))
+        .expires_at(self.store_expiry(now));
+        item.index_key = self.sweep_due(now);
+        item
     }
 
     fn remember(&mut self, event_id: &str) {

@@ -1,21 +1,28 @@
-//! Ends persistent sessions idle past their `sessionTimeout` and emits
-//! `session_ended` for them; also announces ends nobody announced (a
-//! crash between ending a session and emitting the event).
+//! Ends sessions idle past their `sessionTimeout` and emits `session_ended`
+//! for them; also announces ends nobody announced (a crash between ending a
+//! session and emitting the event). Persistent and `hook:*` sessions alike:
+//! a `hook:*` session normally ends when its hook is handled, and only
+//! reaches the sweeper if that never happened.
 //!
-//! A plain async function, so the local server calls it on an interval and
-//! the SAM template schedules it (EventBridge → the handler function).
+//! It reads the sessions table's index (see `SessionRecord::to_item`), the
+//! longest overdue first, so a sweep costs what it ends, not the size of
+//! the table. A plain async function, so the local server calls it on an
+//! interval and the SAM template schedules it (EventBridge → the handler
+//! function).
 
 use super::session::{self, Closed, SessionRecord};
-use crate::ports::{Backend, Clock, Table};
+use crate::ports::{Backend, Clock, IndexOrder, Table};
 
-/// How many session records one sweep looks at.
-pub const SWEEP_LIMIT: usize = 10_000;
+/// Most sessions one sweep ends; the rest, due later than these, are the
+/// next sweep's. Ending one takes a few sequential store writes and a
+/// queue send, so this keeps a sweep well inside a Lambda timeout.
+pub const SWEEP_LIMIT: usize = 1_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
-    /// Sessions looked at.
+    /// Due sessions looked at.
     pub scanned: usize,
-    /// Sessions ended (or announced) by this sweep.
+    /// Sessions ended (or announced) by this sweep, in the order of their deadlines.
     pub ended: Vec<String>,
     /// Sessions that could not be ended this time (retried next sweep).
     pub failed: usize,
@@ -27,22 +34,31 @@ pub async fn sweep_sessions(
 ) -> Result<SweepReport, crate::ports::StoreError> {
     let now = clock.now();
     let unix = now.timestamp();
-    let items = backend
+    let due = backend
         .store
-        .scan(Table::Sessions, SWEEP_LIMIT, unix)
+        .query_index(
+            Table::Sessions,
+            session::due_by(unix),
+            IndexOrder::Ascending,
+            SWEEP_LIMIT,
+            unix,
+        )
         .await?;
     let mut report = SweepReport {
-        scanned: items.len(),
+        scanned: due.len(),
         ..Default::default()
     };
-    for item in items {
-        let Ok(rec) = serde_json::from_value::<SessionRecord>(item.value) else {
-            continue;
+    for item in due {
+        let rec = match serde_json::from_value::<SessionRecord>(item.value) {
+            Ok(rec) => rec,
+            Err(e) => {
+                tracing::warn!(session = %item.pk, error = %e, "unreadable session record; not swept");
+                continue;
+            }
         };
-        let unannounced = rec.ended.as_ref().is_some_and(|e| !e.announced);
-        if !rec.is_idle(unix) && !unannounced {
-            continue;
-        }
+        // `close` reads the record again and ends it only if it is still
+        // due: the index may be a moment behind (DynamoDB), and a hook may
+        // have arrived since.
         match session::close(
             backend.store.as_ref(),
             backend.events_queue.as_ref(),

@@ -24,6 +24,7 @@ pub const POINTS: &[&str] = &[
     HANDLER_AFTER_ACTION,
     WORKER_BEFORE_DELETE,
     EGRESS_AFTER_DELIVERY,
+    EGRESS_BEFORE_DEAD_LETTER,
 ];
 
 /// Ingress: the idempotency claim is written, the message not yet.
@@ -42,6 +43,9 @@ pub const HANDLER_AFTER_ACTION: &str = "handler.after_action";
 pub const WORKER_BEFORE_DELETE: &str = "worker.before_delete";
 /// Egress: the receiver answered 2xx; nothing recorded yet.
 pub const EGRESS_AFTER_DELIVERY: &str = "egress.after_delivery";
+/// Egress: a delivery ran out of attempts and is logged `failed`; it is not
+/// dead-lettered yet.
+pub const EGRESS_BEFORE_DEAD_LETTER: &str = "egress.before_dead_letter";
 
 /// The error an armed fail point makes its step return.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -111,17 +111,133 @@ struct Report {
     restarts: usize,
 }
 
-fn write_config(dir: &Path, sink: &Recorder) -> PathBuf {
+fn write_config(dir: &Path, outgoing: serde_json::Value) -> PathBuf {
     let config = dir.join("config.json");
     let doc = serde_json::json!({"webhooks": {
         "incoming": {"secret": "s"},
         "network": {"allowPrivate": true},
         "handlers": [{"id": "orders"}],
-        "outgoing": [{"id": "sink", "url": sink.url("/in"), "events": ["message_received"],
-                      "retry": {"maxAttempts": 20, "initialDelayMs": 100, "maxDelayMs": 1000}}]
+        "outgoing": outgoing
     }});
     std::fs::write(&config, doc.to_string()).unwrap();
     config
+}
+
+/// A `clawhooks serve` with `failpoints` armed, and a supervisor that
+/// starts it again, without the fault, whenever it dies.
+struct Supervised {
+    setup: Setup,
+    dir: PathBuf,
+    base: Arc<Mutex<String>>,
+    server: Arc<Mutex<Server>>,
+    restarts: Arc<Mutex<usize>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    supervisor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Supervised {
+    fn start(backend_name: &str, outgoing: serde_json::Value, failpoints: Option<&str>) -> Self {
+        let dir = std::env::temp_dir().join(format!("clawhooks-fault-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (backend, env) = if backend_name == "aws" {
+            let emu = emulator::shared();
+            let backend = ["--backend", "aws", "--bootstrap", "--aws-prefix"]
+                .into_iter()
+                .map(String::from)
+                .chain([emulator::unique("fault")])
+                .collect();
+            (backend, emu.env())
+        } else {
+            let db = dir.join("state.db").display().to_string();
+            (vec!["--db".into(), db], Vec::new())
+        };
+        let setup = Setup {
+            config: write_config(&dir, outgoing),
+            backend,
+            env,
+            log: dir.join("serve.log"),
+        };
+        let server = setup.start(failpoints);
+        let base = Arc::new(Mutex::new(server.base.clone()));
+        let server = Arc::new(Mutex::new(server));
+        let restarts = Arc::new(Mutex::new(0usize));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let supervisor = {
+            let (server, base, restarts, done) =
+                (server.clone(), base.clone(), restarts.clone(), done.clone());
+            let setup = setup.clone();
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let exited = server.lock().unwrap().child.try_wait().unwrap().is_some();
+                    if exited {
+                        let fresh = setup.start(None);
+                        *base.lock().unwrap() = fresh.base.clone();
+                        *server.lock().unwrap() = fresh;
+                        *restarts.lock().unwrap() += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        };
+        Supervised {
+            setup,
+            dir,
+            base,
+            server,
+            restarts,
+            done,
+            supervisor: Some(supervisor),
+        }
+    }
+
+    /// Posts hooks `0..n` from four senders, each retried with its key until
+    /// a 2xx: event id -> when its 2xx came.
+    async fn send_hooks(&self, n: usize) -> BTreeMap<String, Instant> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let accepted: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+        let mut senders = Vec::new();
+        for worker in 0..4 {
+            let (client, base, accepted) = (client.clone(), self.base.clone(), accepted.clone());
+            senders.push(tokio::spawn(async move {
+                for k in (worker..n).step_by(4) {
+                    let (id, at) = send_until_accepted(&client, &base, k).await;
+                    accepted.lock().unwrap().entry(id).or_insert(at);
+                }
+            }));
+        }
+        for s in senders {
+            s.await.unwrap();
+        }
+        let accepted = accepted.lock().unwrap().clone();
+        accepted
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.setup.log).unwrap_or_default()
+    }
+
+    /// Stops the supervisor and the server; how many restarts there were.
+    fn stop(&mut self) -> usize {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.supervisor.take() {
+            t.join().unwrap();
+        }
+        let mut s = self.server.lock().unwrap();
+        s.child.kill().ok();
+        s.child.wait().ok();
+        let restarts = *self.restarts.lock().unwrap();
+        restarts
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.stop();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
 }
 
 /// Posts hook `n` with its own idempotency key until a 2xx; the event id
@@ -161,73 +277,11 @@ async fn send_until_accepted(
 async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
     clawhooks::adapters::http::install_crypto_provider();
     let sink = Recorder::start().await;
-    let dir = std::env::temp_dir().join(format!("clawhooks-fault-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (backend, env) = if backend_name == "aws" {
-        let emu = emulator::shared();
-        let backend = ["--backend", "aws", "--bootstrap", "--aws-prefix"]
-            .into_iter()
-            .map(String::from)
-            .chain([emulator::unique("fault")])
-            .collect();
-        (backend, emu.env())
-    } else {
-        (
-            vec!["--db".into(), dir.join("state.db").display().to_string()],
-            Vec::new(),
-        )
-    };
-    let setup = Setup {
-        config: write_config(&dir, &sink),
-        backend,
-        env,
-        log: dir.join("serve.log"),
-    };
+    let outgoing = serde_json::json!([{"id": "sink", "url": sink.url("/in"), "events": ["message_received"],
+        "retry": {"maxAttempts": 20, "initialDelayMs": 100, "maxDelayMs": 1000}}]);
     let armed = (!point.is_empty()).then(|| format!("{point}={}", mode.actions()));
-    let server = setup.start(armed.as_deref());
-    let base = Arc::new(Mutex::new(server.base.clone()));
-    let server = Arc::new(Mutex::new(server));
-
-    // Restarts the server, without the fault, whenever it dies.
-    let restarts = Arc::new(Mutex::new(0usize));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let supervisor = {
-        let (server, base, restarts, done) =
-            (server.clone(), base.clone(), restarts.clone(), done.clone());
-        let setup = setup.clone();
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let exited = server.lock().unwrap().child.try_wait().unwrap().is_some();
-                if exited {
-                    let fresh = setup.start(None);
-                    *base.lock().unwrap() = fresh.base.clone();
-                    *server.lock().unwrap() = fresh;
-                    *restarts.lock().unwrap() += 1;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let accepted: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
-    let mut senders = Vec::new();
-    for worker in 0..4 {
-        let (client, base, accepted) = (client.clone(), base.clone(), accepted.clone());
-        senders.push(tokio::spawn(async move {
-            for n in (worker..hooks()).step_by(4) {
-                let (id, at) = send_until_accepted(&client, &base, n).await;
-                accepted.lock().unwrap().entry(id).or_insert(at);
-            }
-        }));
-    }
-    for s in senders {
-        s.await.unwrap();
-    }
-    let accepted = accepted.lock().unwrap().clone();
+    let mut deployment = Supervised::start(backend_name, outgoing, armed.as_deref());
+    let accepted = deployment.send_hooks(hooks()).await;
 
     // Wait for every accepted hook at the sink, noting when each first came.
     let deadline = Instant::now() + VISIBILITY * 4 + Duration::from_secs(30);
@@ -248,13 +302,7 @@ async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    supervisor.join().unwrap();
-    {
-        let mut s = server.lock().unwrap();
-        s.child.kill().ok();
-        s.child.wait().ok();
-    }
+    let restarts = deployment.stop();
     let unique_ids = ids.values().filter(|set| set.len() == 1).count();
     assert_eq!(
         unique_ids,
@@ -283,7 +331,7 @@ async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
                     .is_some_and(|seen| seen.duration_since(**at) >= VISIBILITY)
             })
             .count(),
-        restarts: *restarts.lock().unwrap(),
+        restarts,
         p50: percentile(&latencies, 50),
         p99: percentile(&latencies, 99),
         slowest: latencies.last().copied().unwrap_or_default(),
@@ -298,10 +346,9 @@ async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
         panic!(
             "{point} ({mode:?}, {backend_name}): {} accepted hooks never arrived; log:\n{}",
             report.lost,
-            std::fs::read_to_string(&setup.log).unwrap_or_default()
+            deployment.log()
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
     report
 }
 
@@ -396,9 +443,125 @@ fault_tests!(
     egress_after_delivery => faults::EGRESS_AFTER_DELIVERY,
 );
 
+/// Hooks whose deliveries are all refused (500), so egress gives each up
+/// after two attempts and dead-letters it, with `egress.before_dead_letter`
+/// armed. Each event ends with exactly one dead letter, and the receiver
+/// saw its two attempts (a third only where a crash cut an attempt short):
+/// a give-up that a crash or an error interrupted resumes without calling
+/// the receiver again or dead-lettering twice.
+async fn give_up_once(mode: Mode, backend_name: &str) {
+    const GIVE_UPS: usize = 6;
+    clawhooks::adapters::http::install_crypto_provider();
+    let sink = Recorder::start_with(clawhooks_e2e::Reply::status(500)).await;
+    let outgoing = serde_json::json!([{"id": "doomed", "url": sink.url("/in"), "events": ["message_received"],
+        "retry": {"maxAttempts": 2, "initialDelayMs": 100, "maxDelayMs": 200}}]);
+    let armed = format!("{}={}", faults::EGRESS_BEFORE_DEAD_LETTER, mode.actions());
+    let mut deployment = Supervised::start(backend_name, outgoing, Some(&armed));
+    let accepted = deployment.send_hooks(GIVE_UPS).await;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + VISIBILITY * 3 + Duration::from_secs(30);
+    let letters = loop {
+        let base = deployment.base.lock().unwrap().clone();
+        let listed: Option<serde_json::Value> = match client
+            .get(format!("{base}/dlq"))
+            .header("X-Webhook-Secret", "s")
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            _ => None,
+        };
+        let letters: Vec<String> = listed
+            .map(|l| {
+                l["deadLetters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d["eventId"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if letters.len() >= GIVE_UPS || Instant::now() > deadline {
+            // A second copy would follow the first within moments: look again.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let restarts = deployment.stop();
+    // By the lifecycle event's id, which dead letters carry as `eventId`;
+    // the payload's `eventId` names the hook it stems from.
+    let mut attempts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut hooks_seen = BTreeSet::new();
+    for r in sink.requests() {
+        let body = r.json();
+        *attempts
+            .entry(body["id"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
+        hooks_seen.insert(body["eventId"].as_str().unwrap_or_default().to_string());
+    }
+    println!(
+        "fault {:<26} {:<6} {backend_name:<8} accepted {:>3}  dead letters {}  attempts per event {:?}  restarts {restarts}",
+        faults::EGRESS_BEFORE_DEAD_LETTER,
+        format!("{mode:?}"),
+        accepted.len(),
+        letters.len(),
+        attempts.values().collect::<BTreeSet<_>>()
+    );
+    let mut unique = letters.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        letters.len(),
+        "one dead letter per event: {letters:?}"
+    );
+    let hooks: BTreeSet<String> = accepted.keys().cloned().collect();
+    assert_eq!(hooks_seen, hooks, "every hook's event was attempted");
+    let attempted: BTreeSet<&String> = attempts.keys().collect();
+    assert_eq!(
+        unique.iter().collect::<BTreeSet<_>>(),
+        attempted,
+        "every attempted event is dead-lettered\n{}",
+        deployment.log()
+    );
+    // An error at the point leaves every attempt made once. An abort also
+    // kills the attempts in flight elsewhere, after the receiver answered
+    // and before the answer was logged; those are made again after the
+    // restart (at least once, as any crash between sending and recording).
+    let most = if mode == Mode::Abort { 3 } else { 2 };
+    assert!(
+        attempts.values().all(|n| (2..=most).contains(n)),
+        "two attempts per event, a third only for one in flight at a crash: {attempts:?}"
+    );
+    if mode == Mode::Abort {
+        assert!(restarts >= 1, "the armed abort never fired");
+    }
+}
+
+mod egress_before_dead_letter {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn abort_embedded() {
+        give_up_once(Mode::Abort, "embedded").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn error_embedded() {
+        give_up_once(Mode::Error, "embedded").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn abort_aws() {
+        give_up_once(Mode::Abort, "aws").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn error_aws() {
+        give_up_once(Mode::Error, "aws").await;
+    }
+}
+
 #[test]
 fn every_fail_point_has_a_run() {
-    // The points the macro above covers; a new point must be added there.
+    // The points the runs above cover; a new point must be added to one.
     let mut covered = [
         faults::INTAKE_AFTER_CLAIM,
         faults::INTAKE_AFTER_ENQUEUE,
@@ -408,6 +571,7 @@ fn every_fail_point_has_a_run() {
         faults::HANDLER_AFTER_ACTION,
         faults::WORKER_BEFORE_DELETE,
         faults::EGRESS_AFTER_DELIVERY,
+        faults::EGRESS_BEFORE_DEAD_LETTER,
     ];
     covered.sort();
     let mut all = faults::POINTS.to_vec();

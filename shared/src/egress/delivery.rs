@@ -315,6 +315,7 @@ async fn finish_giving_up(
     let backend = &stage.backend;
     let error = attempt.error.clone().unwrap_or_default();
     if sub.config.dead_letter && !attempt.dead_lettered {
+        crate::faults::check(crate::faults::EGRESS_BEFORE_DEAD_LETTER).map_err(retry_later)?;
         let mut dead = job.clone();
         dead.dead_lettered_at = Some(now);
         dead.last_error = Some(error.clone());

@@ -137,26 +137,43 @@ fn writer_loop(conn: Arc<Mutex<Connection>>, jobs: std::sync::mpsc::Receiver<Box
     }
 }
 
-/// Runs a batch in one transaction and commits it.
+/// Runs a batch in one transaction and commits it. Any failure of the
+/// transaction's own statements abandons the whole batch (every job is
+/// answered with the error), so a job is never committed half done.
 fn run_batch(c: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
     exec_cached(c, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
     if !batch.iter_mut().all(|job| job.run(c)) {
         // A job failed, perhaps halfway: start over, each job in its own
         // savepoint, so only the failing ones are undone.
-        let _ = c.execute_batch("ROLLBACK");
+        rollback(c);
         exec_cached(c, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
         for job in batch.iter_mut() {
-            let _ = exec_cached(c, "SAVEPOINT job");
+            let step = |sql: &str| {
+                exec_cached(c, sql).map_err(|e| {
+                    rollback(c);
+                    e.to_string()
+                })
+            };
+            step("SAVEPOINT job")?;
             if !job.run(c) {
-                let _ = exec_cached(c, "ROLLBACK TO job");
+                step("ROLLBACK TO job")?;
             }
-            let _ = exec_cached(c, "RELEASE job");
+            step("RELEASE job")?;
         }
     }
     exec_cached(c, "COMMIT").map_err(|e| {
-        let _ = c.execute_batch("ROLLBACK");
+        rollback(c);
         e.to_string()
     })
+}
+
+/// Ends the open transaction, keeping nothing of it. SQLite may have ended
+/// it already (some errors roll back by themselves), so a failure here is
+/// only worth a log line.
+fn rollback(c: &Connection) {
+    if let Err(e) = c.execute_batch("ROLLBACK") {
+        tracing::debug!(error = %e, "rollback: no transaction was open");
+    }
 }
 
 /// How often the checkpoint thread copies the WAL into the database file.

@@ -11,7 +11,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "unit, integration and end-to-end tests (debug build)"
 cargo test --workspace --no-fail-fast --features clawhooks-local/failpoints
 
-for extra in scripts/infra-lint.sh scripts/lambda-build.sh; do
+# After the cargo tests: the deploy test reuses their debug host builds.
+for extra in scripts/infra-lint.sh scripts/sam-deploy-test.sh scripts/lambda-build.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

@@ -1,5 +1,6 @@
 //! The stack a user deploys, as a whole: `sam deploy` of
-//! `infra/template.yaml` itself into ministack (which runs the three
+//! `infra/template.yaml` (an unchanged copy, beside its own code folders)
+//! into ministack (which runs the three
 //! functions as host processes behind its API Gateway, SQS event source
 //! mappings and DynamoDB), then hooks through the API Gateway URL.
 //!
@@ -76,6 +77,63 @@ impl Tools {
             String::from_utf8_lossy(&out.stderr)
         );
         stdout
+    }
+
+    /// `sam deploy` of the template as a user runs it, with the
+    /// parameters this test needs: host bootstraps, a quick redrive and a
+    /// sweep every minute.
+    fn deploy(&self, template: &Path, stack: &str) {
+        self.run(
+            &self.sam,
+            &[
+                "deploy",
+                "--template-file",
+                &template.display().to_string(),
+                "--stack-name",
+                stack,
+                "--s3-bucket",
+                &self.bucket,
+                "--capabilities",
+                "CAPABILITY_IAM",
+                "--no-confirm-changeset",
+                "--no-progressbar",
+                "--parameter-overrides",
+                "Architecture=x86_64",
+                // The poison hook reaches the dead-letter queue after two receives.
+                "MaxReceiveCount=2",
+                // Quoted: SAM splits unquoted values at spaces.
+                "SweepSchedule=\"rate(1 minute)\"",
+                &format!("WebhookSecret={WEBHOOK_SECRET}"),
+                &format!("SigningSecret={SIGNING_SECRET}"),
+            ],
+        );
+    }
+
+    /// `sam delete`, then the stack is gone from the list.
+    fn delete(&self, stack: &str) {
+        let args = [
+            "delete",
+            "--stack-name",
+            stack,
+            "--no-prompts",
+            "--s3-bucket",
+            &self.bucket,
+        ];
+        self.run(&self.sam, &args);
+        let query = "StackSummaries[?StackStatus!='DELETE_COMPLETE'].StackName";
+        let args = [
+            "cloudformation",
+            "list-stacks",
+            "--query",
+            query,
+            "--output",
+            "text",
+        ];
+        let listed = self.run(&self.aws, &args);
+        assert!(
+            !listed.contains(stack),
+            "the stack is still there: {listed}"
+        );
     }
 
     fn stack_output(&self, stack: &str, key: &str) -> String {
@@ -158,13 +216,19 @@ fn write_config(at: &StandIns) -> PathBuf {
     path
 }
 
-/// Fills infra/dist with the host's debug bootstraps and the config.
-fn package(config: &Path) {
+/// A byte-for-byte copy of infra/template.yaml with its code folders
+/// (`dist/*`, filled by scripts/lambda-package.sh with the host's debug
+/// bootstraps and `config`) beside it, under the target directory: the
+/// same template, and a developer's own infra/dist is left alone.
+fn package(config: &Path) -> PathBuf {
+    let work = emulator::target_dir().join("sam-deploy");
+    let template = work.join("template.yaml");
+    std::fs::copy(repo_root().join("infra/template.yaml"), &template).unwrap();
     let bins = workspace_binary("clawhooks-ingress").unwrap();
-    let bins = bins.parent().unwrap();
     let out = Command::new(repo_root().join("scripts/lambda-package.sh"))
         .arg(config)
-        .arg(bins)
+        .arg(bins.parent().unwrap())
+        .arg(work.join("dist"))
         .output()
         .unwrap();
     assert!(
@@ -172,6 +236,7 @@ fn package(config: &Path) {
         "lambda-package.sh: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    template
 }
 
 /// The API Gateway URL of the stack's HTTP API, as ministack serves it:
@@ -233,6 +298,27 @@ impl Api {
     }
 }
 
+/// The first request `recorder` got that `wanted` accepts, waiting up to `within`.
+async fn first_request(
+    recorder: &Recorder,
+    within: Duration,
+    what: &str,
+    wanted: impl Fn(&Recorded) -> bool,
+) -> Recorded {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = recorder.requests();
+        if let Some(r) = got.iter().find(|r| wanted(r)) {
+            return r.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {within:?}: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 fn message_received_of(req: &Recorded, event_id: &str) -> bool {
     let ev = req.json();
     ev["type"] == "message_received" && ev["eventId"] == event_id
@@ -284,36 +370,11 @@ async fn dead_letter_ids(tools: &Tools, url: &str) -> Vec<String> {
 async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
     let tools = Tools::from_env();
     let at = StandIns::start().await;
-    package(&write_config(&at));
+    let template = package(&write_config(&at));
     let stack = emulator::unique("clawhooks-sam");
 
     let started = Instant::now();
-    tools.run(
-        &tools.sam,
-        &[
-            "deploy",
-            "--template-file",
-            "infra/template.yaml",
-            "--stack-name",
-            &stack,
-            "--s3-bucket",
-            &tools.bucket,
-            // infra/samconfig.toml resolves a bucket for users; here it is given.
-            "--no-resolve-s3",
-            "--capabilities",
-            "CAPABILITY_IAM",
-            "--no-confirm-changeset",
-            "--no-progressbar",
-            "--parameter-overrides",
-            "Architecture=x86_64",
-            // The poison hook reaches the dead-letter queue after two receives.
-            "MaxReceiveCount=2",
-            // Quoted: SAM splits unquoted values at spaces.
-            "SweepSchedule=\"rate(1 minute)\"",
-            &format!("WebhookSecret={WEBHOOK_SECRET}"),
-            &format!("SigningSecret={SIGNING_SECRET}"),
-        ],
-    );
+    tools.deploy(&template, &stack);
     eprintln!("sam deploy: {:.0?}", started.elapsed());
     let api = Api::new(&tools.stack_output(&stack, "HttpApiId"), tools.port);
 
@@ -348,18 +409,13 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
     }
     let poison = batch.remove(2);
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let delivered = loop {
-        let got = at.receiver.requests();
-        if let Some(r) = got.iter().find(|r| message_received_of(r, &seed)) {
-            break r.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no message_received of {seed}: {got:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let delivered = first_request(
+        &at.receiver,
+        Duration::from_secs(120),
+        "message_received",
+        |r| message_received_of(r, &seed),
+    )
+    .await;
     eprintln!("curl -> outgoing webhook: {:.0?}", sent_at.elapsed());
     assert!(
         verify_standard_webhook(SIGNING_SECRET, &delivered),
@@ -402,46 +458,15 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
     let good = at.good.wait_for(4, Duration::from_secs(30)).await;
     assert_eq!(good.len(), 4, "every batch mate was forwarded once");
 
-    let deadline = Instant::now() + Duration::from_secs(150);
-    while !at
-        .receiver
-        .requests()
-        .iter()
-        .any(|r| session_ended_of(r, "alerts-session"))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the scheduled sweep did not end the idle alerts session"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    first_request(
+        &at.receiver,
+        Duration::from_secs(150),
+        "the sweep's session_ended",
+        |r| session_ended_of(r, "alerts-session"),
+    )
+    .await;
     eprintln!("idle session swept after {:.0?}", started.elapsed());
 
-    tools.run(
-        &tools.sam,
-        &[
-            "delete",
-            "--stack-name",
-            &stack,
-            "--no-prompts",
-            "--s3-bucket",
-            &tools.bucket,
-        ],
-    );
-    let listed = tools.run(
-        &tools.aws,
-        &[
-            "cloudformation",
-            "list-stacks",
-            "--query",
-            "StackSummaries[?StackStatus!='DELETE_COMPLETE'].StackName",
-            "--output",
-            "text",
-        ],
-    );
-    assert!(
-        !listed.contains(&stack),
-        "the stack is still there: {listed}"
-    );
+    tools.delete(&stack);
     eprintln!("deploy, checks and delete: {:.0?}", started.elapsed());
 }

@@ -27,7 +27,8 @@ fi
 grep -q -- "--features aws" <<<"$out" || { echo "no hint to build with --features aws: $out" >&2; exit 1; }
 echo "default build: no AWS SDK; serve --backend aws says to build with --features aws"
 
-for extra in scripts/infra-lint.sh scripts/lambda-build.sh; do
+# After the cargo tests: the deploy test reuses their debug host builds.
+for extra in scripts/infra-lint.sh scripts/sam-deploy-test.sh scripts/lambda-build.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

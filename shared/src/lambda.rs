@@ -258,8 +258,13 @@ pub struct Init {
 /// variables of a function at 4 KB together).
 pub const CONFIG_JSON: &str = "CLAWHOOKS_CONFIG_JSON";
 /// Or config files bundled in the function's zip, comma-separated
-/// (`cargo lambda build --include clawhooks.json` → `/var/task/clawhooks.json`).
+/// (`scripts/lambda-package.sh` puts `clawhooks.json` beside `bootstrap`;
+/// the template sets `clawhooks.json`). Relative paths are read from
+/// [`TASK_ROOT`], so they do not depend on the runtime's working directory.
 pub const CONFIG_FILES: &str = "CLAWHOOKS_CONFIG";
+/// Where Lambda unpacked the function's zip (`/var/task` on AWS; an
+/// emulator that runs functions as host processes sets its own folder).
+pub const TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -301,13 +306,29 @@ pub fn config_from_env(
         return crate::config::load_str(&text, env);
     }
     if let Some(files) = env(CONFIG_FILES).filter(|t| !t.trim().is_empty()) {
-        let paths: Vec<&str> = files.split(',').map(str::trim).collect();
+        let paths = config_paths(&files, env(TASK_ROOT).as_deref());
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
         return crate::config::load_files(&paths, env);
     }
     Err(ConfigErrors(vec![ConfigError::new(
         "",
         format!("no config: set {CONFIG_JSON} (the JSON text) or {CONFIG_FILES} (file paths)"),
     )]))
+}
+
+/// The comma-separated `files`, relative ones joined to `task_root`.
+fn config_paths(files: &str, task_root: Option<&str>) -> Vec<String> {
+    files
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(|f| match task_root {
+            Some(root) if std::path::Path::new(f).is_relative() => {
+                std::path::Path::new(root).join(f).display().to_string()
+            }
+            _ => f.to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -580,5 +601,31 @@ mod tests {
             none.contains(CONFIG_JSON) && none.contains(CONFIG_FILES),
             "{none}"
         );
+    }
+
+    #[test]
+    fn bundled_config_files_are_read_from_the_task_root() {
+        let root = std::env::temp_dir().join(format!("clawhooks-task-root-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            root.join("clawhooks.json"),
+            r#"{"webhooks": {"incoming": {"secret": "${HOOK_SECRET}"}}}"#,
+        )
+        .unwrap();
+        let root_text = root.display().to_string();
+        let env = |k: &str| match k {
+            CONFIG_FILES => Some("clawhooks.json".to_string()),
+            TASK_ROOT => Some(root_text.clone()),
+            "HOOK_SECRET" => Some("s3cret".to_string()),
+            _ => None,
+        };
+        let cfg = config_from_env(&env).unwrap();
+        assert!(cfg.config.webhooks.incoming.secret.is_some());
+        assert_eq!(
+            config_paths(" a.json, /etc/b.json ", Some("/var/task")),
+            vec!["/var/task/a.json", "/etc/b.json"]
+        );
+        assert_eq!(config_paths("a.json", None), vec!["a.json"]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -347,12 +347,16 @@ pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
             let out = Command::new(cargo)
                 // With the AWS backend and the fail points compiled in (the
                 // latter unarmed unless a test sets FAILPOINTS), as
-                // scripts/test.sh builds, so both share one build.
+                // scripts/test.sh builds. `--tests` brings the dev-dependencies'
+                // features in, as `cargo test` does, so this build and the
+                // test build share every artifact instead of rebuilding
+                // each other's.
                 .args([
                     "build",
                     "--quiet",
                     "--workspace",
                     "--bins",
+                    "--tests",
                     "--features",
                     TEST_FEATURES,
                 ])
@@ -363,7 +367,7 @@ pub fn workspace_binary(bin: &str) -> Result<PathBuf> {
                 Ok(())
             } else {
                 Err(format!(
-                    "cargo build --workspace --bins --features {TEST_FEATURES} failed:\n{}",
+                    "cargo build --workspace --bins --tests --features {TEST_FEATURES} failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ))
             }

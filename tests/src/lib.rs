@@ -7,6 +7,7 @@ pub mod ingress_kit;
 pub mod logs;
 pub mod process;
 pub mod recorder;
+pub mod signature;
 
 pub use recorder::{Recorded, Recorder, Reply};
 

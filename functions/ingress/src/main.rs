@@ -1,8 +1,9 @@
 //! The ingress Lambda function: API Gateway HTTP API (payload v2) requests
 //! to `clawhooks::ingress`. Wiring only; everything is built once at init.
 //!
-//! Environment: the config (`CLAWHOOKS_CONFIG_JSON` or `CLAWHOOKS_CONFIG`)
-//! and the resource names of `clawhooks::aws` (set by `infra/template.yaml`).
+//! Environment: the config (`CLAWHOOKS_CONFIG`, files bundled beside the
+//! bootstrap, or `CLAWHOOKS_CONFIG_JSON`) and the resource names of
+//! `clawhooks::aws` (set by `infra/template.yaml`).
 
 use clawhooks::ingress::Ingress;
 use clawhooks::lambda::{self, Init, LambdaError};

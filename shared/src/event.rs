@@ -154,6 +154,26 @@ pub struct EventRecord {
     pub error: Option<String>,
 }
 
+impl EventRecord {
+    /// The record of `ev` before the handler has touched it, last changed
+    /// at `updated_at` (ingress writes it; the handler makes it when
+    /// ingress could not).
+    pub fn queued(ev: &InboundEvent, updated_at: DateTime<Utc>) -> Self {
+        EventRecord {
+            event_id: ev.event_id.clone(),
+            status: EventStatus::Queued,
+            hook_id: ev.hook_id.clone(),
+            handler_id: ev.handler_id.clone(),
+            session_key: ev.session_key.clone(),
+            received_at: timestamp(ev.received_at),
+            updated_at: timestamp(updated_at),
+            attempts: 0,
+            result: None,
+            error: None,
+        }
+    }
+}
+
 /// Puts a lifecycle event on the events queue, grouped by session so one
 /// session's events reach egress in the order they happened.
 pub async fn emit(

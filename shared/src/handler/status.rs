@@ -112,20 +112,8 @@ impl Status {
     }
 
     fn fresh(ev: &InboundEvent, now: DateTime<Utc>, version: u64) -> Status {
-        let ts = event::timestamp(ev.received_at);
         Status {
-            record: EventRecord {
-                event_id: ev.event_id.clone(),
-                status: EventStatus::Queued,
-                hook_id: ev.hook_id.clone(),
-                handler_id: ev.handler_id.clone(),
-                session_key: ev.session_key.clone(),
-                received_at: ts,
-                updated_at: event::timestamp(now),
-                attempts: 0,
-                result: None,
-                error: None,
-            },
+            record: EventRecord::queued(ev, now),
             progress: Progress::default(),
             version,
         }

@@ -3,7 +3,7 @@
 //! message (see [`crate::ports::intake`] for how a backend writes them).
 
 use super::IngressResponse;
-use crate::event::{self, EventRecord, EventStatus, InboundEvent, EVENT_RECORD_TTL_SECS};
+use crate::event::{self, EventRecord, InboundEvent, EVENT_RECORD_TTL_SECS};
 use crate::ports::{Acceptance, Item, NewMessage};
 use http::StatusCode;
 use serde_json::json;
@@ -33,19 +33,7 @@ pub fn acceptance(ev: &InboundEvent, claim: Option<(String, i64)>) -> Acceptance
 }
 
 fn status_item(ev: &InboundEvent) -> Item {
-    let ts = event::timestamp(ev.received_at);
-    let record = EventRecord {
-        event_id: ev.event_id.clone(),
-        status: EventStatus::Queued,
-        hook_id: ev.hook_id.clone(),
-        handler_id: ev.handler_id.clone(),
-        session_key: ev.session_key.clone(),
-        received_at: ts.clone(),
-        updated_at: ts,
-        attempts: 0,
-        result: None,
-        error: None,
-    };
+    let record = EventRecord::queued(ev, ev.received_at);
     let value = serde_json::to_value(&record).expect("record serializes");
     Item::new(ev.event_id.clone(), event::STATUS_SORT_KEY, value)
 }

@@ -13,7 +13,7 @@ use crate::config::CompiledConfig;
 use crate::event::{self, InboundEvent};
 use crate::faults;
 use crate::limits;
-use crate::ports::{Admission, Backend, Clock, IntakeError, Item, QueueError, Table};
+use crate::ports::{Admission, Backend, Clock, IntakeError, Item, QueueError};
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
@@ -327,16 +327,8 @@ impl Ingress {
         if !settled {
             let now = ev.received_at.timestamp();
             let store = self.backend.store.as_ref();
-            let started = match store
-                .get(
-                    Table::Events,
-                    &earlier.event_id,
-                    event::STATUS_SORT_KEY,
-                    now,
-                )
-                .await
-            {
-                Ok(item) => item.is_some_and(|i| i.value["status"] != json!("queued")),
+            let started = match crate::handler::status::load(store, &earlier.event_id, now).await {
+                Ok(record) => record.is_some_and(|r| r.status != event::EventStatus::Queued),
                 Err(e) => {
                     tracing::error!(error = %e, "could not read an event's status");
                     return keep::refusal("could not read the earlier delivery of this key");

@@ -10,7 +10,9 @@
 //!   `requestContext.http.sourceIp`, and the [`IngressResponse`] goes back.
 
 use crate::aws::AwsClients;
-use crate::config::{CompiledConfig, ConfigError, ConfigErrors};
+use crate::config::fit::Invocation;
+use crate::config::scope::{check_withheld, Function};
+use crate::config::{CompiledConfig, ConfigError, ConfigErrors, Unset};
 use crate::ingress::{Ingress, IngressRequest, IngressResponse};
 use crate::ports::{Backend, Clock, HttpSender, Queue, Received, SystemClock};
 use crate::worker::{Stage, StageError};
@@ -106,11 +108,12 @@ pub async fn handle_sqs_event(routes: &[SqsRoute], event: SqsEvent) -> SqsBatchR
             let mut failed = Vec::new();
             let mut broken = false;
             for msg in chain {
+                let source = sources.get(&msg.message_id).map(String::as_str);
                 if broken {
+                    release(&routes, source.unwrap_or_default(), &msg).await;
                     failed.push(msg.message_id);
                     continue;
                 }
-                let source = sources.get(&msg.message_id).map(String::as_str);
                 if !process_record(&routes, source.unwrap_or_default(), &msg).await {
                     broken = true;
                     failed.push(msg.message_id);
@@ -152,14 +155,40 @@ async fn process_record(routes: &[SqsRoute], source: &str, msg: &Received) -> bo
     match route.stage.process(msg).await {
         Ok(()) => true,
         Err(StageError::Retry { reason, after }) => {
-            tracing::warn!(stage = route.stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, "will retry");
-            if let Some(after) = after {
-                if let Err(e) = route.queue.change_visibility(&msg.receipt, after).await {
-                    tracing::warn!(stage = route.stage.name(), error = %e, "could not set retry delay");
-                }
+            let after = after.unwrap_or_else(|| retry_delay(msg.receive_count));
+            tracing::warn!(stage = route.stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, retry_in = ?after, "will retry");
+            if let Err(e) = route.queue.change_visibility(&msg.receipt, after).await {
+                tracing::warn!(stage = route.stage.name(), error = %e, "could not set retry delay");
             }
             false
         }
+    }
+}
+
+/// How long a failed record waits before its next try when the failure
+/// named no time of its own (a `Retry-After`): 5 s, doubling with each
+/// receive, at most 5 minutes. Without it the record would wait out the
+/// queue's visibility timeout, which is sized for the longest invocation
+/// (twice the function timeout), far too long for a passing failure.
+pub fn retry_delay(receive_count: u32) -> std::time::Duration {
+    let doublings = receive_count.saturating_sub(1).min(6);
+    std::time::Duration::from_secs((5u64 << doublings).min(300))
+}
+
+/// A record held back behind a failed one of its FIFO group goes back at
+/// once: while it stays in flight SQS hands out nothing of its group, so it
+/// would hold up even the failed record's retry until its own visibility
+/// timeout ran out.
+async fn release(routes: &[SqsRoute], source: &str, msg: &Received) {
+    let Some(route) = routes.iter().find(|r| r.queue.name() == source) else {
+        return;
+    };
+    if let Err(e) = route
+        .queue
+        .change_visibility(&msg.receipt, std::time::Duration::ZERO)
+        .await
+    {
+        tracing::warn!(stage = route.stage.name(), message_id = %msg.message_id, error = %e, "could not release a held-back record");
     }
 }
 
@@ -266,6 +295,10 @@ pub const CONFIG_FILES: &str = "CLAWHOOKS_CONFIG";
 /// emulator that runs functions as host processes sets its own folder).
 pub const TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
 
+/// The SSM path whose parameters are this function's secrets (the
+/// template gives each function its own: `<SecretsPath>/ingress`, …).
+pub const SECRETS_PATH: &str = "CLAWHOOKS_SECRETS_PATH";
+
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error("config:\n{0}")]
@@ -278,15 +311,24 @@ pub enum InitError {
 
 impl Init {
     /// From the function's environment (see `infra/template.yaml`). `${VAR}`
-    /// in the config is substituted from the environment, which is how
-    /// secrets from NoEcho parameters reach it.
-    pub async fn from_env() -> Result<Self, InitError> {
-        let config = Arc::new(config_from_env(&crate::config::load::process_env)?);
+    /// in the config is filled from the function's own SSM parameters
+    /// ([`SECRETS_PATH`]), then from its environment; a variable neither
+    /// has is withheld, which is an error only if `function` uses it.
+    pub async fn for_function(function: Function) -> Result<Self, InitError> {
+        let env = crate::config::load::process_env;
+        let clients = AwsClients::from_env().await;
+        let (secrets, looked_in) = function_secrets(&clients, &env).await?;
+        let lookup = |name: &str| secrets.get(name).cloned().or_else(|| env(name));
+        let config = config_from_env(&lookup, Unset::Withhold)?;
+        check_withheld(&config, function, &looked_in)?;
+        if let Some(invocation) = invocation_from_env(&env)? {
+            crate::config::fit::check(&config.config, function, invocation)?;
+        }
         for w in &config.warnings {
             tracing::warn!("config: {w}");
         }
-        let clients = AwsClients::from_env().await;
-        let backend = crate::aws::connect(&clients, &crate::config::load::process_env)?;
+        let config = Arc::new(config);
+        let backend = crate::aws::connect(&clients, &env)?;
         let http = crate::adapters::http::ReqwestSender::new(&config.config.webhooks.network)?;
         Ok(Init {
             config,
@@ -298,17 +340,65 @@ impl Init {
     }
 }
 
+/// The secrets under [`SECRETS_PATH`] if it is set, and where they were
+/// looked for, for the error that names a missing one.
+async fn function_secrets(
+    clients: &AwsClients,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(BTreeMap<String, String>, String), InitError> {
+    let Some(path) = env(SECRETS_PATH).filter(|p| !p.is_empty()) else {
+        let looked_in = format!("the environment; {SECRETS_PATH} is not set");
+        return Ok((BTreeMap::new(), looked_in));
+    };
+    let ssm = aws_sdk_ssm::Client::new(&clients.config);
+    let found = crate::aws::secrets::read_secrets(&ssm, &path).await?;
+    tracing::info!(path, count = found.len(), "secrets read from SSM");
+    let looked_in = format!("SSM parameters under {path} and the environment");
+    Ok((found, looked_in))
+}
+
+/// The function's timeout in seconds, as the template set it.
+pub const FUNCTION_TIMEOUT: &str = "CLAWHOOKS_FUNCTION_TIMEOUT";
+/// The most records its event source mappings hand it at once.
+pub const BATCH_SIZE: &str = "CLAWHOOKS_BATCH_SIZE";
+
+/// The invocation limits the template gives the function, if it gives them
+/// (a function started some other way has nothing to check against).
+pub fn invocation_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Invocation>, ConfigErrors> {
+    let number = |name: &str| -> Result<Option<u32>, ConfigErrors> {
+        match env(name).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                ConfigErrors(vec![ConfigError::new(
+                    name,
+                    format!("{v:?} is not a whole number"),
+                )])
+            }),
+        }
+    };
+    let Some(timeout) = number(FUNCTION_TIMEOUT)? else {
+        return Ok(None);
+    };
+    Ok(Some(Invocation {
+        timeout: std::time::Duration::from_secs(timeout.into()),
+        batch_size: number(BATCH_SIZE)?.unwrap_or(1),
+    }))
+}
+
 /// The config named by [`CONFIG_JSON`] or [`CONFIG_FILES`].
 pub fn config_from_env(
     env: &dyn Fn(&str) -> Option<String>,
+    unset: Unset,
 ) -> Result<CompiledConfig, ConfigErrors> {
     if let Some(text) = env(CONFIG_JSON).filter(|t| !t.trim().is_empty()) {
-        return crate::config::load_str(&text, env);
+        return crate::config::load_str_with(&text, env, unset);
     }
     if let Some(files) = env(CONFIG_FILES).filter(|t| !t.trim().is_empty()) {
         let paths = config_paths(&files, env(TASK_ROOT).as_deref());
         let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
-        return crate::config::load_files(&paths, env);
+        return crate::config::load_files_with(&paths, env, unset);
     }
     Err(ConfigErrors(vec![ConfigError::new(
         "",
@@ -460,7 +550,7 @@ mod tests {
             fail: vec!["a2"],
             seen: Mutex::default(),
         });
-        let (r, _) = route("q.fifo", stage.clone());
+        let (r, queue) = route("q.fifo", stage.clone());
         let res = handle_sqs_event(
             &[r],
             event(vec![
@@ -480,6 +570,50 @@ mod tests {
         );
         let a: Vec<_> = seen.iter().filter(|b| b.starts_with('a')).collect();
         assert_eq!(a, vec!["a1", "a2"]);
+        // The failed record waits its backoff (second receive: 10 s), not
+        // the queue's long visibility timeout; the one held back behind it
+        // goes back at once, so it does not block its group's retry.
+        let mut changes = queue.1.lock().unwrap().clone();
+        changes.sort();
+        assert_eq!(
+            changes,
+            vec![
+                ("r-3".to_string(), Duration::from_secs(10)),
+                ("r-5".to_string(), Duration::ZERO)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_template_limits_come_from_the_environment_and_bad_ones_are_named() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(invocation_from_env(&env(&[])).unwrap(), None);
+        assert_eq!(
+            invocation_from_env(&env(&[(FUNCTION_TIMEOUT, "180"), (BATCH_SIZE, "2")])).unwrap(),
+            Some(Invocation {
+                timeout: Duration::from_secs(180),
+                batch_size: 2
+            })
+        );
+        let err = invocation_from_env(&env(&[(FUNCTION_TIMEOUT, "3m")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "CLAWHOOKS_FUNCTION_TIMEOUT: \"3m\" is not a whole number"
+        );
+    }
+
+    #[test]
+    fn retries_back_off_from_5_s_to_5_minutes() {
+        let delays: Vec<u64> = (1..=9).map(|n| retry_delay(n).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(retry_delay(0).as_secs(), 5);
     }
 
     #[tokio::test]
@@ -594,9 +728,11 @@ mod tests {
             "HOOK_SECRET" => Some("s3cret".to_string()),
             _ => None,
         };
-        let cfg = config_from_env(&env).unwrap();
+        let cfg = config_from_env(&env, Unset::Error).unwrap();
         assert!(cfg.config.webhooks.incoming.secret.is_some());
-        let none = config_from_env(&|_| None).unwrap_err().to_string();
+        let none = config_from_env(&|_| None, Unset::Error)
+            .unwrap_err()
+            .to_string();
         assert!(
             none.contains(CONFIG_JSON) && none.contains(CONFIG_FILES),
             "{none}"
@@ -619,7 +755,7 @@ mod tests {
             "HOOK_SECRET" => Some("s3cret".to_string()),
             _ => None,
         };
-        let cfg = config_from_env(&env).unwrap();
+        let cfg = config_from_env(&env, Unset::Error).unwrap();
         assert!(cfg.config.webhooks.incoming.secret.is_some());
         assert_eq!(
             config_paths(" a.json, /etc/b.json ", Some("/var/task")),

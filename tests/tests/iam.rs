@@ -38,13 +38,16 @@ fn calls(function: &str) -> Grants {
         }
         "HandlerFunction" => {
             v.extend(mapping("HandlerQueue"));
-            v.push(("ChangeMessageVisibility", "HandlerQueue".into())); // Retry-After
+            v.push(("ChangeMessageVisibility", "HandlerQueue".into())); // retry backoff
             v.extend(send("EventsQueue"));
             v.extend(send("HandlerDeadLetterQueue")); // hooks that do not parse
         }
         "EgressFunction" => {
             v.extend(mapping("EventsQueue"));
             v.extend(mapping("DeliveryQueue"));
+            // A failed record's backoff; held-back FIFO records released.
+            v.push(("ChangeMessageVisibility", "EventsQueue".into()));
+            v.push(("ChangeMessageVisibility", "DeliveryQueue".into()));
             v.extend(send("DeliveryQueue")); // retries, delayed
             v.extend(send("DeliveryDeadLetterQueue")); // given-up deliveries
             v.extend(send("EventsDeadLetterQueue")); // events that do not parse
@@ -112,13 +115,64 @@ fn granted(template: &str, function: &str) -> Grants {
     out
 }
 
-#[test]
-fn each_function_may_make_exactly_the_sqs_calls_its_code_makes() {
-    let template = std::fs::read_to_string(concat!(
+fn template() -> String {
+    std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../infra/template.yaml"
     ))
-    .unwrap();
+    .unwrap()
+}
+
+/// Each function reads its own secrets (`shared/src/aws/secrets.rs`, one
+/// `GetParametersByPath` at init) and nobody else's; no secret is a
+/// template parameter that would land in every function's environment.
+#[test]
+fn each_function_may_read_its_own_secrets_folder_only() {
+    let template = template();
+    for (function, folder) in [
+        ("IngressFunction", "ingress"),
+        ("HandlerFunction", "handler"),
+        ("EgressFunction", "egress"),
+    ] {
+        let lines = resource(&template, function);
+        let ssm: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.contains("Action: ssm:"))
+            .copied()
+            .collect();
+        assert_eq!(
+            ssm,
+            ["              Action: ssm:GetParametersByPath"],
+            "{function}"
+        );
+        let resources: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.contains(":parameter"))
+            .copied()
+            .collect();
+        let want = format!(":parameter${{SecretsPath}}/{folder}\"");
+        assert!(
+            resources.len() == 1 && resources[0].ends_with(&want),
+            "{function} may read {resources:?}, not just {want}"
+        );
+        let path = lines
+            .iter()
+            .find(|l| l.contains("CLAWHOOKS_SECRETS_PATH"))
+            .unwrap_or_else(|| panic!("{function} is not told its secrets path"));
+        assert!(
+            path.ends_with(&format!("\"${{SecretsPath}}/{folder}\"")),
+            "{path}"
+        );
+    }
+    assert!(
+        !template.contains("NoEcho"),
+        "a secret is a template parameter"
+    );
+}
+
+#[test]
+fn each_function_may_make_exactly_the_sqs_calls_its_code_makes() {
+    let template = template();
     for function in ["IngressFunction", "HandlerFunction", "EgressFunction"] {
         let (needed, given) = (calls(function), granted(&template, function));
         let missing: Vec<_> = needed.difference(&given).collect();

@@ -23,6 +23,14 @@ use std::time::{Duration, Instant};
 
 const WEBHOOK_SECRET: &str = "your-webhook-secret";
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const DISCORD_TOKEN: &str = "bot-token-1";
+
+/// Each secret, the function that holds it, and the `${VAR}` it fills.
+const SECRETS: [(&str, &str, &str); 3] = [
+    ("ingress", "CLAWHOOKS_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ("handler", "DISCORD_BOT_TOKEN", DISCORD_TOKEN),
+    ("egress", "CLAWHOOKS_SIGNING_SECRET", SIGNING_SECRET),
+];
 
 /// What the script hands over.
 struct Tools {
@@ -79,9 +87,41 @@ impl Tools {
         stdout
     }
 
+    /// The secrets as SecureString parameters under `/<stack>/<function>/`,
+    /// as the README tells a user to create them before deploying.
+    fn put_secrets(&self, stack: &str) {
+        for (function, name, value) in SECRETS {
+            let name = format!("/{stack}/{function}/{name}");
+            let args = [
+                "ssm",
+                "put-parameter",
+                "--name",
+                &name,
+                "--type",
+                "SecureString",
+            ];
+            self.run(
+                &self.aws,
+                &[&args[..], &["--value", value, "--overwrite"]].concat(),
+            );
+        }
+    }
+
+    fn delete_secrets(&self, stack: &str) {
+        let names: Vec<String> = SECRETS
+            .iter()
+            .map(|(function, name, _)| format!("/{stack}/{function}/{name}"))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.run(
+            &self.aws,
+            &[&["ssm", "delete-parameters", "--names"], &names[..]].concat(),
+        );
+    }
+
     /// `sam deploy` of the template as a user runs it, with the
-    /// parameters this test needs: host bootstraps, a quick redrive and a
-    /// sweep every minute.
+    /// parameters this test needs: host bootstraps, the secrets' path, a
+    /// quick redrive and a sweep every minute.
     fn deploy(&self, template: &Path, stack: &str) {
         self.run(
             &self.sam,
@@ -103,8 +143,7 @@ impl Tools {
                 "MaxReceiveCount=2",
                 // Quoted: SAM splits unquoted values at spaces.
                 "SweepSchedule=\"rate(1 minute)\"",
-                &format!("WebhookSecret={WEBHOOK_SECRET}"),
-                &format!("SigningSecret={SIGNING_SECRET}"),
+                &format!("SecretsPath=/{stack}"),
             ],
         );
     }
@@ -187,7 +226,7 @@ impl StandIns {
 
 /// The config bundled into the functions: the seed's incoming secret, its
 /// GitHub example, forward targets and a signed outgoing webhook, all on
-/// 127.0.0.1; secrets as `${VAR}`, filled from the NoEcho parameters.
+/// 127.0.0.1; secrets as `${VAR}`, each filled by its function from SSM.
 fn write_config(at: &StandIns) -> PathBuf {
     let config = json!({"webhooks": {
         "incoming": {"secret": "${CLAWHOOKS_WEBHOOK_SECRET}"},
@@ -201,7 +240,7 @@ fn write_config(at: &StandIns) -> PathBuf {
             {"id": "alerts", "sessionMode": "persistent", "sessionKey": "alerts-session",
              "sessionTimeout": "1s"}
         ],
-        "channels": {"discord": {"type": "discord", "botToken": "bot-token-1",
+        "channels": {"discord": {"type": "discord", "botToken": "${DISCORD_BOT_TOKEN}",
                                   "apiBase": at.discord.url("/api/v10"),
                                   "peers": {"dev-channel": "4242"}}},
         "outgoing": [{
@@ -331,14 +370,7 @@ fn session_ended_of(req: &Recorded, key: &str) -> bool {
 
 /// The event ids in the dead-letter queue at `url`, once it has any.
 async fn dead_letter_ids(tools: &Tools, url: &str) -> Vec<String> {
-    let config = clawhooks::aws::clients::config_loader()
-        .endpoint_url(&tools.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "emulator",
-        ))
-        .load()
-        .await;
+    let config = sdk(tools).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -365,6 +397,267 @@ async fn dead_letter_ids(tools: &Tools, url: &str) -> Vec<String> {
     }
 }
 
+/// The emulator's SDK configuration, as the functions see it.
+async fn sdk(tools: &Tools) -> aws_config::SdkConfig {
+    clawhooks::aws::clients::config_loader()
+        .endpoint_url(&tools.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
+
+/// What `lambda:GetFunctionConfiguration` shows of each function holds
+/// no secret: each reads its own from SSM at init.
+fn assert_no_secret_in_function_configurations(tools: &Tools, stack: &str) {
+    for key in [
+        "IngressFunctionName",
+        "HandlerFunctionName",
+        "EgressFunctionName",
+    ] {
+        let name = tools.stack_output(stack, key);
+        let args = [
+            "lambda",
+            "get-function-configuration",
+            "--function-name",
+            &name,
+        ];
+        let shown = tools.run(&tools.aws, &args);
+        for (_, var, value) in SECRETS {
+            assert!(!shown.contains(value), "{key} shows {var}'s value: {shown}");
+        }
+        assert!(shown.contains("CLAWHOOKS_SECRETS_PATH"), "{key}: {shown}");
+    }
+}
+
+/// Logical id to physical id (a queue's URL, a table's name) of the stack's resources.
+fn stack_resources(tools: &Tools, stack: &str) -> std::collections::HashMap<String, String> {
+    let args = [
+        "cloudformation",
+        "describe-stack-resources",
+        "--stack-name",
+        stack,
+        "--output",
+        "json",
+    ];
+    let listed: Value = serde_json::from_str(&tools.run(&tools.aws, &args)).unwrap();
+    listed["StackResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let id = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (id("LogicalResourceId"), id("PhysicalResourceId"))
+        })
+        .collect()
+}
+
+/// A queue's attributes without what names or dates it; the redrive policy
+/// without the dead-letter queue's ARN.
+async fn queue_shape(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> std::collections::BTreeMap<String, String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let got = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e:?}"));
+    let skip = [
+        "QueueArn",
+        "CreatedTimestamp",
+        "LastModifiedTimestamp",
+        "Policy",
+    ];
+    let mut shape: std::collections::BTreeMap<String, String> = got
+        .attributes()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+        .filter(|(k, _)| !skip.contains(&k.as_str()) && !k.starts_with("ApproximateNumber"))
+        .map(|(k, v)| match k.as_str() {
+            // CloudFormation passes the count as a string, the SDK as a number.
+            "RedrivePolicy" => {
+                let policy: Value = serde_json::from_str(&v).unwrap();
+                let count = &policy["maxReceiveCount"];
+                let count = count
+                    .as_str()
+                    .map_or_else(|| count.to_string(), str::to_string);
+                (k, count)
+            }
+            _ => (k, v),
+        })
+        .collect();
+    // ministack lists this default for queues made by CreateQueue only.
+    if shape.get("FifoQueue").is_some_and(|f| f == "true") {
+        shape
+            .entry("ContentBasedDeduplication".into())
+            .or_insert_with(|| "false".into());
+    }
+    shape
+}
+
+/// A table's keys, attributes, billing, index and TTL, without its name.
+async fn table_shape(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Value {
+    let t = ddb.describe_table().table_name(name).send().await.unwrap();
+    let t = t.table().unwrap();
+    let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<String> {
+        ks.iter()
+            .map(|k| format!("{}:{}", k.attribute_name(), k.key_type().as_str()))
+            .collect()
+    };
+    let mut attributes: Vec<String> = t
+        .attribute_definitions()
+        .iter()
+        .map(|a| format!("{}:{}", a.attribute_name(), a.attribute_type().as_str()))
+        .collect();
+    attributes.sort();
+    let indexes: Vec<Value> = t
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            json!({
+                "name": g.index_name(),
+                "keys": keys(g.key_schema()),
+                "projection": g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str()),
+            })
+        })
+        .collect();
+    let ttl = ddb
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    json!({
+        "keys": keys(t.key_schema()),
+        "attributes": attributes,
+        "billing": t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str()),
+        "indexes": indexes,
+        "ttl": [ttl.attribute_name(), ttl.time_to_live_status().map(|s| s.as_str())],
+    })
+}
+
+/// Whether the template's `logical` table enables TTL on `ttl`.
+fn template_declares_ttl(logical: &str) -> bool {
+    let template = std::fs::read_to_string(repo_root().join("infra/template.yaml")).unwrap();
+    let block: String = template
+        .lines()
+        .skip_while(|l| *l != format!("  {logical}:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    block.contains("TimeToLiveSpecification: { AttributeName: ttl, Enabled: true }")
+}
+
+/// `serve --backend aws --bootstrap` creates the queues and tables the
+/// template deploys: the same attributes, read back from one emulator.
+/// The visibility timeout is the one setting each takes from its own
+/// caller; here the bootstrap is given the template's (twice its default
+/// FunctionTimeout of 180 s).
+async fn assert_bootstrap_matches_the_stack(tools: &Tools, stack: &str) {
+    let sdk = sdk(tools).await;
+    let clients = clawhooks::aws::AwsClients::from_config(sdk);
+    let settings = clawhooks::aws::BootstrapSettings {
+        max_receive_count: 2,
+        visibility_timeout: Duration::from_secs(360),
+        ..clawhooks::aws::BootstrapSettings::new(emulator::unique("boot"))
+    };
+    let boot = clawhooks::aws::bootstrap(&clients, &settings)
+        .await
+        .unwrap();
+    let deployed = stack_resources(tools, stack);
+    for (logical, url) in [
+        ("HandlerQueue", &boot.handler_queue_url),
+        ("HandlerDeadLetterQueue", &boot.handler_dlq_url),
+        ("EventsQueue", &boot.events_queue_url),
+        ("EventsDeadLetterQueue", &boot.events_dlq_url),
+        ("DeliveryQueue", &boot.delivery_queue_url),
+        ("DeliveryDeadLetterQueue", &boot.delivery_dlq_url),
+    ] {
+        let from_stack = queue_shape(&clients.sqs, &deployed[logical]).await;
+        let from_bootstrap = queue_shape(&clients.sqs, url).await;
+        assert_eq!(
+            from_stack, from_bootstrap,
+            "{logical}: template vs --bootstrap"
+        );
+    }
+    use clawhooks::ports::Table;
+    for (logical, table) in [
+        ("SessionsTable", Table::Sessions),
+        ("DedupTable", Table::Dedup),
+        ("EventsTable", Table::Events),
+        ("DeliveriesTable", Table::Deliveries),
+        ("LimitsTable", Table::Limits),
+    ] {
+        let mut from_stack = table_shape(&clients.dynamodb, &deployed[logical]).await;
+        let from_bootstrap = table_shape(&clients.dynamodb, boot.tables.get(table)).await;
+        // ministack's CloudFormation does not apply TimeToLiveSpecification
+        // (its table provisioner skips it), so the stack's TTL is read
+        // from the template; what --bootstrap sets is read back live.
+        let declared = template_declares_ttl(logical);
+        from_stack["ttl"] = json!([declared.then_some("ttl"), declared.then_some("ENABLED")]);
+        assert_eq!(
+            from_stack, from_bootstrap,
+            "{logical}: template vs --bootstrap"
+        );
+    }
+}
+
+/// Posts `n` hooks one after another and waits for each one's
+/// `message_received` at the outgoing webhook: curl to receiver, through
+/// API Gateway, both functions' queues and Lambda invocations. Prints the
+/// figures; asserts only that every hook arrived.
+async fn chain_latency(api: &Api, receiver: &Recorder, n: usize) {
+    let mut sent = std::collections::HashMap::new();
+    let posting = Instant::now();
+    for i in 0..n {
+        let at = Instant::now();
+        let id = api
+            .accepted("my-hook", &json!({"message": format!("latency {i}")}))
+            .await;
+        sent.insert(id, at);
+    }
+    let posted = posting.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut took: Vec<Duration> = loop {
+        let got: Vec<Duration> = receiver
+            .requests()
+            .iter()
+            .filter_map(|r| {
+                let ev = r.json();
+                let id = ev["eventId"].as_str()?;
+                (ev["type"] == "message_received").then(|| sent.get(id).map(|s| r.at - *s))?
+            })
+            .collect();
+        if got.len() >= n {
+            break got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} hooks reached the receiver",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    took.sort();
+    let pick = |q: f64| took[((took.len() as f64 * q).ceil() as usize).clamp(1, took.len()) - 1];
+    eprintln!(
+        "deployed chain, {n} hooks posted one after another in {} ms, curl -> outgoing webhook: p50 {} ms, p99 {} ms, max {} ms",
+        posted.as_millis(),
+        pick(0.50).as_millis(),
+        pick(0.99).as_millis(),
+        took[took.len() - 1].as_millis()
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs the deploy tools and an emulator: run scripts/sam-deploy-test.sh"]
 async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
@@ -374,8 +667,11 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
     let stack = emulator::unique("clawhooks-sam");
 
     let started = Instant::now();
+    tools.put_secrets(&stack);
     tools.deploy(&template, &stack);
     eprintln!("sam deploy: {:.0?}", started.elapsed());
+    assert_no_secret_in_function_configurations(&tools, &stack);
+    assert_bootstrap_matches_the_stack(&tools, &stack).await;
     let api = Api::new(&tools.stack_output(&stack, "HttpApiId"), tools.port);
 
     let (status, _) = api
@@ -429,6 +725,8 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
 
     let discord = at.discord.wait_for(1, Duration::from_secs(60)).await;
     assert_eq!(discord[0].path, "/api/v10/channels/4242/messages");
+    // The handler's token, from its own SSM folder.
+    assert_eq!(discord[0].header("authorization"), Some("Bot bot-token-1"));
     assert_eq!(
         discord[0].json()["content"],
         "🔔 opened: Update the README with new information."
@@ -467,6 +765,9 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
     .await;
     eprintln!("idle session swept after {:.0?}", started.elapsed());
 
+    chain_latency(&api, &at.receiver, 200).await;
+
     tools.delete(&stack);
+    tools.delete_secrets(&stack);
     eprintln!("deploy, checks and delete: {:.0?}", started.elapsed());
 }

@@ -3,6 +3,7 @@
 //! attempt each) to the egress stage, with partial batch failures. Wiring
 //! only; everything is built once at init.
 
+use clawhooks::config::scope::Function;
 use clawhooks::egress::EgressStage;
 use clawhooks::lambda::{self, Init, LambdaError, SqsRoute};
 use clawhooks::worker::Stage;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     lambda::lambda_runtime::tracing::init_default_subscriber();
-    let init = Init::from_env().await?;
+    let init = Init::for_function(Function::Egress).await?;
     let stage: Arc<dyn Stage> = Arc::new(EgressStage::new(
         init.config.clone(),
         init.backend.clone(),

@@ -3,6 +3,7 @@
 //! schedule invokes it too, to end idle sessions. Wiring only; everything is
 //! built once at init.
 
+use clawhooks::config::scope::Function;
 use clawhooks::handler::custom::lambda::LambdaInvoker;
 use clawhooks::handler::{sweep_sessions, HandlerStage, DEFAULT_MAX_RECEIVE_COUNT};
 use clawhooks::lambda::{self, Init, LambdaError, Scheduled, SqsRoute};
@@ -11,7 +12,7 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     lambda::lambda_runtime::tracing::init_default_subscriber();
-    let init = Init::from_env().await?;
+    let init = Init::for_function(Function::Handler).await?;
     // The handler queue's redrive maxReceiveCount (the template sets both).
     let max_receive_count = std::env::var("CLAWHOOKS_MAX_RECEIVE_COUNT")
         .ok()

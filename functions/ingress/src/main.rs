@@ -5,13 +5,14 @@
 //! bootstrap, or `CLAWHOOKS_CONFIG_JSON`) and the resource names of
 //! `clawhooks::aws` (set by `infra/template.yaml`).
 
+use clawhooks::config::scope::Function;
 use clawhooks::ingress::Ingress;
 use clawhooks::lambda::{self, Init, LambdaError};
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
     lambda::lambda_runtime::tracing::init_default_subscriber();
-    let init = Init::from_env().await?;
+    let init = Init::for_function(Function::Ingress).await?;
     lambda::run_http(Ingress {
         config: init.config,
         backend: init.backend,

@@ -20,6 +20,14 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::time::Duration;
 
+/// How long a dead letter is kept: SQS's longest, the template's too, so a
+/// failure noticed after a long weekend can still be replayed.
+pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// What `--bootstrap` creates is what `infra/template.yaml` deploys
+/// (`tests/sam_deploy.rs` compares the two in one emulator), but for the
+/// visibility timeout: the template sizes it for its function timeout,
+/// `serve` takes `--visibility-timeout`.
 #[derive(Debug, Clone)]
 pub struct BootstrapSettings {
     /// Prefix of every queue and table name.
@@ -101,6 +109,24 @@ async fn queue_pair(
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| sqs_err("GetQueueAttributes", &dlq_url, "no QueueArn".into()))?;
+    clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&dlq_url)
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            DEAD_LETTER_RETENTION.as_secs().to_string(),
+        )
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .map_err(|e| {
+            sqs_err(
+                "SetQueueAttributes",
+                &dlq_url,
+                DisplayErrorContext(&e).to_string(),
+            )
+        })?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": settings.max_receive_count,
@@ -111,6 +137,8 @@ async fn queue_pair(
         .set_queue_attributes()
         .queue_url(&url)
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        // Encrypted at rest with SQS's own keys, as AWS makes new queues.
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .attributes(
             QueueAttributeName::VisibilityTimeout,
             settings.visibility_timeout.as_secs().to_string(),

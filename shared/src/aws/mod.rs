@@ -17,6 +17,7 @@
 pub mod bootstrap;
 pub mod clients;
 pub mod dynamo;
+pub mod secrets;
 pub mod sqs;
 
 pub use bootstrap::{bootstrap, BootstrapSettings};
@@ -41,6 +42,12 @@ pub enum AwsError {
     Dynamo {
         op: &'static str,
         table: String,
+        message: String,
+    },
+    #[error("SSM {op} {path}: {message}")]
+    Ssm {
+        op: &'static str,
+        path: String,
         message: String,
     },
 }

@@ -60,13 +60,43 @@ impl fmt::Display for ConfigErrors {
 /// A config that loaded, with what it was loaded from.
 pub type LoadedConfig = CompiledConfig;
 
+/// What a `${VAR}` that nothing defines does to the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unset {
+    /// It is an error naming the variable and the path (one process runs
+    /// everything, so every secret must be there).
+    Error,
+    /// It becomes a withheld secret: a fresh random value nobody knows,
+    /// listed in [`CompiledConfig::withheld`]. A Lambda function is given
+    /// only its own secrets; the others' stay unset in it, and its init
+    /// checks that none it uses is among them (`config::scope`).
+    Withhold,
+}
+
+/// A `${VAR}` that was left unset under [`Unset::Withhold`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld {
+    /// JSON path of the value that named it.
+    pub path: String,
+    pub variable: String,
+}
+
 /// Loads one config document from text. `env` looks up `${VAR}` values.
 pub fn load_str(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<CompiledConfig, ConfigErrors> {
+    load_str_with(text, env, Unset::Error)
+}
+
+/// [`load_str`], choosing what an unset `${VAR}` does.
+pub fn load_str_with(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    unset: Unset,
+) -> Result<CompiledConfig, ConfigErrors> {
     let value = parse_json(text, "")?;
-    load_value(value, env)
+    load_value(value, env, unset)
 }
 
 /// Loads and merges several files, later ones overriding earlier ones
@@ -74,6 +104,15 @@ pub fn load_str(
 pub fn load_files<P: AsRef<Path>>(
     paths: &[P],
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CompiledConfig, ConfigErrors> {
+    load_files_with(paths, env, Unset::Error)
+}
+
+/// [`load_files`], choosing what an unset `${VAR}` does.
+pub fn load_files_with<P: AsRef<Path>>(
+    paths: &[P],
+    env: &dyn Fn(&str) -> Option<String>,
+    unset: Unset,
 ) -> Result<CompiledConfig, ConfigErrors> {
     let mut merged = Value::Object(Map::new());
     let mut errors = Vec::new();
@@ -91,7 +130,7 @@ pub fn load_files<P: AsRef<Path>>(
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    load_value(merged, env)
+    load_value(merged, env, unset)
 }
 
 /// The standard environment lookup.
@@ -145,13 +184,22 @@ fn merge_at(base: &mut Value, next: Value, key: &str) {
 fn load_value(
     mut value: Value,
     env: &dyn Fn(&str) -> Option<String>,
+    unset: Unset,
 ) -> Result<CompiledConfig, ConfigErrors> {
     let mut errors = Vec::new();
-    substitute_env(&mut value, String::new(), env, &mut errors);
+    let mut vars = Variables {
+        env,
+        unset,
+        withheld: Vec::new(),
+    };
+    substitute_env(&mut value, String::new(), &mut vars, &mut errors);
     let mut origins = Origins::default();
     let config = deserialize_sections(value, &mut errors, &mut origins);
     match validate::compile(config) {
-        Ok(compiled) if errors.is_empty() => Ok(compiled),
+        Ok(mut compiled) if errors.is_empty() => {
+            compiled.withheld = vars.withheld;
+            Ok(compiled)
+        }
         Ok(_) => Err(ConfigErrors(errors)),
         // Semantic errors of the parts that did parse are reported too, at
         // their places in the file (elements that failed to parse were left out).
@@ -188,22 +236,63 @@ impl Origins {
     }
 }
 
+/// Where `${VAR}` values come from, and what became of those that did not.
+struct Variables<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    unset: Unset,
+    withheld: Vec<Withheld>,
+}
+
+impl Variables<'_> {
+    fn value(&mut self, name: &str, fallback: Option<&str>, path: &str) -> Option<String> {
+        if let Some(v) = (self.env)(name).or_else(|| fallback.map(str::to_string)) {
+            return Some(v);
+        }
+        if self.unset == Unset::Error {
+            return None;
+        }
+        self.withheld.push(Withheld {
+            path: path.to_string(),
+            variable: name.to_string(),
+        });
+        Some(unknowable_secret())
+    }
+}
+
+/// A value that stands in for a withheld secret: random, so whatever uses
+/// it by mistake fails closed (no sender's secret matches it, no receiver
+/// verifies its signatures), and shaped as a Standard Webhooks key so the
+/// load's format checks pass for secrets this process never uses.
+fn unknowable_secret() -> String {
+    use base64::Engine as _;
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    format!(
+        "{}{}",
+        crate::protocol::standard_webhooks::SECRET_PREFIX,
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
 /// Replaces `${VAR}` (and `${VAR:-fallback}`) in every string value.
 /// `$${` stands for a literal `${`.
 fn substitute_env(
     v: &mut Value,
     path: String,
-    env: &dyn Fn(&str) -> Option<String>,
+    vars: &mut Variables<'_>,
     errors: &mut Vec<ConfigError>,
 ) {
     match v {
-        Value::String(s) if s.contains("${") => match expand(s, env) {
-            Ok(out) => *s = out,
-            Err(msg) => errors.push(ConfigError::new(path, msg)),
-        },
+        Value::String(s) if s.contains("${") => {
+            match expand(s, &mut |name, fallback| vars.value(name, fallback, &path)) {
+                Ok(out) => *s = out,
+                Err(msg) => errors.push(ConfigError::new(path, msg)),
+            }
+        }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                substitute_env(item, format!("{path}[{i}]"), env, errors);
+                substitute_env(item, format!("{path}[{i}]"), vars, errors);
             }
         }
         Value::Object(map) => {
@@ -213,14 +302,18 @@ fn substitute_env(
                 } else {
                     format!("{path}.{k}")
                 };
-                substitute_env(item, p, env, errors);
+                substitute_env(item, p, vars, errors);
             }
         }
         _ => {}
     }
 }
 
-fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+/// `env(name, fallback)` gives a variable's value, or `None` for unset.
+fn expand(
+    s: &str,
+    env: &mut dyn FnMut(&str, Option<&str>) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("${") {
@@ -243,7 +336,7 @@ fn expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Strin
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("invalid environment variable name {name:?}"));
         }
-        match env(name).or_else(|| fallback.map(str::to_string)) {
+        match env(name, fallback) {
             Some(val) => out.push_str(&val),
             None => return Err(format!("environment variable {name} is not set")),
         }

@@ -6,13 +6,18 @@
 //! span several keys (templates, references, duplicates) in [`validate`].
 
 pub mod duration;
+pub mod fit;
 pub mod load;
 pub mod net;
 mod redact;
+pub mod scope;
 pub mod validate;
 
 pub use duration::Seconds;
-pub use load::{load_files, load_str, ConfigError, ConfigErrors, LoadedConfig};
+pub use load::{
+    load_files, load_files_with, load_str, load_str_with, ConfigError, ConfigErrors, LoadedConfig,
+    Unset, Withheld,
+};
 pub use net::IpNetwork;
 pub use validate::{CompiledConfig, Warning};
 

@@ -53,6 +53,8 @@ pub struct CompiledConfig {
     /// not an empty string that would merge unrelated hooks into one session.
     key_templates: Handlebars<'static>,
     routes: HashMap<String, usize>,
+    /// Secrets left unset in this process ([`super::load::Unset::Withhold`]).
+    pub withheld: Vec<super::load::Withheld>,
 }
 
 impl fmt::Debug for CompiledConfig {
@@ -337,6 +339,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             templates,
             key_templates,
             routes,
+            withheld: Vec::new(),
         })
     } else {
         Err(ConfigErrors(errors))

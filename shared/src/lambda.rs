@@ -315,6 +315,15 @@ impl Init {
     /// ([`SECRETS_PATH`]), then from its environment; a variable neither
     /// has is withheld, which is an error only if `function` uses it.
     pub async fn for_function(function: Function) -> Result<Self, InitError> {
+        let init = Self::try_for_function(function).await;
+        if let Err(e) = &init {
+            // Lambda shows only the log of a function that fails at init.
+            tracing::error!(function = function.name(), "init failed: {e}");
+        }
+        init
+    }
+
+    async fn try_for_function(function: Function) -> Result<Self, InitError> {
         let env = crate::config::load::process_env;
         let clients = AwsClients::from_env().await;
         let (secrets, looked_in) = function_secrets(&clients, &env).await?;

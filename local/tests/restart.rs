@@ -13,15 +13,20 @@ struct Spawned {
     base: String,
 }
 
-/// Starts `clawhooks serve`; its log goes to `<db>.log`.
+/// Starts `clawhooks serve` with JSON logs; its log goes to `<db>.log`.
 fn spawn(config: &Path, db: &Path, extra: &[&str]) -> Spawned {
+    spawn_logging(config, db, &[&["--log-json"], extra].concat())
+}
+
+/// Starts `clawhooks serve`; its log goes to `<db>.log`.
+fn spawn_logging(config: &Path, db: &Path, extra: &[&str]) -> Spawned {
     let log = std::fs::File::create(db.with_extension("log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
         .args(["serve", "--config"])
         .arg(config)
         .arg("--db")
         .arg(db)
-        .args(["--port", "0", "--log-json"])
+        .args(["--port", "0"])
         .args(extra)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -81,6 +86,39 @@ fn queued_ids(db: &Path) -> Vec<String> {
                 .event_id
         })
         .collect()
+}
+
+/// A log written to a file reads as text: no colour codes, and fields
+/// print as their values (`handler="durable"`, not `Some("durable")`).
+#[tokio::test]
+async fn a_log_file_is_plain_text_with_fields_as_values() {
+    clawhooks::adapters::http::install_crypto_provider();
+    let dir = temp_dir();
+    let config = dir.join("config.json");
+    let doc = serde_json::json!({"webhooks": {"incoming": {"secret": "s"},
+        "handlers": [{"id": "durable"}]}});
+    std::fs::write(&config, doc.to_string()).unwrap();
+    let db = dir.join("clawhooks.db");
+    let client = reqwest::Client::new();
+    let mut server = spawn_logging(&config, &db, &[]);
+    post_many(&client, &server.base, 1).await;
+    let log_path = db.with_extension("log");
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = std::fs::read_to_string(&log_path).unwrap();
+        if log.contains(" done") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(log.contains("handler=\"durable\""), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
+    );
+    assert!(!log.contains("Some("), "{log}");
 }
 
 #[tokio::test]

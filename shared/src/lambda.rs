@@ -25,6 +25,32 @@ use std::sync::Arc;
 pub use lambda_http::lambda_runtime;
 pub use lambda_http::Error as LambdaError;
 
+/// The function's log, as `lambda_runtime`'s default subscriber sets it up
+/// (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, JSON lines when
+/// `AWS_LAMBDA_LOG_FORMAT=JSON`, no timestamps: CloudWatch adds its own),
+/// but without colour codes, which CloudWatch shows as noise.
+pub fn init_logging() {
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let env = |k: &str| std::env::var(k).ok();
+    let level = env("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|| env("RUST_LOG"))
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let log = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(filter);
+    if env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
+        log.json().init();
+    } else {
+        log.init();
+    }
+}
+
 /// One source queue of an SQS-triggered function and the stage for its records.
 #[derive(Clone)]
 pub struct SqsRoute {

@@ -86,26 +86,16 @@ fn start_ingress(config: &str, secrets_path: &str, timeout: &str) -> String {
         .unwrap();
     eprintln!("ingress stopped after {:?}", started.elapsed());
     assert!(!out.status.success(), "no runtime API, yet it ran");
-    let text = format!(
+    let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    without_colours(&text)
-}
-
-/// `text` without ANSI colour sequences (`ESC [ … m`).
-fn without_colours(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| *c == 'm');
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a function's log: {log:?}"
+    );
+    log
 }
 
 #[tokio::test]

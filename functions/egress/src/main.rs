@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
-    lambda::lambda_runtime::tracing::init_default_subscriber();
+    lambda::init_logging();
     let init = Init::for_function(Function::Egress).await?;
     let stage: Arc<dyn Stage> = Arc::new(EgressStage::new(
         init.config.clone(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
-    lambda::lambda_runtime::tracing::init_default_subscriber();
+    lambda::init_logging();
     let init = Init::for_function(Function::Handler).await?;
     // The handler queue's redrive maxReceiveCount (the template sets both).
     let max_receive_count = std::env::var("CLAWHOOKS_MAX_RECEIVE_COUNT")

@@ -11,7 +11,7 @@ use clawhooks::lambda::{self, Init, LambdaError};
 
 #[tokio::main]
 async fn main() -> Result<(), LambdaError> {
-    lambda::lambda_runtime::tracing::init_default_subscriber();
+    lambda::init_logging();
     let init = Init::for_function(Function::Ingress).await?;
     lambda::run_http(Ingress {
         config: init.config,

@@ -116,7 +116,7 @@ impl HandlerStage {
                     .await
                     .map_err(retry)?;
                 status.finish(store, result, now).await.map_err(retry)?;
-                tracing::info!(event_id = %ev.event_id, handler = ?ev.handler_id, session = %ev.session_key, "done");
+                tracing::info!(event_id = %ev.event_id, handler = ev.handler_id.as_deref(), session = %ev.session_key, "done");
                 Ok(())
             }
             Err(e) if e.is_transient() => {

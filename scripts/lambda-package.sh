@@ -9,7 +9,7 @@
 #   scripts/lambda-package.sh CONFIG.json BIN_DIR [DIST_DIR]
 #
 # BIN_DIR holds clawhooks-ingress, clawhooks-handler and clawhooks-egress:
-# target/aarch64-unknown-linux-gnu/release after scripts/lambda-build.sh
+# target/aarch64-unknown-linux-gnu/lambda-zip after scripts/lambda-build.sh
 # (arm64, for AWS), or target/debug for an emulator that runs the functions
 # as host processes (deploy with Architecture=x86_64). DIST_DIR (default
 # infra/dist) is for a copy of the template elsewhere: the deploy test

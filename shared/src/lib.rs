@@ -27,7 +27,7 @@ pub mod embedded;
 
 #[cfg(feature = "aws")]
 pub mod aws;
-#[cfg(feature = "aws")]
+#[cfg(feature = "lambda")]
 pub mod lambda;
 
 pub use secret::Secret;

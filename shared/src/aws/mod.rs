@@ -17,6 +17,7 @@
 pub mod bootstrap;
 pub mod clients;
 pub mod dynamo;
+#[cfg(feature = "lambda")]
 pub mod secrets;
 pub mod sqs;
 

@@ -8,7 +8,7 @@
 //! ```ignore
 //! let stage = HandlerStage::new(config, backend, http, clock)
 //!     .with_max_receive_count(5);         // the handler queue's redrive setting
-//! // feature "aws": .with_lambda(LambdaInvoker::from_env().await)
+//! // feature "lambda-invoke": .with_lambda(LambdaInvoker::from_env().await)
 //! worker::run(backend.handler_queue.clone(), Arc::new(stage), settings, shutdown).await;
 //! ```
 //!
@@ -52,7 +52,7 @@ pub struct HandlerStage {
     pub(crate) http: Arc<dyn HttpSender>,
     pub(crate) clock: Arc<dyn Clock>,
     max_receive_count: u32,
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "lambda-invoke")]
     pub(crate) lambda: Option<custom::lambda::LambdaInvoker>,
 }
 
@@ -69,7 +69,7 @@ impl HandlerStage {
             http,
             clock,
             max_receive_count: DEFAULT_MAX_RECEIVE_COUNT,
-            #[cfg(feature = "aws")]
+            #[cfg(feature = "lambda-invoke")]
             lambda: None,
         }
     }
@@ -83,7 +83,7 @@ impl HandlerStage {
     }
 
     /// Lets `custom.lambda` handlers invoke AWS Lambda functions.
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "lambda-invoke")]
     pub fn with_lambda(mut self, lambda: custom::lambda::LambdaInvoker) -> Self {
         self.lambda = Some(lambda);
         self

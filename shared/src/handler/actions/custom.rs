@@ -63,7 +63,7 @@ async fn call(run: &Run<'_>) -> Result<Output, ActionError> {
     ))
 }
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "lambda-invoke")]
 async fn invoke_lambda(
     run: &Run<'_>,
     function: &str,
@@ -78,7 +78,7 @@ async fn invoke_lambda(
     }
 }
 
-#[cfg(not(feature = "aws"))]
+#[cfg(not(feature = "lambda-invoke"))]
 async fn invoke_lambda(_: &Run<'_>, _: &str, _: &Input<'_>) -> Result<Output, ActionError> {
     Err(ActionError::permanent(
         "custom",

@@ -1,5 +1,5 @@
 //! `custom` handlers: named Rust functions compiled into the library, or
-//! an AWS Lambda function invoked with the event (feature `aws`).
+//! an AWS Lambda function invoked with the event (feature `lambda-invoke`).
 //!
 //! # Adding a function
 //!
@@ -17,7 +17,7 @@
 
 pub mod extract;
 pub mod github;
-#[cfg(feature = "aws")]
+#[cfg(feature = "lambda-invoke")]
 pub mod lambda;
 
 use crate::event::InboundEvent;

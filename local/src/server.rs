@@ -6,8 +6,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use clawhooks::ingress::{Ingress, IngressRequest, IngressResponse};
-use clawhooks::ports::Queue;
-use clawhooks::worker::{self, PollSettings, Stage};
+use clawhooks::worker::{self, PollSettings};
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +21,8 @@ pub struct ServerOptions {
     pub ingress: Ingress,
     pub addr: SocketAddr,
     /// Queue consumers to run beside the listener.
-    pub consumers: Vec<(Arc<dyn Queue>, Arc<dyn Stage>)>,
+    pub consumers: Vec<crate::stages::Consumer>,
+    /// Every consumer's polling, but for its own `concurrency`.
     pub poll: PollSettings,
     /// How often idle persistent sessions are ended (`None`: never, for tests
     /// that drive the sweeper themselves).
@@ -113,13 +113,18 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
             tracing::error!(error = %e, "listener failed");
         }
     });
-    for (queue, stage) in opts.consumers {
+    for c in opts.consumers {
         tracing::info!(
-            stage = stage.name(),
-            queue = queue.name(),
+            stage = c.stage.name(),
+            queue = c.queue.name(),
+            concurrency = c.concurrency,
             "consumer started"
         );
-        tasks.spawn(worker::run(queue, stage, opts.poll.clone(), rx.clone()));
+        let poll = PollSettings {
+            concurrency: c.concurrency,
+            ..opts.poll.clone()
+        };
+        tasks.spawn(worker::run(c.queue, c.stage, poll, rx.clone()));
     }
     if let Some(every) = opts.sweep_every {
         let (backend, clock, mut stop) = (ingress_backend, ingress_clock, rx.clone());

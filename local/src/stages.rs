@@ -7,6 +7,14 @@ use clawhooks::ports::{Backend, Clock, HttpSender, Queue};
 use clawhooks::worker::Stage;
 use std::sync::Arc;
 
+/// One stage polling one queue, with that stage's `webhooks.concurrency`.
+pub struct Consumer {
+    pub queue: Arc<dyn Queue>,
+    pub stage: Arc<dyn Stage>,
+    /// Messages in flight at once, at most.
+    pub concurrency: usize,
+}
+
 /// The consumers of a whole deployment, on `backend`: the handler stage on
 /// the handler queue, egress on the events and delivery queues.
 pub async fn consumers(
@@ -15,8 +23,9 @@ pub async fn consumers(
     http: Arc<dyn HttpSender>,
     clock: Arc<dyn Clock>,
     max_receive_count: u32,
-) -> Vec<(Arc<dyn Queue>, Arc<dyn Stage>)> {
-    let mut out: Vec<(Arc<dyn Queue>, Arc<dyn Stage>)> = Vec::new();
+) -> Vec<Consumer> {
+    let limits = config.config.webhooks.concurrency.clone();
+    let mut out = Vec::new();
     let mut handler =
         HandlerStage::new(config.clone(), backend.clone(), http.clone(), clock.clone())
             .with_max_receive_count(max_receive_count);
@@ -26,14 +35,23 @@ pub async fn consumers(
     if uses_lambda {
         handler = with_lambda(handler).await;
     }
-    out.push((backend.handler_queue.clone(), Arc::new(handler)));
+    out.push(Consumer {
+        queue: backend.handler_queue.clone(),
+        stage: Arc::new(handler),
+        concurrency: limits.handler,
+    });
     // Egress reads both the events queue (fan-out) and the delivery queue
     // (attempts and retries); the message body says which is which.
     match EgressStage::new(config, backend.clone(), http, clock) {
         Ok(stage) => {
             let stage: Arc<dyn Stage> = Arc::new(stage);
-            out.push((backend.events_queue.clone(), stage.clone()));
-            out.push((backend.delivery_queue.clone(), stage));
+            for queue in [&backend.events_queue, &backend.delivery_queue] {
+                out.push(Consumer {
+                    queue: queue.clone(),
+                    stage: stage.clone(),
+                    concurrency: limits.egress,
+                });
+            }
         }
         // Config validation refuses bad secrets first; this is a backstop.
         Err(e) => tracing::error!(error = %e, "egress not started"),

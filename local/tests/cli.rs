@@ -91,6 +91,7 @@ fn schema_describes_the_config() {
         "stripHeaders",
         "durability",
         "fsync",
+        "concurrency",
     ] {
         assert!(text.contains(key), "schema lacks {key}");
     }

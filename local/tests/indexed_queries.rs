@@ -155,7 +155,10 @@ async fn message(store: &dyn Store, key: &str, timeout: Duration, now: DateTime<
         timeout,
         history_cap: 5,
     };
-    session::record_message(store, &m, now)
+    let current = session::get(store, key, now.timestamp())
+        .await
+        .expect("the session reads");
+    session::record_message(store, &m, current, now)
         .await
         .expect("the message joins its session");
 }

@@ -198,6 +198,7 @@ impl Limiter for StoreLimiter {
                 .store
                 .put_if_version(Table::Limits, item, version, now)
                 .await?
+                .is_some()
             {
                 return Ok(decision);
             }

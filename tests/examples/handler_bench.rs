@@ -1,9 +1,12 @@
 //! Handler-stage throughput on the durable embedded backend (SQLite file on
 //! disk): hooks accepted through ingress, then drained by the real consumer
 //! loop (`worker::run`) posting to a recording "Discord" on 127.0.0.1.
-//! Run through `bench/handler/run.sh`; prints `RESULT` lines.
+//! Run through `bench/handler/run.sh`; prints `RESULT` lines, with the
+//! store operations each stage spent per hook (counted by a wrapper around
+//! the real store).
 
 use bytes::Bytes;
+use clawhooks::adapters::counting::CountingStore;
 use clawhooks::adapters::http::ReqwestSender;
 use clawhooks::config::load_str;
 use clawhooks::embedded::{BackendOptions, Embedded};
@@ -42,10 +45,19 @@ async fn main() -> anyhow::Result<()> {
     let db = Embedded::open(&dir.join("bench.db"))?;
     let backend = db.backend(BackendOptions::default());
     let clock = Arc::new(SystemClock);
+    let ingress_store = Arc::new(CountingStore::new(backend.store.clone()));
     let ingress = Ingress {
         config: config.clone(),
-        backend: backend.clone(),
+        backend: clawhooks::ports::Backend {
+            store: ingress_store.clone(),
+            ..backend.clone()
+        },
         clock: clock.clone(),
+    };
+    let handler_store = Arc::new(CountingStore::new(backend.store.clone()));
+    let backend = clawhooks::ports::Backend {
+        store: handler_store.clone(),
+        ..backend
     };
     let http = Arc::new(ReqwestSender::new(&config.config.webhooks.network)?);
     let stage = Arc::new(HandlerStage::new(config, backend.clone(), http, clock));
@@ -56,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
 
     for (hook, count) in [("eph", n), ("pers", n / 4)] {
         let before = discord.count();
+        ingress_store.take();
         for _ in 0..count {
             let mut headers = http::HeaderMap::new();
             headers.insert("content-type", "application/json".parse()?);
@@ -71,6 +84,8 @@ async fn main() -> anyhow::Result<()> {
                 .await;
             anyhow::ensure!(r.status.as_u16() == 202, "ingress refused: {}", r.body);
         }
+        let ingress_ops = ingress_store.take();
+        handler_store.take();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let started = Instant::now();
         let consumer = tokio::spawn(worker::run(
@@ -93,10 +108,16 @@ async fn main() -> anyhow::Result<()> {
         } else {
             "one persistent session"
         };
+        let handler_ops = handler_store.take();
+        let per_hook = |ops: u64| ops as f64 / count as f64;
         println!(
-            "RESULT handler hooks={count} ({sessions}) seconds={secs:.2} rate={:.0}/s per_hook_ms={:.2}",
+            "RESULT handler hooks={count} ({sessions}) seconds={secs:.2} rate={:.0}/s per_hook_ms={:.2} store_ops_per_hook: ingress={:.1} (besides the intake's one transaction) handler={:.1} ({:.1} reads, {:.1} writes)",
             count as f64 / secs,
-            secs * 1000.0 / count as f64
+            secs * 1000.0 / count as f64,
+            per_hook(ingress_ops.total()),
+            per_hook(handler_ops.total()),
+            per_hook(handler_ops.reads),
+            per_hook(handler_ops.writes),
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

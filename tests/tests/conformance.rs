@@ -373,7 +373,8 @@ async fn exactly_one_concurrent_creator(f: &dyn Fixture) {
     let mut winners = Vec::new();
     while let Some(r) = tasks.join_next().await {
         let (i, won) = r.unwrap();
-        if won {
+        if let Some(version) = won {
+            assert_eq!(version, 1, "the creator learns the first version");
             winners.push(i);
         }
     }
@@ -393,14 +394,23 @@ async fn versioned_writes_detect_conflicts(f: &dyn Fixture) {
     let t = Table::Sessions;
     let item = |n: i64| Item::new("s", "state", json!({ "n": n }));
 
-    assert!(store.put_if_version(t, item(0), 0, now).await.unwrap());
-    assert!(
-        !store.put_if_version(t, item(9), 0, now).await.unwrap(),
+    assert_eq!(
+        store.put_if_version(t, item(0), 0, now).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store.put_if_version(t, item(9), 0, now).await.unwrap(),
+        None,
         "0 means absent"
     );
-    assert!(store.put_if_version(t, item(1), 1, now).await.unwrap());
-    assert!(
-        !store.put_if_version(t, item(9), 1, now).await.unwrap(),
+    assert_eq!(
+        store.put_if_version(t, item(1), 1, now).await.unwrap(),
+        Some(2),
+        "a writer learns the version it wrote"
+    );
+    assert_eq!(
+        store.put_if_version(t, item(9), 1, now).await.unwrap(),
+        None,
         "stale version"
     );
     let got = store.get(t, "s", "state", now).await.unwrap().unwrap();
@@ -427,6 +437,7 @@ async fn versioned_writes_detect_conflicts(f: &dyn Fixture) {
                     .put_if_version(t, next, cur.version, now)
                     .await
                     .unwrap()
+                    .is_some()
                 {
                     return;
                 }
@@ -452,12 +463,14 @@ async fn dedup_keys_expire(f: &dyn Fixture) {
     assert!(store
         .put_if_absent(Table::Dedup, key("e1"), now)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     assert!(
-        !store
+        store
             .put_if_absent(Table::Dedup, key("e2"), now + 299)
             .await
-            .unwrap(),
+            .unwrap()
+            .is_none(),
         "a repeat inside the window"
     );
     let first = store
@@ -470,7 +483,8 @@ async fn dedup_keys_expire(f: &dyn Fixture) {
         store
             .put_if_absent(Table::Dedup, key("e3").expires_at(now + 900), now + 300)
             .await
-            .unwrap(),
+            .unwrap()
+            .is_some(),
         "the window is over: the key is free again"
     );
     let again = store
@@ -502,11 +516,15 @@ async fn expired_items_are_absent_to_every_read(f: &dyn Fixture) {
 
     // An expired item cannot be updated by version; it can be created anew.
     let old = Item::new("ev", "a", json!(3)).expires_at(now + 100);
-    assert!(!store
+    assert!(store
         .put_if_version(t, old.clone(), 1, now + 10)
         .await
-        .unwrap());
-    assert!(store.put_if_version(t, old, 0, now + 10).await.unwrap());
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.put_if_version(t, old, 0, now + 10).await.unwrap(),
+        Some(1)
+    );
     let back = store.get(t, "ev", "a", now + 10).await.unwrap().unwrap();
     assert_eq!((back.value.clone(), back.version), (json!(3), 1));
 }
@@ -657,7 +675,8 @@ async fn a_retry_sends_again_a_claimed_hook_that_was_never_queued(f: &dyn Fixtur
         .store
         .put_if_absent(Table::Dedup, claim, now)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
 
     let ingress = ingress_over(b.clone());
     let (status, answer) = post_keyed(&ingress, "k-2").await;
@@ -901,7 +920,11 @@ async fn index_keys_follow_every_kind_of_write(f: &dyn Fixture) {
     let all = || index_keys(store.as_ref(), t, i64::MIN..=i64::MAX, Ascending, 100, now);
     let at = |pk: &str, key: i64| Item::new(pk, "s", json!(pk)).index_key(key);
 
-    assert!(store.put_if_absent(t, at("a", 30), now).await.unwrap());
+    assert!(store
+        .put_if_absent(t, at("a", 30), now)
+        .await
+        .unwrap()
+        .is_some());
     store.put(t, at("b", 20)).await.unwrap();
     assert_eq!(all().await, [20, 30]);
 
@@ -912,14 +935,16 @@ async fn index_keys_follow_every_kind_of_write(f: &dyn Fixture) {
     assert!(store
         .put_if_version(t, at("a", -10), a.version, now)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     assert_eq!(all().await, [-10, 40], "so does a versioned one");
     let a = store.get(t, "a", "s", now).await.unwrap().unwrap();
     let unindexed = Item::new("a", "s", json!("done"));
     assert!(store
         .put_if_version(t, unindexed, a.version, now)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     store
         .put(t, Item::new("b", "s", json!("done")))
         .await

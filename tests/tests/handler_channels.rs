@@ -370,3 +370,51 @@ async fn a_session_waits_behind_its_rate_limited_head() {
         .collect();
     assert_eq!(texts, [json!("1"), json!("1"), json!("2"), json!("3")]);
 }
+
+/// Every store operation is a round trip (a DynamoDB request, a turn of
+/// the SQLite writer), so what the handler spends per hook bounds its rate:
+/// a `send_message` hook costs at most six, on a one-hook session (read
+/// the status and the session, create the session, mark the status
+/// `processing` with its progress, end the session, mark it `done`) and
+/// fewer on a persistent one, which is not ended.
+#[tokio::test]
+async fn a_send_message_hook_costs_the_handler_at_most_six_store_operations() {
+    let chat = Recorder::start_with(Reply::status(200)).await;
+    let channel = json!({"type": "webhook", "url": chat.url("/in")});
+    for (mode, most) in [("per-request", 6), ("persistent", 5)] {
+        let h = Harness::new(&config(channel.clone(), json!({"sessionMode": mode})));
+        for round in 0..3 {
+            let a = h.post("notify", &[], ALERT).await;
+            h.store_ops.take();
+            assert_eq!(h.run_handler().await, vec![Ok(())]);
+            let ops = h.store_ops.take();
+            assert!(
+                ops.total() <= most,
+                "{mode} session, hook {round}: {ops} store operations"
+            );
+            assert_eq!(h.status(&a.event_id()).await["status"], "done");
+        }
+        // In order within a session; sessions interleave as they will.
+        let mut kinds: Vec<String> = h
+            .events()
+            .await
+            .iter()
+            .map(|e| e.kind.as_str().to_string())
+            .collect();
+        kinds.sort();
+        let expected: &[&str] = match mode {
+            "per-request" => &["session_started", "message_received", "session_ended"],
+            _ => &[
+                "session_started",
+                "message_received",
+                "message_received",
+                "message_received",
+            ],
+        };
+        let rounds = if mode == "per-request" { 3 } else { 1 };
+        let mut expected = expected.repeat(rounds);
+        expected.sort();
+        assert_eq!(kinds, expected, "{mode}");
+    }
+    assert_eq!(chat.requests().len(), 6);
+}

@@ -37,6 +37,7 @@ impl SequencedIntake {
                 .store
                 .put_if_absent(Table::Dedup, claim.clone(), now)
                 .await?
+                .is_some()
             {
                 return Ok(None);
             }
@@ -93,7 +94,7 @@ impl Intake for SequencedIntake {
             self.store.put_if_absent(Table::Events, a.status, now)
         );
         if let Err(e) = sent {
-            if matches!(recorded, Ok(true)) {
+            if matches!(recorded, Ok(Some(_))) {
                 self.forget_status(&status).await;
             }
             return Err(e);

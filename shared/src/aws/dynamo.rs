@@ -90,7 +90,7 @@ impl DynamoStore {
         version: u64,
         condition: &str,
         values: HashMap<String, AttributeValue>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         let mut names = HashMap::from([("#ttl".to_string(), "ttl".to_string())]);
         if condition.contains("#ver") {
             names.insert("#ver".into(), "ver".into());
@@ -106,9 +106,9 @@ impl DynamoStore {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Some(version)),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
+                Ok(None)
             }
             Err(e) => Err(error(table, "PutItem", e)),
         }
@@ -170,7 +170,12 @@ impl Store for DynamoStore {
             })
     }
 
-    async fn put_if_absent(&self, table: Table, item: Item, now: i64) -> Result<bool, StoreError> {
+    async fn put_if_absent(
+        &self,
+        table: Table,
+        item: Item,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
         let values = HashMap::from([(":now".to_string(), AttributeValue::N(now.to_string()))]);
         self.put_where(table, item, 1, ABSENT, values).await
     }
@@ -181,7 +186,7 @@ impl Store for DynamoStore {
         item: Item,
         expected: u64,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         if expected == 0 {
             return self.put_if_absent(table, item, now).await;
         }

@@ -7,7 +7,8 @@
 
 use super::validate::{self, CompiledConfig};
 use super::{
-    Agent, Channel, Config, Handler, Incoming, Network, Outgoing, SessionDefaults, Webhooks,
+    Agent, Channel, Concurrency, Config, Handler, Incoming, Network, Outgoing, SessionDefaults,
+    Webhooks,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -347,7 +348,14 @@ fn expand(
 }
 
 const WEBHOOKS_KEYS: &[&str] = &[
-    "incoming", "handlers", "outgoing", "channels", "agents", "network", "sessions",
+    "incoming",
+    "handlers",
+    "outgoing",
+    "channels",
+    "agents",
+    "network",
+    "sessions",
+    "concurrency",
 ];
 
 fn deserialize_sections(
@@ -395,6 +403,10 @@ fn deserialize_sections(
     }
     if let Some(v) = hooks.remove("sessions") {
         w.sessions = section::<SessionDefaults>(v, "webhooks.sessions", errors).unwrap_or_default();
+    }
+    if let Some(v) = hooks.remove("concurrency") {
+        w.concurrency =
+            section::<Concurrency>(v, "webhooks.concurrency", errors).unwrap_or_default();
     }
     if let Some(v) = hooks.remove("handlers") {
         (w.handlers, origins.handlers) = list::<Handler>(v, "webhooks.handlers", errors)
@@ -647,6 +659,26 @@ mod tests {
             e[1].starts_with("webhooks.handlers[1].sessionMode: unknown value \"forever\""),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn concurrency_has_defaults_and_bounds_named_by_path() {
+        let c = load_str("{}", &|_| None)
+            .unwrap()
+            .config
+            .webhooks
+            .concurrency;
+        assert_eq!((c.handler, c.egress), (128, 64));
+        let e = errors(r#"{"webhooks":{"concurrency":{"handler":0,"egress":5000}}}"#);
+        assert_eq!(
+            e,
+            [
+                "webhooks.concurrency.handler: must be between 1 and 4096, not 0",
+                "webhooks.concurrency.egress: must be between 1 and 4096, not 5000"
+            ],
+        );
+        let e = errors(r#"{"webhooks":{"concurrency":{"handler":"lots"}}}"#);
+        assert!(e[0].starts_with("webhooks.concurrency.handler: "), "{e:?}");
     }
 
     #[test]

@@ -53,6 +53,43 @@ pub struct Webhooks {
     pub network: Network,
     #[serde(default)]
     pub sessions: SessionDefaults,
+    #[serde(default)]
+    pub concurrency: Concurrency,
+}
+
+/// How many messages each stage of `clawhooks serve` works on at once. A
+/// slow service (a model answering in seconds) holds its task for that
+/// long, so these bound how many slow calls overlap before unrelated hooks
+/// wait behind them; one session's hooks still run one at a time, in order.
+/// On AWS, Lambda's own concurrency decides instead.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Concurrency {
+    /// Inbound hooks handled at once (each may wait on an agent or a channel).
+    #[serde(default = "default_handler_concurrency")]
+    pub handler: usize,
+    /// Lifecycle events fanned out and deliveries attempted at once, per
+    /// queue (each may wait on a subscriber).
+    #[serde(default = "default_egress_concurrency")]
+    pub egress: usize,
+}
+
+/// The most tasks one stage may run at once: beyond it, the memory and the
+/// SQLite writer's queue grow with no gain on any machine this runs on.
+pub const MAX_CONCURRENCY: usize = 4096;
+
+fn default_handler_concurrency() -> usize {
+    128
+}
+
+fn default_egress_concurrency() -> usize {
+    64
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -195,6 +195,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
         });
     }
     errors.extend(crate::adapters::ssrf::check_network(&w.network));
+    check_concurrency(&w.concurrency, &mut errors);
 
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
@@ -458,6 +459,18 @@ fn warn_stripped_pass_headers(
                 path: format!("{at}.forward.passHeaders[{j}]"),
                 message: format!("{name:?} carries credentials and is stripped before the event is stored (webhooks.incoming.stripHeaders), so it is never forwarded; set the downstream credential in forward.headers"),
             });
+        }
+    }
+}
+
+fn check_concurrency(c: &crate::config::Concurrency, errors: &mut Vec<ConfigError>) {
+    let most = crate::config::MAX_CONCURRENCY;
+    for (key, n) in [("handler", c.handler), ("egress", c.egress)] {
+        if !(1..=most).contains(&n) {
+            errors.push(ConfigError::new(
+                format!("webhooks.concurrency.{key}"),
+                format!("must be between 1 and {most}, not {n}"),
+            ));
         }
     }
 }

@@ -50,6 +50,9 @@ const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
 
 /// Writes `it` (its value already serialized) unless a live item has its
 /// key; `false` if one has. Runs inside the caller's write transaction.
+/// The version of an item written where none was (see [`insert_if_absent`]).
+const FIRST_VERSION: u64 = 1;
+
 pub(super) fn insert_if_absent(
     c: &rusqlite::Connection,
     table: Table,
@@ -129,11 +132,17 @@ impl Store for EmbeddedStore {
             .map_err(fail(table))
     }
 
-    async fn put_if_absent(&self, table: Table, it: Item, now: i64) -> Result<bool, StoreError> {
+    async fn put_if_absent(
+        &self,
+        table: Table,
+        it: Item,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
         let value = it.value.to_string();
         self.db
             .write(move |c| insert_if_absent(c, table, &it, &value, now))
             .await
+            .map(|written| written.then_some(FIRST_VERSION))
             .map_err(fail(table))
     }
 
@@ -143,7 +152,7 @@ impl Store for EmbeddedStore {
         it: Item,
         expected: u64,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         if expected == 0 {
             return self.put_if_absent(table, it, now).await;
         }
@@ -157,7 +166,7 @@ impl Store for EmbeddedStore {
                 .execute(params![value, it.expires_at, table.as_str(), it.pk, it.sk, expected as i64, now, it.index_key])
             })
             .await
-            .map(|n| n == 1)
+            .map(|n| (n == 1).then_some(expected + 1))
             .map_err(fail(table))
     }
 

@@ -190,14 +190,18 @@ async fn conditional_writes_and_expiry() {
     let (db, _clock) = clocked();
     let s = db.store();
     let item = Item::new("k", "", serde_json::json!({"n": 1})).expires_at(100);
-    assert!(s
-        .put_if_absent(Table::Dedup, item.clone(), 50)
-        .await
-        .unwrap());
-    assert!(!s
-        .put_if_absent(Table::Dedup, item.clone(), 50)
-        .await
-        .unwrap());
+    assert_eq!(
+        s.put_if_absent(Table::Dedup, item.clone(), 50)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        s.put_if_absent(Table::Dedup, item.clone(), 50)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(s.get(Table::Dedup, "k", "", 99).await.unwrap().is_some());
     assert!(
         s.get(Table::Dedup, "k", "", 100).await.unwrap().is_none(),
@@ -206,27 +210,35 @@ async fn conditional_writes_and_expiry() {
     assert!(
         s.put_if_absent(Table::Dedup, item.expires_at(500), 100)
             .await
-            .unwrap(),
+            .unwrap()
+            .is_some(),
         "an expired item does not block"
     );
 
     let v1 = Item::new("sess", "meta", serde_json::json!({"count": 1}));
-    assert!(s
-        .put_if_version(Table::Sessions, v1.clone(), 0, 0)
-        .await
-        .unwrap());
+    assert_eq!(
+        s.put_if_version(Table::Sessions, v1.clone(), 0, 0)
+            .await
+            .unwrap(),
+        Some(1)
+    );
     let stored = s
         .get(Table::Sessions, "sess", "meta", 0)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(stored.version, 1);
-    assert!(s
-        .put_if_version(Table::Sessions, v1.clone(), 1, 0)
-        .await
-        .unwrap());
+    assert_eq!(
+        s.put_if_version(Table::Sessions, v1.clone(), 1, 0)
+            .await
+            .unwrap(),
+        Some(2)
+    );
     assert!(
-        !s.put_if_version(Table::Sessions, v1, 1, 0).await.unwrap(),
+        s.put_if_version(Table::Sessions, v1, 1, 0)
+            .await
+            .unwrap()
+            .is_none(),
         "stale version loses"
     );
 }
@@ -250,7 +262,7 @@ async fn exactly_one_concurrent_creator() {
     }
     let mut winners = 0;
     for t in tasks {
-        winners += t.await.unwrap() as usize;
+        winners += t.await.unwrap().is_some() as usize;
     }
     assert_eq!(winners, 1);
 }

@@ -106,13 +106,16 @@ impl HandlerStage {
             .and_then(|id| self.config.handler_by_id(id));
         let prepared = context::prepare(&self.config, handler, ev, now);
 
-        let outcome = self.steps(ev, handler, &prepared, &mut status, now).await;
+        let mut joined = None;
+        let outcome = self
+            .steps(ev, handler, &prepared, &mut status, &mut joined, now)
+            .await;
         let now = self.clock.now();
         match outcome {
             Ok(result) => {
                 crate::faults::check(crate::faults::HANDLER_AFTER_ACTION)
                     .map_err(|e| StageError::retry(e.to_string()))?;
-                self.end_hook_session(ev, &mut status, now)
+                self.end_hook_session(ev, &mut status, joined.as_ref(), now)
                     .await
                     .map_err(retry)?;
                 status.finish(store, result, now).await.map_err(retry)?;
@@ -132,7 +135,7 @@ impl HandlerStage {
                 )
                 .await
                 .map_err(|q| StageError::retry(q.to_string()))?;
-                self.end_hook_session(ev, &mut status, now)
+                self.end_hook_session(ev, &mut status, joined.as_ref(), now)
                     .await
                     .map_err(retry)?;
                 status.fail(store, &e, now).await.map_err(retry)?;
@@ -188,18 +191,23 @@ impl HandlerStage {
         }
     }
 
-    /// Session, `message_received`, then the action.
+    /// Session, `message_received`, then the action. `joined` keeps the
+    /// session as this attempt left it, so ending a `hook:` session needs
+    /// no read.
     async fn steps(
         &self,
         ev: &InboundEvent,
         handler: Option<&Handler>,
         prepared: &context::Prepared,
         status: &mut Status,
+        joined: &mut Option<session::Joined>,
         now: DateTime<Utc>,
     ) -> Result<Option<Value>, ActionError> {
         if !status.progress.message_received {
-            self.join_session(ev, handler, &prepared.text, status, now)
-                .await?;
+            *joined = Some(
+                self.join_session(ev, handler, &prepared.text, status, now)
+                    .await?,
+            );
         }
         if let Some(e) = &prepared.render_error {
             return Err(e.clone());
@@ -230,7 +238,7 @@ impl HandlerStage {
         text: &str,
         status: &mut Status,
         now: DateTime<Utc>,
-    ) -> Result<(), ActionError> {
+    ) -> Result<session::Joined, ActionError> {
         let store = self.backend.store.as_ref();
         let events = self.backend.events_queue.as_ref();
         let sessions = &self.config.config.webhooks.sessions;
@@ -238,23 +246,23 @@ impl HandlerStage {
 
         // A session idle past its timeout that the sweeper has not reached
         // yet ends now, so this hook starts a fresh one.
-        if let Some((s, _)) = session::get(store, &ev.session_key, now.timestamp())
+        let read = || session::get(store, &ev.session_key, now.timestamp());
+        let mut current = read().await.map_err(to_action)?;
+        let stale = current.as_ref().is_some_and(|(s, _)| {
+            s.is_idle(now.timestamp()) || s.ended.as_ref().is_some_and(|e| !e.announced)
+        });
+        if stale {
+            session::close(
+                store,
+                events,
+                &ev.session_key,
+                "idle timeout",
+                session::When::Idle,
+                now,
+            )
             .await
-            .map_err(to_action)?
-        {
-            let unannounced = s.ended.as_ref().is_some_and(|e| !e.announced);
-            if s.is_idle(now.timestamp()) || unannounced {
-                session::close(
-                    store,
-                    events,
-                    &ev.session_key,
-                    "idle timeout",
-                    session::When::Idle,
-                    now,
-                )
-                .await
-                .map_err(to_action)?;
-            }
+            .map_err(to_action)?;
+            current = read().await.map_err(to_action)?;
         }
         let joined = session::record_message(
             store,
@@ -264,6 +272,7 @@ impl HandlerStage {
                 timeout: self.config.session_timeout(handler),
                 history_cap: sessions.history,
             },
+            current,
             now,
         )
         .await
@@ -280,29 +289,30 @@ impl HandlerStage {
             .await
             .map_err(emit_err)?;
         status.progress.message_received = true;
-        status.save(store, now).await
+        status.save(store, now).await?;
+        Ok(joined)
     }
 
     /// A `hook:<uuid>` session lives for one hook: it ends when the hook is
-    /// handled, whatever the outcome.
+    /// handled, whatever the outcome. With the session as this attempt
+    /// joined it, one write; a redelivery that joined earlier reads it.
     async fn end_hook_session(
         &self,
         ev: &InboundEvent,
         status: &mut Status,
+        joined: Option<&session::Joined>,
         now: DateTime<Utc>,
     ) -> Result<(), ActionError> {
         if ev.persistent || status.progress.session_ended || !status.progress.message_received {
             return Ok(());
         }
-        session::close(
-            self.backend.store.as_ref(),
-            self.backend.events_queue.as_ref(),
-            &ev.session_key,
-            "finished",
-            session::When::Always,
-            now,
-        )
-        .await
+        let store = self.backend.store.as_ref();
+        let events = self.backend.events_queue.as_ref();
+        let (reason, always) = ("finished", session::When::Always);
+        match joined {
+            Some(j) => session::end_joined(store, events, j, reason, now).await,
+            None => session::close(store, events, &ev.session_key, reason, always, now).await,
+        }
         .map_err(|e| ActionError::transient("handler", e.to_string()))?;
         status.progress.session_ended = true;
         Ok(())

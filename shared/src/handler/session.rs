@@ -202,6 +202,9 @@ pub async fn get(
 #[derive(Debug, Clone)]
 pub struct Joined {
     pub session: SessionRecord,
+    /// The stored version of `session`, for a caller that writes it again
+    /// (see [`end_joined`]) without reading it first.
+    pub version: u64,
     /// This call created the session (it alone announces it).
     pub created: bool,
 }
@@ -215,10 +218,14 @@ pub struct NewMessage<'a> {
 }
 
 /// Adds an inbound message to its session, creating the session when none
-/// is live. Idempotent per event: a repeat changes nothing.
+/// is live. Idempotent per event: a repeat changes nothing. `current` is
+/// the session as the caller has just read it with [`get`] (it needs it
+/// anyway, to end an idle one first), so the first round costs one write;
+/// a conflict reads again.
 pub async fn record_message(
     store: &dyn Store,
     m: &NewMessage<'_>,
+    mut current: Option<(SessionRecord, u64)>,
     now: DateTime<Utc>,
 ) -> Result<Joined, SessionError> {
     let ev = m.ev;
@@ -229,13 +236,16 @@ pub async fn record_message(
         at: event::timestamp(ev.received_at),
         event_id: ev.event_id.clone(),
     };
-    for _ in 0..MAX_CONFLICTS {
-        let current = get(store, &ev.session_key, unix).await?;
-        let (mut rec, expected, created) = match current {
-            Some((rec, _)) if rec.is_live() && rec.recent_events.contains(&ev.event_id) => {
+    for round in 0..MAX_CONFLICTS {
+        if round > 0 {
+            current = get(store, &ev.session_key, unix).await?;
+        }
+        let (mut rec, expected, created) = match current.take() {
+            Some((rec, version)) if rec.is_live() && rec.recent_events.contains(&ev.event_id) => {
                 let created = rec.created_by == ev.event_id;
                 return Ok(Joined {
                     session: rec,
+                    version,
                     created,
                 });
             }
@@ -267,16 +277,13 @@ pub async fn record_message(
         rec.push_history(entry.clone(), m.history_cap.max(1));
         rec.remember(&ev.event_id);
         let item = rec.to_item(unix);
-        let written = if expected == 0 {
-            store.put_if_absent(Table::Sessions, item, unix).await?
-        } else {
-            store
-                .put_if_version(Table::Sessions, item, expected, unix)
-                .await?
-        };
-        if written {
+        let written = store
+            .put_if_version(Table::Sessions, item, expected, unix)
+            .await?;
+        if let Some(version) = written {
             return Ok(Joined {
                 session: rec,
+                version,
                 created,
             });
         }
@@ -320,6 +327,7 @@ pub async fn record_answer(
         if store
             .put_if_version(Table::Sessions, rec.to_item(unix), version, unix)
             .await?
+            .is_some()
         {
             return Ok(());
         }
@@ -379,9 +387,10 @@ pub async fn close(
                     reason: reason.to_string(),
                     announced: false,
                 });
-                if !store
+                if store
                     .put_if_version(Table::Sessions, rec.to_item(unix), version, unix)
                     .await?
+                    .is_none()
                 {
                     continue;
                 }
@@ -422,11 +431,47 @@ async fn mark_announced(
         if store
             .put_if_version(Table::Sessions, rec.to_item(unix), version, unix)
             .await?
+            .is_some()
         {
             return Ok(());
         }
     }
     Err(SessionError::Conflict(ended.key.clone()))
+}
+
+/// Ends the session a handler has just joined, with one write where
+/// [`close`] needs four operations: `session_ended` goes out first, then
+/// the record is written ended and announced at the version the join left.
+/// A crash between the two leaves the session live, and the redelivered
+/// hook ends it again with the same event id (receivers see it once). If
+/// anything else wrote the session since (an agent's answer, a `DELETE`),
+/// [`close`] takes over.
+pub async fn end_joined(
+    store: &dyn Store,
+    events: &dyn Queue,
+    joined: &Joined,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Closed, SessionError> {
+    let unix = now.timestamp();
+    let key = &joined.session.key;
+    if !joined.session.is_live() {
+        return close(store, events, key, reason, When::Always, now).await;
+    }
+    let mut rec = joined.session.clone();
+    rec.ended = Some(Ended {
+        at: event::timestamp(now),
+        reason: reason.to_string(),
+        announced: true,
+    });
+    event::emit(events, &lifecycle::session_ended(&rec, reason, now)).await?;
+    let written = store
+        .put_if_version(Table::Sessions, rec.to_item(unix), joined.version, unix)
+        .await?;
+    match written {
+        Some(_) => Ok(Closed::Ended(rec)),
+        None => close(store, events, key, reason, When::Always, now).await,
+    }
 }
 
 #[cfg(test)]

@@ -60,33 +60,28 @@ pub struct Status {
     pub record: EventRecord,
     pub progress: Progress,
     version: u64,
+    /// This attempt has written the record at least once.
+    saved: bool,
 }
 
 impl Status {
     /// Loads the record (or makes one, if ingress could not write it),
-    /// counts this attempt and marks it `processing`.
-    ///
-    /// On AWS the message can reach the handler before ingress's record
-    /// does, and the record can land between our read and our write: that
-    /// conflict is ingress's, not another receiver's, so the record is read
-    /// again at once instead of the message waiting out a visibility timeout.
+    /// counts this attempt and marks it `processing`, in memory: the first
+    /// [`Status::save`] writes that together with the first step's
+    /// progress, so a hook costs one status write fewer. A crash before
+    /// that save leaves the record as it was, which only undercounts the
+    /// attempt the crash cut short.
     pub async fn begin(
         store: &dyn Store,
         ev: &InboundEvent,
         now: DateTime<Utc>,
     ) -> Result<Status, ActionError> {
-        for _ in 0..BEGIN_TRIES {
-            let mut status = Status::load(store, ev, now).await?;
-            if status.record.status == EventStatus::Done {
-                return Ok(status);
-            }
+        let mut status = Status::load(store, ev, now).await?;
+        if !status.is_done() {
             status.record.status = EventStatus::Processing;
             status.record.attempts += 1;
-            if status.try_save(store, now).await? {
-                return Ok(status);
-            }
         }
-        Err(conflict())
+        Ok(status)
     }
 
     async fn load(
@@ -104,6 +99,7 @@ impl Status {
                     record: s.record,
                     progress: s.progress,
                     version: item.version,
+                    saved: false,
                 },
                 Err(_) => Status::fresh(ev, now, item.version),
             },
@@ -116,6 +112,7 @@ impl Status {
             record: EventRecord::queued(ev, now),
             progress: Progress::default(),
             version,
+            saved: false,
         }
     }
 
@@ -125,11 +122,49 @@ impl Status {
 
     /// Writes the record if nobody else wrote it since we read it; a
     /// conflict means another receiver is on this event: try later.
+    ///
+    /// On AWS the message can reach the handler before ingress's record
+    /// does, and the record can land between our read and this attempt's
+    /// first write: that conflict is ingress's, not another receiver's, so
+    /// the record is read again at once and written over instead of the
+    /// message waiting out a visibility timeout.
     pub async fn save(&mut self, store: &dyn Store, now: DateTime<Utc>) -> Result<(), ActionError> {
         if self.try_save(store, now).await? {
-            Ok(())
-        } else {
-            Err(conflict())
+            return Ok(());
+        }
+        if !self.saved && self.adopt_queued(store, now).await? && self.try_save(store, now).await? {
+            return Ok(());
+        }
+        Err(conflict())
+    }
+
+    /// After a first write lost: takes over the stored record's version
+    /// and attempt count if it is still ingress's `queued` one; `false`
+    /// when someone else has been at work on it.
+    async fn adopt_queued(
+        &mut self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ActionError> {
+        let stored = store
+            .get(
+                Table::Events,
+                &self.record.event_id,
+                SORT_KEY,
+                now.timestamp(),
+            )
+            .await
+            .map_err(ActionError::from_store)?;
+        let Some(item) = stored else {
+            return Ok(false);
+        };
+        match serde_json::from_value::<StatusItem>(item.value) {
+            Ok(s) if s.record.status == EventStatus::Queued => {
+                self.version = item.version;
+                self.record.attempts = s.record.attempts + 1;
+                Ok(true)
+            }
+            _ => Ok(false),
         }
     }
 
@@ -151,25 +186,18 @@ impl Status {
         .expect("status serializes");
         let item = Item::new(self.record.event_id.clone(), SORT_KEY, value)
             .expires_at(received.max(unix) + EVENT_RECORD_TTL_SECS);
-        let written = if self.version == 0 {
-            store.put_if_absent(Table::Events, item, unix).await
-        } else {
-            store
-                .put_if_version(Table::Events, item, self.version, unix)
-                .await
-        }
-        .map_err(ActionError::from_store)?;
-        if !written {
-            return Ok(false);
-        }
-        // Versions count writes; re-read to learn ours without trusting arithmetic.
-        self.version = store
-            .get(Table::Events, &self.record.event_id, SORT_KEY, unix)
+        let written = store
+            .put_if_version(Table::Events, item, self.version, unix)
             .await
-            .map_err(ActionError::from_store)?
-            .map(|i| i.version)
-            .unwrap_or(0);
-        Ok(true)
+            .map_err(ActionError::from_store)?;
+        match written {
+            Some(version) => {
+                self.version = version;
+                self.saved = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     pub async fn finish(
@@ -195,10 +223,6 @@ impl Status {
         self.save(store, now).await
     }
 }
-
-/// Reads before `begin` gives up: ingress writes the record once, so a
-/// second read always sees it; more conflicts than that are a second receiver.
-const BEGIN_TRIES: usize = 3;
 
 fn conflict() -> ActionError {
     ActionError::transient(

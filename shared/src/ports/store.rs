@@ -116,20 +116,27 @@ pub trait Store: Send + Sync {
     /// Writes unconditionally; returns the new version.
     async fn put(&self, table: Table, item: Item) -> Result<u64, StoreError>;
 
-    /// Writes only if no live item has this key. `Ok(false)`: one exists;
-    /// exactly one of several racing callers gets `Ok(true)`.
-    async fn put_if_absent(&self, table: Table, item: Item, now: i64) -> Result<bool, StoreError>;
+    /// Writes only if no live item has this key, and returns the new
+    /// version (so a writer that goes on updating the item needs no read
+    /// to learn it). `Ok(None)`: one exists; exactly one of several racing
+    /// callers gets `Ok(Some(_))`.
+    async fn put_if_absent(
+        &self,
+        table: Table,
+        item: Item,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError>;
 
     /// Writes only if the stored item's version is `expected` (0: absent or
-    /// expired). `Ok(false)` on a conflict. Optimistic concurrency for
-    /// read-modify-write records such as sessions.
+    /// expired), and returns the new version. `Ok(None)` on a conflict.
+    /// Optimistic concurrency for read-modify-write records such as sessions.
     async fn put_if_version(
         &self,
         table: Table,
         item: Item,
         expected: u64,
         now: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<u64>, StoreError>;
 
     async fn delete(&self, table: Table, pk: &str, sk: &str) -> Result<(), StoreError>;
 

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 
+use clawhooks::adapters::counting::CountingStore;
 use clawhooks::config::{load_str, CompiledConfig};
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::LifecycleEvent;
@@ -34,6 +35,8 @@ pub struct Harness {
     pub clock: Arc<TestClock>,
     pub ingress: Ingress,
     pub stage: Arc<HandlerStage>,
+    /// Counts what everything above does to the store.
+    pub store_ops: Arc<CountingStore>,
 }
 
 pub struct Answer {
@@ -72,9 +75,11 @@ impl Harness {
             Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 0).unwrap(),
         ));
         let db = Embedded::memory().unwrap().with_clock(clock.clone());
-        let backend = db.backend(BackendOptions {
+        let mut backend = db.backend(BackendOptions {
             max_receive_count: MAX_RECEIVE,
         });
+        let store_ops = Arc::new(CountingStore::new(backend.store.clone()));
+        backend.store = store_ops.clone();
         let http = Arc::new(clawhooks_e2e::loopback_http());
         let stage = Arc::new(finish(
             HandlerStage::new(config.clone(), backend.clone(), http, clock.clone())
@@ -91,6 +96,7 @@ impl Harness {
             clock,
             ingress,
             stage,
+            store_ops,
         }
     }
 

@@ -61,12 +61,12 @@ pub fn init_logging() {
 }
 
 /// What every function builds once, at init: the config, the AWS clients
-/// and backend, outbound HTTP and the clock.
+/// and backend and the clock ([`Init::outbound_http`] for the functions
+/// that send HTTP).
 pub struct Init {
     pub config: Arc<CompiledConfig>,
     pub clients: AwsClients,
     pub backend: Backend,
-    pub http: Arc<dyn HttpSender>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -125,12 +125,10 @@ impl Init {
         }
         let config = Arc::new(config);
         let backend = crate::aws::connect(&clients, &env)?;
-        let http = crate::adapters::http::ReqwestSender::new(&config.config.webhooks.network)?;
         Ok(Init {
             config,
             clients,
             backend,
-            http: Arc::new(http),
             clock: Arc::new(SystemClock),
         })
     }
@@ -181,6 +179,18 @@ pub fn invocation_from_env(
         timeout: std::time::Duration::from_secs(timeout.into()),
         batch_size: number(BATCH_SIZE)?.unwrap_or(1),
     }))
+}
+
+impl Init {
+    /// The outbound HTTP client, for the functions that call channels,
+    /// agents and webhooks. Not part of every init: ingress sends no HTTP,
+    /// and leaving the client unbuilt leaves it out of its zip.
+    pub fn outbound_http(&self) -> Result<Arc<dyn HttpSender>, InitError> {
+        let network = &self.config.config.webhooks.network;
+        Ok(Arc::new(crate::adapters::http::ReqwestSender::new(
+            network,
+        )?))
+    }
 }
 
 /// The config named by [`CONFIG_JSON`] or [`CONFIG_FILES`].

@@ -16,7 +16,7 @@ async fn main() -> Result<(), LambdaError> {
     let stage: Arc<dyn Stage> = Arc::new(EgressStage::new(
         init.config.clone(),
         init.backend.clone(),
-        init.http.clone(),
+        init.outbound_http()?,
         init.clock.clone(),
     )?);
     let routes = [&init.backend.events_queue, &init.backend.delivery_queue]

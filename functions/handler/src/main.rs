@@ -21,7 +21,7 @@ async fn main() -> Result<(), LambdaError> {
     let stage = HandlerStage::new(
         init.config.clone(),
         init.backend.clone(),
-        init.http.clone(),
+        init.outbound_http()?,
         init.clock.clone(),
     )
     .with_max_receive_count(max_receive_count)

@@ -1,21 +1,11 @@
 //! The HTTP listener and the consumer loops, started and stopped together.
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{Request, StatusCode};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use clawhooks::ingress::{Ingress, IngressRequest, IngressResponse};
+use clawhooks::ingress::Ingress;
 use clawhooks::worker::{self, PollSettings};
-use http_body_util::BodyExt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-
-/// A body that trickles in slower than this is cut off (slowloris).
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ServerOptions {
     pub ingress: Ingress,
@@ -97,9 +87,7 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
 
     let (ingress_backend, ingress_clock) =
         (opts.ingress.backend.clone(), opts.ingress.clock.clone());
-    let app = axum::Router::new()
-        .fallback(serve_ingress)
-        .with_state(Arc::new(opts.ingress));
+    let app = clawhooks::api::router(opts.ingress);
     let mut stop = rx.clone();
     tasks.spawn(async move {
         let server = axum::serve(
@@ -155,68 +143,4 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
         shutdown: tx,
         tasks,
     })
-}
-
-async fn serve_ingress(
-    State(ingress): State<Arc<Ingress>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request<Body>,
-) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = ingress.config.config.webhooks.incoming.max_body_bytes;
-    let too_large = || {
-        to_response(IngressResponse::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body exceeds the limit (webhooks.incoming.maxBodyBytes) of {limit} bytes"),
-        ))
-    };
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return too_large();
-    }
-    let limited = http_body_util::Limited::new(body, limit);
-    let bytes: Bytes = match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
-        Err(_) => {
-            return to_response(IngressResponse::error(
-                StatusCode::REQUEST_TIMEOUT,
-                "the body took too long to arrive",
-            ))
-        }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(_)) => {
-            return to_response(IngressResponse::error(
-                StatusCode::BAD_REQUEST,
-                "could not read the body",
-            ))
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
-    };
-    let request = IngressRequest {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body: bytes,
-        peer: peer.ip(),
-    };
-    to_response(ingress.handle(request).await)
-}
-
-fn to_response(r: IngressResponse) -> Response {
-    let mut resp = (
-        r.status,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        r.body_bytes(),
-    )
-        .into_response();
-    for (k, v) in r.headers {
-        if let Ok(v) = http::HeaderValue::from_str(&v) {
-            resp.headers_mut().insert(k, v);
-        }
-    }
-    resp
 }

@@ -30,7 +30,7 @@ mod http;
 #[cfg(feature = "lambda-sqs")]
 mod sqs;
 #[cfg(feature = "lambda-http")]
-pub use http::{http_response, ingress_request, run_http};
+pub use http::run_http;
 #[cfg(feature = "lambda-sqs")]
 pub use sqs::{dispatch, handle_sqs_event, received, run_sqs, Scheduled, SqsRoute};
 

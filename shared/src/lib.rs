@@ -7,6 +7,7 @@
 //! binary only wire these together.
 
 pub mod adapters;
+#[cfg(feature = "api")]
 pub mod api;
 pub mod config;
 pub mod egress;
@@ -17,6 +18,7 @@ pub mod ingress;
 pub mod limits;
 pub mod ports;
 pub mod protocol;
+pub mod refusal;
 pub mod secret;
 pub mod template;
 pub mod verify;

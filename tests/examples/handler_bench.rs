@@ -8,12 +8,14 @@
 use bytes::Bytes;
 use clawhooks::adapters::counting::CountingStore;
 use clawhooks::adapters::http::ReqwestSender;
+use clawhooks::api::Call;
 use clawhooks::config::load_str;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::handler::HandlerStage;
-use clawhooks::ingress::{Ingress, IngressRequest};
+use clawhooks::ingress::Ingress;
 use clawhooks::ports::SystemClock;
 use clawhooks::worker::{self, PollSettings};
+use clawhooks_e2e::ingress_kit::Serve;
 use clawhooks_e2e::{Recorder, Reply};
 use serde_json::json;
 use std::sync::Arc;
@@ -73,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
             let mut headers = http::HeaderMap::new();
             headers.insert("content-type", "application/json".parse()?);
             let r = ingress
-                .handle(IngressRequest {
+                .handle(Call {
                     method: http::Method::POST,
                     path: format!("/webhook/{hook}"),
                     query: None,

@@ -1,13 +1,25 @@
-//! Ingress on the embedded backend with a test clock, and requests to it,
-//! for suites that exercise `Ingress::handle` directly.
+//! Ingress on the embedded backend with a test clock, and requests to it
+//! served in process through the gateway's router ([`Serve::handle`]).
 
+use clawhooks::api::{Answer, Call};
 use clawhooks::config::CompiledConfig;
 use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::ingress::{Ingress, IngressRequest};
+use clawhooks::ingress::Ingress;
 use clawhooks::ports::{Clock, TestClock};
 use hmac::{KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::sync::Arc;
+
+/// Serves one request through the router the server and the Lambda run.
+pub trait Serve {
+    fn handle(&self, call: Call) -> impl std::future::Future<Output = Answer> + Send;
+}
+
+impl Serve for Ingress {
+    fn handle(&self, call: Call) -> impl std::future::Future<Output = Answer> + Send {
+        clawhooks::api::serve(self, call)
+    }
+}
 
 /// An ingress over a fresh in-memory embedded backend, its clock at `now`.
 pub fn ingress_for(config: CompiledConfig, now: i64) -> (Ingress, Arc<TestClock>) {
@@ -25,7 +37,7 @@ pub fn ingress_for(config: CompiledConfig, now: i64) -> (Ingress, Arc<TestClock>
 
 /// A POST from 203.0.113.9; JSON unless `headers` name a content type, and
 /// `path` may carry a `?query`.
-pub fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> IngressRequest {
+pub fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> Call {
     let mut h = HeaderMap::new();
     if !headers
         .iter()
@@ -43,7 +55,7 @@ pub fn post(path: &str, headers: &[(&str, &str)], body: &[u8]) -> IngressRequest
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (path.to_string(), None),
     };
-    IngressRequest {
+    Call {
         method: Method::POST,
         path,
         query,

@@ -587,7 +587,7 @@ async fn post_keyed(ingress: &clawhooks::ingress::Ingress, key: &str) -> (u16, s
         &[("x-webhook-secret", "s"), ("idempotency-key", key)],
         br#"{"n": 1}"#,
     );
-    let answer = ingress.handle(req).await;
+    let answer = clawhooks::api::serve(ingress, req).await;
     (answer.status.as_u16(), answer.body)
 }
 

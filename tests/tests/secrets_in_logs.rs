@@ -8,9 +8,11 @@
 //! Alone in its test binary: the subscriber is process-wide, so no other
 //! test can race it for tracing's per-callsite interest cache.
 
+use clawhooks::api::{Answer, Call};
 use clawhooks::config::load_str;
-use clawhooks::ingress::{Ingress, IngressRequest, IngressResponse};
+use clawhooks::ingress::Ingress;
 use clawhooks::ports::Table;
+use clawhooks_e2e::ingress_kit::Serve;
 use clawhooks_e2e::ingress_kit::{github_signature, ingress_for, post};
 use clawhooks_e2e::logs::Captured;
 use http::{Method, StatusCode};
@@ -76,15 +78,11 @@ fn assert_no_secret(what: &str, text: &str) {
 }
 
 /// Everything a request leaves behind that an operator or a caller can see.
-async fn traces_of(ing: &Ingress, req: IngressRequest, seen: &mut Vec<String>) -> IngressResponse {
+async fn traces_of(ing: &Ingress, req: Call, seen: &mut Vec<String>) -> Answer {
     let r = ing.handle(req).await;
-    seen.push(format!(
-        "{} {}",
-        r.status,
-        String::from_utf8_lossy(&r.body_bytes())
-    ));
+    seen.push(format!("{} {}", r.status, r.body));
     for (k, v) in &r.headers {
-        seen.push(format!("{k}: {v}"));
+        seen.push(format!("{k}: {}", String::from_utf8_lossy(v.as_bytes())));
     }
     r
 }
@@ -115,7 +113,7 @@ async fn configured_secrets_never_reach_logs_answers_or_records() {
     let in_secret = secret_env("IN_SECRET").unwrap();
     let gh_new = secret_env("GH_NEW").unwrap();
     let body = br#"{"event":"deploy","data":{"ok":true}}"#;
-    let cases: Vec<(IngressRequest, StatusCode)> = vec![
+    let cases: Vec<(Call, StatusCode)> = vec![
         // Bad and good shared secrets, by header and by bearer.
         (post("/webhook/x", &[], body), StatusCode::UNAUTHORIZED),
         (
@@ -184,7 +182,7 @@ async fn configured_secrets_never_reach_logs_answers_or_records() {
         (post("/webhook/sw", &[], body), StatusCode::UNAUTHORIZED),
         // Admin routes with a bad and a good secret.
         (
-            IngressRequest {
+            Call {
                 method: Method::GET,
                 ..post("/events", &[("x-webhook-secret", "nope")], b"")
             },

@@ -4,53 +4,46 @@
 //! delivery, each exactly once (JSON body or query: `subscription`,
 //! `since` as an RFC 3339 time or an age such as `2h`).
 
+use super::answer::ok;
+use super::extract::{Body, Query};
+use super::AppState;
 use crate::egress::replay::{self, DeadLetter, ReplayFilter};
-use crate::ingress::{Ingress, IngressRequest, IngressResponse};
-use http::{Method, StatusCode};
+use crate::ingress::Ingress;
+use crate::refusal::Refusal;
+use axum::extract::State;
+use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-pub async fn route(
-    ingress: &Ingress,
-    req: &IngressRequest,
-    segments: &[&str],
-) -> Option<IngressResponse> {
-    let allowed = match segments {
-        ["dlq"] => Method::GET,
-        ["dlq", "replay"] => Method::POST,
-        _ => return None,
-    };
-    if req.method != allowed {
-        return Some(
-            IngressResponse::error(StatusCode::METHOD_NOT_ALLOWED, format!("use {allowed}"))
-                .header("allow", allowed.to_string()),
-        );
+pub async fn list(
+    State(ingress): State<AppState>,
+    Query(query): Query,
+) -> Result<Json<Value>, Refusal> {
+    let filter = filter(&ingress, &query, &[])?;
+    match replay::list(ingress.backend.delivery_dlq.as_ref(), &filter).await {
+        Ok(jobs) => {
+            let letters: Vec<DeadLetter> = jobs.iter().map(DeadLetter::from).collect();
+            Ok(ok(
+                json!({ "count": letters.len(), "deadLetters": letters }),
+            ))
+        }
+        Err(e) => Err(Refusal::backend("the dead-letter queue", e)),
     }
-    let filter = match filter(ingress, req) {
-        Ok(f) => f,
-        Err(refusal) => return Some(refusal),
-    };
-    let backend = &ingress.backend;
-    Some(if allowed == Method::GET {
-        match replay::list(backend.delivery_dlq.as_ref(), &filter).await {
-            Ok(jobs) => {
-                let letters: Vec<DeadLetter> = jobs.iter().map(DeadLetter::from).collect();
-                IngressResponse::json(
-                    StatusCode::OK,
-                    json!({ "ok": true, "count": letters.len(), "deadLetters": letters }),
-                )
-            }
-            Err(e) => super::unavailable(e),
-        }
-    } else {
-        match replay::replay(backend, &filter, ingress.clock.now()).await {
-            Ok(report) => IngressResponse::json(
-                StatusCode::OK,
-                json!({ "ok": true, "replayed": report.replayed, "kept": report.kept, "unreadable": report.unreadable }),
-            ),
-            Err(e) => super::unavailable(e),
-        }
-    })
+}
+
+pub async fn replay(
+    State(ingress): State<AppState>,
+    Query(query): Query,
+    Body(body): Body,
+) -> Result<Json<Value>, Refusal> {
+    let filter = filter(&ingress, &query, &body)?;
+    match replay::replay(&ingress.backend, &filter, ingress.clock.now()).await {
+        Ok(report) => Ok(ok(
+            json!({ "replayed": report.replayed, "kept": report.kept, "unreadable": report.unreadable }),
+        )),
+        Err(e) => Err(Refusal::backend("the dead-letter queue", e)),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,20 +56,20 @@ struct FilterBody {
 }
 
 /// The filter from the query string, overridden by a JSON body if one was sent.
-fn filter(ingress: &Ingress, req: &IngressRequest) -> Result<ReplayFilter, IngressResponse> {
-    let query = super::query(req);
+fn filter(
+    ingress: &Ingress,
+    query: &BTreeMap<String, String>,
+    body: &[u8],
+) -> Result<ReplayFilter, Refusal> {
     let mut words = FilterBody {
         subscription: query.get("subscription").cloned(),
         since: query.get("since").cloned(),
     };
-    if !req.body.iter().all(u8::is_ascii_whitespace) {
-        let body: FilterBody = serde_json::from_slice(&req.body).map_err(|e| {
-            IngressResponse::error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "body must be JSON like {{\"subscription\": \"id\", \"since\": \"2h\"}}: {e}"
-                ),
-            )
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let body: FilterBody = serde_json::from_slice(body).map_err(|e| {
+            Refusal::BadRequest(format!(
+                "body must be JSON like {{\"subscription\": \"id\", \"since\": \"2h\"}}: {e}"
+            ))
         })?;
         words.subscription = body.subscription.or(words.subscription);
         words.since = body.since.or(words.since);
@@ -86,5 +79,5 @@ fn filter(ingress: &Ingress, req: &IngressRequest) -> Result<ReplayFilter, Ingre
         words.since.as_deref(),
         ingress.clock.now(),
     )
-    .map_err(|e| IngressResponse::error(StatusCode::BAD_REQUEST, e.to_string()))
+    .map_err(|e| Refusal::BadRequest(e.to_string()))
 }

@@ -1,100 +1,83 @@
-//! Routes beside `/webhook/*` and `/health`, served by the same ingress
-//! function on Lambda and locally: event status, sessions, deliveries and
-//! dead-letter replay. Each is guarded by [`authorize`].
+//! The HTTP layer: one axum [`Router`] for every route, served by the
+//! local server and, through `lambda_http`, by the ingress Lambda.
+//! Handlers return `Result<_, Refusal>`; [`answer`] alone turns a
+//! refusal into its status, headers and JSON body.
 //!
-//! A route module exposes `async fn route(&Ingress, &IngressRequest, &[&str])
-//! -> Option<IngressResponse>` and answers `None` for paths it does not own.
+//! Admin routes (events, sessions, deliveries, dead letters) sit behind
+//! [`Ingress::authorize_admin`]; so does every unknown path, so a prober
+//! without the secret cannot tell which routes exist.
 
+mod answer;
+mod call;
 pub mod deliveries;
 pub mod dlq;
 pub mod events;
+mod extract;
+mod hooks;
 pub mod sessions;
 
-use crate::ingress::{auth, source, Ingress, IngressRequest, IngressResponse};
-use http::StatusCode;
-use std::collections::BTreeMap;
+pub use call::{serve, Answer, Call};
+pub use extract::Peer;
 
-pub async fn handle(ingress: &Ingress, req: IngressRequest) -> IngressResponse {
-    let segments: Vec<&str> = req
-        .path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    if let Err(refusal) = authorize(ingress, &req).await {
-        return refusal;
-    }
-    if let Some(r) = events::route(ingress, &req, &segments).await {
-        return r;
-    }
-    if let Some(r) = sessions::route(ingress, &req, &segments).await {
-        return r;
-    }
-    if let Some(r) = deliveries::route(ingress, &req, &segments).await {
-        return r;
-    }
-    if let Some(r) = dlq::route(ingress, &req, &segments).await {
-        return r;
-    }
-    IngressResponse::error(
-        StatusCode::NOT_FOUND,
-        format!("no route for {} {}", req.method, req.path),
-    )
+use crate::ingress::Ingress;
+use crate::refusal::Refusal;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{any, get, post, MethodRouter};
+use axum::Router;
+use std::sync::Arc;
+
+/// What every handler gets: the ingress stage with its config and backend.
+pub type AppState = Arc<Ingress>;
+
+/// Every route of the gateway.
+pub fn router(ingress: Ingress) -> Router {
+    let state: AppState = Arc::new(ingress);
+    let admin = Router::new()
+        .route("/events/{id}", only("GET", get(events::show)))
+        .route(
+            "/sessions/{*key}",
+            only("GET, DELETE", get(sessions::show).delete(sessions::end)),
+        )
+        .route("/deliveries", only("GET", get(deliveries::list)))
+        .route("/dlq", only("GET", get(dlq::list)))
+        .route("/dlq/replay", only("POST", post(dlq::replay)))
+        .route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
+    Router::new()
+        .route("/webhook/{*hook_id}", only("POST", post(hooks::accept)))
+        .route("/webhook", any(hooks::no_hook_id))
+        .route("/webhook/", any(hooks::no_hook_id))
+        .route("/health", only("GET", get(hooks::health)))
+        .route("/health/", only("GET", get(hooks::health)))
+        .merge(admin)
+        .fallback(no_route)
+        .with_state(state)
 }
 
-/// Admin routes need the global secret (header or bearer). Without one
-/// configured they answer only to loopback callers, so a local setup works
-/// out of the box and an exposed one does not leak. Failures count against
-/// the source's failed-authentication limit, shared with the hooks, which
-/// take the same secret: guessing on `/events` is no cheaper than on `/webhook`.
-pub async fn authorize(ingress: &Ingress, req: &IngressRequest) -> Result<(), IngressResponse> {
-    let inc = &ingress.config.config.webhooks.incoming;
-    let source = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
-    let Some(secret) = &inc.secret else {
-        return if source.is_loopback() {
-            Ok(())
-        } else {
-            Err(IngressResponse::error(
-                StatusCode::FORBIDDEN,
-                "admin routes need webhooks.incoming.secret when called from another host",
-            ))
-        };
-    };
-    let failures = crate::ingress::auth_failures_key(source);
-    let now = ingress.clock.now().timestamp();
-    if let Some(refusal) = ingress
-        .limited(&failures, crate::limits::AUTH_FAILURES, now, false)
-        .await
-    {
-        tracing::warn!(%source, path = %req.path, "refused: too many failed authentications");
-        return Err(refusal.with_message(format!(
-            "too many failed authentications from {source}; retry later"
-        )));
-    }
-    if let Err(r) = auth::check_secret(&req.headers, &inc.secret_header, secret) {
-        tracing::warn!(%source, path = %req.path, reason = r.as_str(), "refused: admin authentication");
-        ingress.count_failure(&failures, now).await;
-        return Err(IngressResponse::error(
-            StatusCode::UNAUTHORIZED,
-            auth::failed_message(&inc.secret_header),
-        ));
-    }
-    Ok(())
+/// `route` answers any other method with 405 and `Allow: <allow>`.
+fn only(allow: &'static str, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.fallback(move || async move { Refusal::MethodNotAllowed { allow } })
 }
 
-/// The query string, decoded.
-pub fn query(req: &IngressRequest) -> BTreeMap<String, String> {
-    req.query
-        .as_deref()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+async fn admin_only(
+    State(ingress): State<AppState>,
+    Peer(peer): Peer,
+    req: Request,
+    next: Next,
+) -> Result<Response, Refusal> {
+    ingress
+        .authorize_admin(req.headers(), peer, req.uri().path())
+        .await?;
+    Ok(next.run(req).await)
 }
 
-/// A backend failure: 503, with the error logged (it may name queues and tables).
-pub fn unavailable(e: impl std::fmt::Display) -> IngressResponse {
-    tracing::error!(error = %e, "admin route failed");
-    IngressResponse::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the backend is unavailable; see the server log",
-    )
+/// An unknown path: 404, but only to a caller that may use the admin
+/// routes; anyone else gets the admin refusal.
+async fn no_route(State(ingress): State<AppState>, Peer(peer): Peer, req: Request) -> Refusal {
+    let path = req.uri().path();
+    match ingress.authorize_admin(req.headers(), peer, path).await {
+        Ok(()) => Refusal::NotFound(format!("no route for {} {path}", req.method())),
+        Err(refusal) => refusal,
+    }
 }

@@ -8,30 +8,28 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
 
+/// Why a secret did not check out, for the log only: every cause gets the
+/// same answer ([`crate::refusal::Refusal::Unauthenticated`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum SecretMismatch {
     Missing,
     Invalid,
 }
 
-impl Refusal {
+impl SecretMismatch {
     pub fn as_str(self) -> &'static str {
         match self {
-            Refusal::Missing => "missing secret",
-            Refusal::Invalid => "invalid secret",
+            SecretMismatch::Missing => "missing secret",
+            SecretMismatch::Invalid => "invalid secret",
         }
     }
 }
 
-/// The one answer to every failed authentication, on hooks and admin
-/// routes alike, whatever the cause (no secret, a wrong one, a signature
-/// that does not check out): a prober learns nothing of which hook ids
-/// exist or which verify a provider's signature. The log names the cause.
-pub fn failed_message(header: &str) -> String {
-    format!("authentication failed: send the secret in the {header} header (or as Authorization: Bearer <secret>), or the provider's signature")
-}
-
-pub fn check_secret(headers: &HeaderMap, header: &str, secret: &Secret) -> Result<(), Refusal> {
+pub fn check_secret(
+    headers: &HeaderMap,
+    header: &str,
+    secret: &Secret,
+) -> Result<(), SecretMismatch> {
     let presented = headers
         .get(header)
         .and_then(|v| v.to_str().ok())
@@ -46,11 +44,11 @@ pub fn check_secret(headers: &HeaderMap, header: &str, secret: &Secret) -> Resul
                 })
                 .map(|v| v.trim().to_string())
         })
-        .ok_or(Refusal::Missing)?;
+        .ok_or(SecretMismatch::Missing)?;
     if equal(presented.as_bytes(), secret.expose().as_bytes()) {
         Ok(())
     } else {
-        Err(Refusal::Invalid)
+        Err(SecretMismatch::Invalid)
     }
 }
 

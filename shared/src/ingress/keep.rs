@@ -2,15 +2,10 @@
 //! idempotency claim, the `queued` status record and the handler-queue
 //! message (see [`crate::ports::intake`] for how a backend writes them).
 
-use super::IngressResponse;
 use crate::event::{self, EventRecord, InboundEvent, EVENT_RECORD_TTL_SECS};
 use crate::ports::{Acceptance, Item, NewMessage};
-use http::StatusCode;
+use crate::refusal::Refusal;
 use serde_json::json;
-
-/// Seconds a sender is asked to wait after a 503: long enough for a
-/// backend hiccup to pass, short enough for senders that honour it.
-pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// The writes for `ev`; `claim` is the idempotency key and when it expires.
 pub fn acceptance(ev: &InboundEvent, claim: Option<(String, i64)>) -> Acceptance {
@@ -50,10 +45,8 @@ pub fn claimed_event(ev: &InboundEvent, claim: &Item) -> Option<InboundEvent> {
 
 /// 503 with `Retry-After`: the hook may or may not be kept, and a retry is
 /// safe (with an idempotency key, it is never handled twice).
-pub fn refusal(what: &str) -> IngressResponse {
-    IngressResponse::error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("{what}; retry (with the same idempotency key, a retry is never handled twice)"),
-    )
-    .header("retry-after", RETRY_AFTER_SECS.to_string())
+pub fn refusal(what: &str) -> Refusal {
+    Refusal::Unavailable(format!(
+        "{what}; retry (with the same idempotency key, a retry is never handled twice)"
+    ))
 }

@@ -1,7 +1,8 @@
 //! The ingress stage, one function for the Lambda and the local server:
-//! route, check the source address, authenticate, limit and classify the
-//! body, deduplicate, enqueue, and answer at once. Nothing slow happens here;
-//! the handler stage does the work.
+//! check the source address, authenticate, limit and classify the body,
+//! deduplicate, enqueue, and answer at once, or say why not ([`Refusal`]).
+//! Nothing slow happens here; the handler stage does the work. HTTP
+//! (routes, methods, reading the body) is `crate::api`'s.
 
 pub(crate) mod auth;
 mod body;
@@ -14,9 +15,10 @@ use crate::event::{self, InboundEvent};
 use crate::faults;
 use crate::limits;
 use crate::ports::{Admission, Backend, Clock, IntakeError, Item, QueueError};
+use crate::refusal::Refusal;
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode};
-use serde_json::{json, Value};
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,11 +27,10 @@ use std::sync::Arc;
 /// window gets the first answer and is not enqueued again.
 pub const IDEMPOTENCY_HEADERS: [&str; 3] = ["idempotency-key", "webhook-id", "x-github-delivery"];
 
-/// A request as the transport saw it (API Gateway or the local socket).
+/// A hook as the transport delivered it (API Gateway or the local socket),
+/// its body read in full.
 #[derive(Debug, Clone)]
-pub struct IngressRequest {
-    pub method: Method,
-    pub path: String,
+pub struct Hook {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -37,41 +38,13 @@ pub struct IngressRequest {
     pub peer: IpAddr,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct IngressResponse {
-    pub status: StatusCode,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Value,
-}
-
-impl IngressResponse {
-    pub fn json(status: StatusCode, body: Value) -> Self {
-        IngressResponse {
-            status,
-            headers: Vec::new(),
-            body,
-        }
-    }
-
-    /// A refusal: `{"ok": false, "error": …}`.
-    pub fn error(status: StatusCode, message: impl Into<String>) -> Self {
-        Self::json(status, json!({ "ok": false, "error": message.into() }))
-    }
-
-    /// Replaces the error message of a refusal.
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.body["error"] = json!(message.into());
-        self
-    }
-
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    pub fn body_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
-    }
+/// A kept hook: the sender gets its event id (the first one's, for a
+/// repeat of an idempotency key) and session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub event_id: String,
+    pub session_key: String,
+    pub duplicate: bool,
 }
 
 /// Everything ingress needs, built once at start (Lambda init or server start).
@@ -83,39 +56,19 @@ pub struct Ingress {
 }
 
 impl Ingress {
-    pub async fn handle(&self, req: IngressRequest) -> IngressResponse {
-        let path = req.path.trim_end_matches('/');
-        if let Some(hook_id) = path.strip_prefix("/webhook/") {
-            if req.method != Method::POST {
-                return IngressResponse::error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "use POST to send a webhook",
-                )
-                .header("allow", "POST");
-            }
-            let hook_id = hook_id.to_string();
-            return self.accept_within_deadline(&hook_id, req).await;
-        }
-        match (req.method.clone(), path) {
-            (Method::GET, "/health") => {
-                IngressResponse::json(StatusCode::OK, json!({ "ok": true }))
-            }
-            (_, "/health") => IngressResponse::error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
-                .header("allow", "GET"),
-            (_, "/webhook") => IngressResponse::error(
-                StatusCode::NOT_FOUND,
-                "no hook id: post to /webhook/<hook-id>",
-            ),
-            _ => crate::api::handle(self, req).await,
-        }
+    /// The status of a kept hook (`incoming.successStatus`, 202 by default).
+    pub fn success_status(&self) -> StatusCode {
+        let status = self.config.config.webhooks.incoming.success_status;
+        StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED)
     }
 
+    /// Authenticates, checks and keeps a hook posted to `/webhook/<hook_id>`.
     /// Every hook is answered within `incoming.acceptTimeout`: a backend
     /// that hangs gets the sender a 503 it can retry, not a timeout of its
     /// own. The hook may still be kept after the 503 (a write that was
     /// under way when time ran out can land), which the idempotency key
     /// makes harmless.
-    async fn accept_within_deadline(&self, hook_id: &str, req: IngressRequest) -> IngressResponse {
+    pub async fn accept(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
         let deadline = self.config.config.webhooks.incoming.accept_timeout;
         match tokio::time::timeout(deadline.as_duration(), self.accept_hook(hook_id, req)).await {
             Ok(answer) => answer,
@@ -125,49 +78,41 @@ impl Ingress {
                     timeout_secs = deadline.0,
                     "no answer from the queue or store within acceptTimeout"
                 );
-                keep::refusal(&format!(
+                Err(keep::refusal(&format!(
                     "the queue or store did not answer within {}s (webhooks.incoming.acceptTimeout); the hook may still be handled",
                     deadline.0
-                ))
+                )))
             }
         }
     }
 
-    async fn accept_hook(&self, hook_id: &str, req: IngressRequest) -> IngressResponse {
+    async fn accept_hook(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
         let cfg = &self.config.config.webhooks;
         let inc = &cfg.incoming;
         if !inc.enabled {
-            return IngressResponse::error(StatusCode::NOT_FOUND, "incoming webhooks are disabled");
+            return Err(Refusal::NotFound("incoming webhooks are disabled".into()));
         }
         if hook_id.is_empty() {
-            return IngressResponse::error(
-                StatusCode::NOT_FOUND,
-                "no hook id: post to /webhook/<hook-id>",
-            );
+            return Err(no_hook_id());
         }
 
         let source = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
         if !inc.allowed_ips.is_empty() && !inc.allowed_ips.iter().any(|n| n.contains(source)) {
             tracing::warn!(%source, hook_id, "refused: source address not in allowedIPs");
-            return IngressResponse::error(
-                StatusCode::FORBIDDEN,
-                format!("source address {source} is not allowed"),
-            );
+            return Err(Refusal::Forbidden(format!(
+                "source address {source} is not allowed"
+            )));
         }
 
         // A source that keeps failing authentication is refused before its
         // next guess is even checked, so a correct guess cannot get through.
         let failures_key = auth_failures_key(source);
         let now_secs = self.clock.now().timestamp();
-        if let Some(refusal) = self
-            .limited(&failures_key, limits::AUTH_FAILURES, now_secs, false)
+        self.not_locked_out(source, &failures_key, now_secs)
             .await
-        {
-            tracing::warn!(%source, hook_id, "refused: too many failed authentications");
-            return refusal.with_message(format!(
-                "too many failed authentications from {source}; retry later"
-            ));
-        }
+            .inspect_err(
+                |_| tracing::warn!(%source, hook_id, "refused: too many failed authentications"),
+            )?;
 
         let handler = self.config.handler_for(hook_id);
         // A handler with `verify` authenticates by the provider's signature
@@ -179,19 +124,13 @@ impl Ingress {
         let query = parse_query(req.query.as_deref());
         if let Some(key) = auth::secret_in_query(&query, &inc.secret_header, secret) {
             tracing::warn!(%source, hook_id, "refused: secret in query string");
-            return IngressResponse::error(
-                StatusCode::BAD_REQUEST,
-                format!("query parameter {key:?} looks like a secret; send secrets in the {} header, never in the URL", inc.secret_header),
-            );
+            return Err(Refusal::BadRequest(format!("query parameter {key:?} looks like a secret; send secrets in the {} header, never in the URL", inc.secret_header)));
         }
         if let Some(secret) = secret {
             if let Err(refusal) = auth::check_secret(&req.headers, &inc.secret_header, secret) {
                 tracing::warn!(%source, hook_id, reason = refusal.as_str(), "refused: authentication");
                 self.count_failure(&failures_key, now_secs).await;
-                return IngressResponse::error(
-                    StatusCode::UNAUTHORIZED,
-                    auth::failed_message(&inc.secret_header),
-                );
+                return Err(self.unauthenticated());
             }
         }
         // --- provider signature (webhooks.handlers[].verify), on the raw bytes ---
@@ -199,52 +138,45 @@ impl Ingress {
             if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {
                 tracing::warn!(%source, hook_id, scheme = %e.scheme(), reason = e.kind(), "refused: signature");
                 self.count_failure(&failures_key, now_secs).await;
-                return IngressResponse::error(
-                    StatusCode::UNAUTHORIZED,
-                    auth::failed_message(&inc.secret_header),
-                );
+                return Err(self.unauthenticated());
             }
         }
         // --- end provider signature ---
 
         match handler {
             Some(h) if !h.enabled => {
-                return IngressResponse::error(
-                    StatusCode::NOT_FOUND,
-                    format!("hook {hook_id:?} is disabled"),
-                )
+                return Err(Refusal::NotFound(format!("hook {hook_id:?} is disabled")))
             }
             None if inc.reject_unknown_hooks => {
-                return IngressResponse::error(
-                    StatusCode::NOT_FOUND,
-                    format!("no handler for hook {hook_id:?}"),
-                )
+                return Err(Refusal::NotFound(format!(
+                    "no handler for hook {hook_id:?}"
+                )))
             }
             _ => {}
         }
 
         if let Some(limit) = handler.and_then(|h| h.rate_limit) {
-            if let Some(refusal) = self
+            if let Some(retry_after_secs) = self
                 .limited(&format!("rate:{}", hook_id), limit.rule(), now_secs, true)
                 .await
             {
                 tracing::warn!(%source, hook_id, "refused: rateLimit reached");
-                return refusal.with_message(format!(
-                    "hook {hook_id:?} takes at most {} hooks per minute (rateLimit.perMinute); retry later",
-                    limit.per_minute
-                ));
+                return Err(Refusal::TooManyRequests {
+                    message: format!(
+                        "hook {hook_id:?} takes at most {} hooks per minute (rateLimit.perMinute); retry later",
+                        limit.per_minute
+                    ),
+                    retry_after_secs,
+                });
             }
         }
 
         if req.body.len() > inc.max_body_bytes {
-            return IngressResponse::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
-                    req.body.len(),
-                    inc.max_body_bytes
-                ),
-            );
+            return Err(Refusal::TooLarge(format!(
+                "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
+                req.body.len(),
+                inc.max_body_bytes
+            )));
         }
         let content_type = req
             .headers
@@ -253,7 +185,7 @@ impl Ingress {
             .map(str::to_string);
         let (body, body_value) = match body::classify(content_type.as_deref(), &req.body) {
             Ok(b) => b,
-            Err(msg) => return IngressResponse::error(StatusCode::BAD_REQUEST, msg),
+            Err(msg) => return Err(Refusal::BadRequest(msg)),
         };
 
         let now = self.clock.now();
@@ -275,7 +207,7 @@ impl Ingress {
                 ev.session_key = key;
                 ev.persistent = persistent;
             }
-            Err(msg) => return IngressResponse::error(StatusCode::BAD_REQUEST, msg),
+            Err(msg) => return Err(Refusal::BadRequest(msg)),
         }
 
         let key = idempotency_key(&req.headers).map(|k| format!("{hook_id}\u{0}{k}"));
@@ -290,27 +222,26 @@ impl Ingress {
         ev: InboundEvent,
         key: Option<String>,
         dedup_until: i64,
-    ) -> IngressResponse {
+    ) -> Result<Accepted, Refusal> {
         let now = ev.received_at.timestamp();
         let acceptance = keep::acceptance(&ev, key.map(|k| (k, dedup_until)));
         match self.backend.intake.admit(acceptance, now).await {
             Ok(Admission::Queued) => {
                 if let Err(e) = faults::check(faults::INGRESS_BEFORE_ANSWER) {
-                    return keep::refusal(&e.to_string());
+                    return Err(keep::refusal(&e.to_string()));
                 }
                 tracing::info!(event_id = %ev.event_id, hook_id = %ev.hook_id, handler = ev.handler_id.as_deref().unwrap_or("-"), session = %ev.session_key, source = %ev.source_ip, "accepted");
-                self.accepted(&ev.event_id, &ev.session_key, false)
+                Ok(accepted(&ev.event_id, &ev.session_key, false))
             }
             Ok(Admission::Claimed { claim, settled }) => self.repeat(ev, claim, settled).await,
             Err(e) => {
                 tracing::error!(error = %e, hook_id = %ev.hook_id, "could not keep the hook");
-                match e {
-                    IntakeError::Queue(QueueError::TooLarge { .. }) => IngressResponse::error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("could not queue the hook: {e}"),
-                    ),
+                Err(match e {
+                    IntakeError::Queue(QueueError::TooLarge { .. }) => {
+                        Refusal::TooLarge(format!("could not queue the hook: {e}"))
+                    }
                     _ => keep::refusal("could not queue the hook"),
-                }
+                })
             }
         }
     }
@@ -319,10 +250,17 @@ impl Ingress {
     /// one's event id. Where the claim may be provisional (its writer could
     /// have crashed before queueing), an event that has not started is sent
     /// again under its own id, so a retry never stands for a lost hook.
-    async fn repeat(&self, ev: InboundEvent, claim: Item, settled: bool) -> IngressResponse {
+    async fn repeat(
+        &self,
+        ev: InboundEvent,
+        claim: Item,
+        settled: bool,
+    ) -> Result<Accepted, Refusal> {
         let Some(earlier) = keep::claimed_event(&ev, &claim) else {
             tracing::error!(hook_id = %ev.hook_id, "an idempotency claim without an event id");
-            return keep::refusal("could not read the earlier delivery of this key");
+            return Err(keep::refusal(
+                "could not read the earlier delivery of this key",
+            ));
         };
         if !settled {
             let now = ev.received_at.timestamp();
@@ -331,7 +269,9 @@ impl Ingress {
                 Ok(record) => record.is_some_and(|r| r.status != event::EventStatus::Queued),
                 Err(e) => {
                     tracing::error!(error = %e, "could not read an event's status");
-                    return keep::refusal("could not read the earlier delivery of this key");
+                    return Err(keep::refusal(
+                        "could not read the earlier delivery of this key",
+                    ));
                 }
             };
             if !started {
@@ -342,34 +282,24 @@ impl Ingress {
                     .await;
                 if let Err(e) = again {
                     tracing::error!(error = %e, event_id = %earlier.event_id, "could not queue a claimed event again");
-                    return keep::refusal("could not queue the hook");
+                    return Err(keep::refusal("could not queue the hook"));
                 }
                 tracing::info!(event_id = %earlier.event_id, hook_id = %ev.hook_id, "claimed event sent again");
             }
         }
-        self.accepted(&earlier.event_id, &earlier.session_key, true)
+        Ok(accepted(&earlier.event_id, &earlier.session_key, true))
     }
 
-    fn accepted(&self, event_id: &str, session_key: &str, duplicate: bool) -> IngressResponse {
-        let inc = &self.config.config.webhooks.incoming;
-        let success = StatusCode::from_u16(inc.success_status).unwrap_or(StatusCode::ACCEPTED);
-        let mut body = json!({ "ok": true, "eventId": event_id, "sessionKey": session_key });
-        if duplicate {
-            body["duplicate"] = json!(true);
-        }
-        IngressResponse::json(success, body)
-    }
-
-    /// A 429 with `Retry-After` when `key` is over `rule`; `count` says
+    /// The seconds to wait when `key` is over `rule`; `count` says
     /// whether this request counts as a hit. A limiter that cannot answer
     /// lets the request through: abuse limits must not take the gateway down.
-    pub(crate) async fn limited(
+    async fn limited(
         &self,
         key: &str,
         rule: limits::FixedWindow,
         now: i64,
         count: bool,
-    ) -> Option<IngressResponse> {
+    ) -> Option<u64> {
         let limiter = &self.backend.limiter;
         let decision = if count {
             limiter.hit(key, rule, now).await
@@ -377,10 +307,7 @@ impl Ingress {
             limiter.peek(key, rule, now).await
         };
         match decision {
-            Ok(limits::Decision::Deny { retry_after_secs }) => Some(
-                IngressResponse::error(StatusCode::TOO_MANY_REQUESTS, "too many requests")
-                    .header("retry-after", retry_after_secs.to_string()),
-            ),
+            Ok(limits::Decision::Deny { retry_after_secs }) => Some(retry_after_secs),
             Ok(limits::Decision::Allow { .. }) => None,
             Err(e) => {
                 tracing::warn!(error = %e, "limiter unavailable; request not limited");
@@ -389,7 +316,64 @@ impl Ingress {
         }
     }
 
-    pub(crate) async fn count_failure(&self, key: &str, now: i64) {
+    /// A source that keeps failing authentication is refused before its
+    /// next guess is even checked, so a correct guess cannot get through.
+    async fn not_locked_out(&self, source: IpAddr, key: &str, now: i64) -> Result<(), Refusal> {
+        match self.limited(key, limits::AUTH_FAILURES, now, false).await {
+            Some(retry_after_secs) => Err(Refusal::TooManyRequests {
+                message: format!("too many failed authentications from {source}; retry later"),
+                retry_after_secs,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn unauthenticated(&self) -> Refusal {
+        let header = &self.config.config.webhooks.incoming.secret_header;
+        Refusal::Unauthenticated {
+            header: header.clone(),
+        }
+    }
+
+    /// Admin routes need the global secret (header or bearer). Without one
+    /// configured they answer only to loopback callers, so a local setup
+    /// works out of the box and an exposed one does not leak. Failures
+    /// count against the source's failed-authentication limit, shared with
+    /// the hooks, which take the same secret: guessing on `/events` is no
+    /// cheaper than on `/webhook`.
+    pub async fn authorize_admin(
+        &self,
+        headers: &HeaderMap,
+        peer: IpAddr,
+        path: &str,
+    ) -> Result<(), Refusal> {
+        let inc = &self.config.config.webhooks.incoming;
+        let source = source::client_ip(peer, headers, &inc.trusted_proxies);
+        let Some(secret) = &inc.secret else {
+            return match source.is_loopback() {
+                true => Ok(()),
+                false => Err(Refusal::Forbidden(
+                    "admin routes need webhooks.incoming.secret when called from another host"
+                        .into(),
+                )),
+            };
+        };
+        let failures = auth_failures_key(source);
+        let now = self.clock.now().timestamp();
+        self.not_locked_out(source, &failures, now)
+            .await
+            .inspect_err(
+                |_| tracing::warn!(%source, path, "refused: too many failed authentications"),
+            )?;
+        if let Err(r) = auth::check_secret(headers, &inc.secret_header, secret) {
+            tracing::warn!(%source, path, reason = r.as_str(), "refused: admin authentication");
+            self.count_failure(&failures, now).await;
+            return Err(self.unauthenticated());
+        }
+        Ok(())
+    }
+
+    async fn count_failure(&self, key: &str, now: i64) {
         if let Err(e) = self
             .backend
             .limiter
@@ -403,9 +387,22 @@ impl Ingress {
 
 pub use crate::event::EVENT_RECORD_TTL_SECS;
 
+/// The refusal of a post to `/webhook` with no hook id after it.
+pub fn no_hook_id() -> Refusal {
+    Refusal::NotFound("no hook id: post to /webhook/<hook-id>".into())
+}
+
+fn accepted(event_id: &str, session_key: &str, duplicate: bool) -> Accepted {
+    Accepted {
+        event_id: event_id.to_string(),
+        session_key: session_key.to_string(),
+        duplicate,
+    }
+}
+
 /// The limiter key counting a source's failed authentications: one count
 /// for hooks and admin routes, which take the same secret.
-pub(crate) fn auth_failures_key(source: IpAddr) -> String {
+fn auth_failures_key(source: IpAddr) -> String {
     format!("auth-failures:{source}")
 }
 

@@ -1,116 +1,112 @@
-//! The ingress function's API Gateway HTTP API (payload v2) glue: a request
-//! becomes an [`IngressRequest`] with the caller's address from
-//! `requestContext.http.sourceIp`, and the [`IngressResponse`] goes back.
+//! The ingress function's API Gateway HTTP API (payload v2) glue:
+//! `lambda_http` runs the gateway's [`crate::api::router`] as it is; this
+//! only tells it the caller's address, `requestContext.http.sourceIp`
+//! (API Gateway's view of the caller, not a header the caller controls).
 //! Feature `lambda-http`, which only ingress needs.
 
 use super::LambdaError;
-use crate::ingress::{Ingress, IngressRequest, IngressResponse};
-use lambda_http::{Body, RequestExt};
+use crate::api::{self, Peer};
+use crate::ingress::Ingress;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use lambda_http::request::RequestContext;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
 /// Serves API Gateway HTTP API requests with `ingress` until the runtime stops.
 pub async fn run_http(ingress: Ingress) -> Result<(), LambdaError> {
-    let ingress = Arc::new(ingress);
-    lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
-        let ingress = ingress.clone();
-        async move {
-            let res = ingress.handle(ingress_request(req)).await;
-            Ok::<_, LambdaError>(http_response(&res))
-        }
-    }))
-    .await
+    lambda_http::run(app(ingress)).await
 }
 
-/// A request from API Gateway as ingress takes it. The peer is
-/// `requestContext.http.sourceIp` (API Gateway's view of the caller, not a
-/// header the caller controls); without one it is 0.0.0.0, which no
-/// allowlist contains.
-pub fn ingress_request(req: lambda_http::Request) -> IngressRequest {
-    let peer = source_ip(&req).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let (parts, body) = req.into_parts();
-    let body = match body {
-        Body::Empty => bytes::Bytes::new(),
-        Body::Text(t) => bytes::Bytes::from(t),
-        Body::Binary(b) => bytes::Bytes::from(b),
-        _ => bytes::Bytes::new(),
-    };
-    IngressRequest {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body,
-        peer,
-    }
+/// The router with each request's [`Peer`] taken from API Gateway.
+pub fn app(ingress: Ingress) -> axum::Router {
+    api::router(ingress).layer(middleware::from_fn(peer_from_api_gateway))
 }
 
-fn source_ip(req: &lambda_http::Request) -> Option<IpAddr> {
-    match req.request_context_ref()? {
-        lambda_http::request::RequestContext::ApiGatewayV2(ctx) => {
-            ctx.http.source_ip.as_deref()?.parse().ok()
-        }
+/// Without a `sourceIp` the peer is 0.0.0.0, which no allowlist contains.
+async fn peer_from_api_gateway(mut req: Request, next: Next) -> Response {
+    let ip = source_ip(req.extensions().get::<RequestContext>());
+    req.extensions_mut()
+        .insert(Peer(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+    next.run(req).await
+}
+
+fn source_ip(context: Option<&RequestContext>) -> Option<IpAddr> {
+    match context? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?.parse().ok(),
         #[allow(unreachable_patterns)]
         _ => None,
     }
 }
 
-/// The answer for API Gateway: status, headers, JSON body.
-pub fn http_response(res: &IngressResponse) -> lambda_http::Response<Body> {
-    let mut builder = lambda_http::Response::builder()
-        .status(res.status)
-        .header(http::header::CONTENT_TYPE, "application/json");
-    for (name, value) in &res.headers {
-        builder = builder.header(*name, value);
-    }
-    builder
-        .body(Body::Text(
-            String::from_utf8(res.body_bytes()).unwrap_or_default(),
-        ))
-        .expect("status and headers are valid")
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
 
-    #[test]
-    fn api_gateway_requests_keep_path_query_body_and_source_ip() {
-        let raw = serde_json::json!({
-            "version": "2.0", "routeKey": "$default", "rawPath": "/webhook/github",
-            "rawQueryString": "a=1&b=2",
-            "headers": { "content-type": "application/json", "x-forwarded-for": "6.6.6.6" },
-            "requestContext": {
-                "accountId": "123", "apiId": "api", "domainName": "x.example", "domainPrefix": "x",
-                "http": { "method": "POST", "path": "/webhook/github", "protocol": "HTTP/1.1",
-                          "sourceIp": "203.0.113.9", "userAgent": "t" },
-                "requestId": "id", "routeKey": "$default", "stage": "$default",
-                "time": "12/Mar/2020:19:03:58 +0000", "timeEpoch": 1583348638390u64
-            },
-            "body": "eyJhIjoxfQ==", "isBase64Encoded": true
-        });
-        let req = lambda_http::request::from_str(&raw.to_string()).unwrap();
-        let ir = ingress_request(req);
-        assert_eq!(ir.method, http::Method::POST);
-        assert_eq!(ir.path, "/webhook/github");
-        assert_eq!(ir.query.as_deref(), Some("a=1&b=2"));
-        assert_eq!(&ir.body[..], br#"{"a":1}"#);
-        assert_eq!(ir.peer, "203.0.113.9".parse::<IpAddr>().unwrap());
-        assert_eq!(ir.headers["content-type"], "application/json");
-    }
-
-    #[test]
-    fn responses_carry_status_headers_and_json() {
-        let res = IngressResponse::error(http::StatusCode::METHOD_NOT_ALLOWED, "use POST")
-            .header("allow", "POST");
-        let out = http_response(&res);
-        assert_eq!(out.status(), 405);
-        assert_eq!(out.headers()["allow"], "POST");
-        assert_eq!(out.headers()["content-type"], "application/json");
-        let Body::Text(t) = out.body() else {
-            panic!("text body")
+    #[tokio::test]
+    async fn api_gateway_requests_keep_path_query_body_and_source_ip() {
+        let config = crate::config::load_str(
+            r#"{"webhooks":{"incoming":{"allowedIPs":["203.0.113.9/32"]}}}"#,
+            &|_| None,
+        )
+        .unwrap();
+        let raw = |source: &str| {
+            serde_json::json!({
+                "version": "2.0", "routeKey": "$default", "rawPath": "/webhook/github",
+                "rawQueryString": "a=1&b=2",
+                "headers": { "content-type": "application/json", "x-forwarded-for": "6.6.6.6" },
+                "requestContext": {
+                    "accountId": "123", "apiId": "api", "domainName": "x.example", "domainPrefix": "x",
+                    "http": { "method": "POST", "path": "/webhook/github", "protocol": "HTTP/1.1",
+                              "sourceIp": source, "userAgent": "t" },
+                    "requestId": "id", "routeKey": "$default", "stage": "$default",
+                    "time": "12/Mar/2020:19:03:58 +0000", "timeEpoch": 1583348638390u64
+                },
+                "body": "eyJhIjoxfQ==", "isBase64Encoded": true
+            })
+            .to_string()
         };
-        let v: serde_json::Value = serde_json::from_str(t).unwrap();
-        assert_eq!(v["error"], "use POST");
+        let db = crate::embedded::Embedded::memory().unwrap();
+        let ingress = Ingress {
+            config: std::sync::Arc::new(config),
+            backend: db.backend(Default::default()),
+            clock: std::sync::Arc::new(crate::ports::SystemClock),
+        };
+        let answer = |source: &'static str| {
+            let app = app(ingress.clone());
+            async move {
+                let req = lambda_http::request::from_str(&raw(source)).unwrap();
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status();
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+                )
+            }
+        };
+        // The allowlisted sourceIp is let in (x-forwarded-for is not trusted).
+        let (status, body) = answer("203.0.113.9").await;
+        assert_eq!(status, 202, "{body}");
+        let queued = db.backend(Default::default()).handler_queue;
+        let m = queued
+            .receive(
+                1,
+                std::time::Duration::from_secs(30),
+                std::time::Duration::ZERO,
+            )
+            .await
+            .unwrap();
+        let ev: serde_json::Value = serde_json::from_str(&m[0].body).unwrap();
+        assert_eq!(ev["hookId"], "github");
+        assert_eq!(ev["sourceIp"], "203.0.113.9");
+        assert_eq!(ev["query"]["b"], "2");
+        assert_eq!(ev["body"]["value"], r#"{"a":1}"#);
+        // Another caller is refused by address, in the gateway's JSON.
+        let (status, body) = answer("198.51.100.1").await;
+        assert_eq!(status, 403);
+        assert_eq!(body["ok"], false);
     }
 }

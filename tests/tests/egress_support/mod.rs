@@ -4,15 +4,17 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
+use clawhooks::api::{Answer, Call};
 use clawhooks::config::{load_str, CompiledConfig, EventType};
 use clawhooks::egress::log::{self, Attempt};
 use clawhooks::egress::schedule::FixedRandom;
 use clawhooks::egress::EgressStage;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::{self, LifecycleEvent, Message};
-use clawhooks::ingress::{Ingress, IngressRequest, IngressResponse};
+use clawhooks::ingress::Ingress;
 use clawhooks::ports::{Backend, TestClock};
 use clawhooks::worker::process_one;
+use clawhooks_e2e::ingress_kit::Serve;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -139,13 +141,13 @@ impl Rig {
     }
 
     /// An admin call from loopback.
-    pub async fn admin(&self, method: &str, path_and_query: &str, body: &str) -> IngressResponse {
+    pub async fn admin(&self, method: &str, path_and_query: &str, body: &str) -> Answer {
         let (path, query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (path_and_query.to_string(), None),
         };
         self.ingress()
-            .handle(IngressRequest {
+            .handle(Call {
                 method: method.parse().unwrap(),
                 path,
                 query,

@@ -8,14 +8,16 @@ use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 
 use clawhooks::adapters::counting::CountingStore;
+use clawhooks::api::Call;
 use clawhooks::config::{load_str, CompiledConfig};
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::LifecycleEvent;
 use clawhooks::handler::session::SessionRecord;
 use clawhooks::handler::HandlerStage;
-use clawhooks::ingress::{Ingress, IngressRequest};
+use clawhooks::ingress::Ingress;
 use clawhooks::ports::{Backend, Clock, Queue, Received, TestClock};
 use clawhooks::worker::StageError;
+use clawhooks_e2e::ingress_kit::Serve;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use std::sync::Arc;
@@ -120,7 +122,7 @@ impl Harness {
         };
         let resp = self
             .ingress
-            .handle(IngressRequest {
+            .handle(Call {
                 method,
                 path,
                 query,

@@ -14,6 +14,7 @@ pub mod dlq;
 pub mod events;
 mod extract;
 mod hooks;
+pub mod metrics;
 pub mod sessions;
 
 pub use call::{serve, Answer, Call};
@@ -43,9 +44,13 @@ pub fn router(ingress: Ingress) -> Router {
         .route("/deliveries", only("GET", get(deliveries::list)))
         .route("/dlq", only("GET", get(dlq::list)))
         .route("/dlq/replay", only("POST", post(dlq::replay)))
+        .route("/metrics", only("GET", get(metrics::show)))
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
     Router::new()
-        .route("/webhook/{*hook_id}", only("POST", post(hooks::accept)))
+        .route(
+            "/webhook/{*hook_id}",
+            only("POST", post(hooks::accept)).layer(middleware::from_fn(hooks::measured)),
+        )
         .route("/webhook", any(hooks::no_hook_id))
         .route("/webhook/", any(hooks::no_hook_id))
         .route("/health", only("GET", get(hooks::health)))

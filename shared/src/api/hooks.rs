@@ -1,7 +1,7 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::answer::ok;
+use super::bodies::{Health, HookAccepted};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
 use crate::ingress::{self, Hook};
@@ -12,7 +12,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::HeaderMap;
-use serde_json::{json, Value};
 use std::time::Instant;
 
 pub async fn accept(
@@ -36,10 +35,12 @@ pub async fn accept(
     } else {
         "accepted"
     });
-    let mut body = json!({ "ok": true, "eventId": kept.event_id, "sessionKey": kept.session_key });
-    if kept.duplicate {
-        body["duplicate"] = json!(true);
-    }
+    let body = HookAccepted {
+        ok: true,
+        event_id: kept.event_id,
+        session_key: kept.session_key,
+        duplicate: kept.duplicate,
+    };
     Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
 }
 
@@ -64,6 +65,6 @@ pub async fn no_hook_id() -> Refusal {
     ingress::no_hook_id()
 }
 
-pub async fn health() -> Json<Value> {
-    ok(json!({}))
+pub async fn health() -> Json<Health> {
+    Json(Health { ok: true })
 }

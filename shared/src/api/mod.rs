@@ -8,6 +8,7 @@
 //! without the secret cannot tell which routes exist.
 
 mod answer;
+pub mod bodies;
 mod call;
 pub mod deliveries;
 pub mod dlq;
@@ -15,6 +16,7 @@ pub mod events;
 mod extract;
 mod hooks;
 pub mod metrics;
+pub mod openapi;
 pub mod sessions;
 
 pub use call::{serve, Answer, Call};
@@ -55,6 +57,7 @@ pub fn router(ingress: Ingress) -> Router {
         .route("/webhook/", any(hooks::no_hook_id))
         .route("/health", only("GET", get(hooks::health)))
         .route("/health/", only("GET", get(hooks::health)))
+        .route("/openapi.json", only("GET", get(openapi::show)))
         .merge(admin)
         .fallback(no_route)
         .with_state(state)

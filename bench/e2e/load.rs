@@ -270,6 +270,9 @@ struct Step {
     lag_ms: f64,
     /// Hooks not complete when posting stopped.
     backlog: usize,
+    /// Of those, how many had no channel message, and no outgoing webhook:
+    /// which stage was behind.
+    behind: (usize, usize),
     /// From the last POST until every hook was complete (None: not within the wait).
     drain_secs: Option<f64>,
     first: usize,
@@ -339,8 +342,12 @@ impl Bench {
             .clone()
             .filter(|&n| self.rec.complete_at(n).is_none())
             .count();
-        // A backlog past half a second of the rate already fails the step.
-        let drain_secs = if (backlog as f64) <= rate as f64 * 0.5 {
+        let missing = |t: &Times| range.clone().filter(|&n| t.get(n).is_none()).count();
+        let behind = (missing(&self.rec.channel), missing(&self.rec.outgoing));
+        // A backlog past half a second of the rate already fails the step;
+        // DRAIN_ALWAYS=1 waits anyway, to time how long it takes to clear.
+        let drain_secs = if (backlog as f64) <= rate as f64 * 0.5 || env_or("DRAIN_ALWAYS", 0) == 1
+        {
             self.drain(range, posted_end).await
         } else {
             None
@@ -356,6 +363,7 @@ impl Bench {
             post_secs,
             lag_ms: load.lag_us.load(Ordering::Relaxed) as f64 / 1000.0,
             backlog,
+            behind,
             drain_secs,
             first,
         })
@@ -425,8 +433,8 @@ impl Bench {
             None => format!("not_within_{}s", self.wait.as_secs()),
         };
         println!(
-            "step hook={hook} offered={}/s posted={} in {:.2}s errors={} post_lag_max_ms={:.1} backlog_at_stop={} all_complete_after={} sustained={ok}",
-            s.rate, s.posted, s.post_secs, s.errors, s.lag_ms, s.backlog, drain
+            "step hook={hook} offered={}/s posted={} in {:.2}s errors={} post_lag_max_ms={:.1} backlog_at_stop={} (no_channel_message={} no_outgoing_webhook={}) all_complete_after={} sustained={ok}",
+            s.rate, s.posted, s.post_secs, s.errors, s.lag_ms, s.backlog, s.behind.0, s.behind.1, drain
         );
         Ok(ok)
     }
@@ -542,7 +550,7 @@ async fn main() -> anyhow::Result<()> {
         rec: rec.clone(),
         next: 0,
         step_secs: env_or("STEP_SECS", 5.0),
-        wait: Duration::from_secs(5),
+        wait: Duration::from_secs(env_or("WAIT_SECS", 5)),
     };
     let free = Posting::Free {
         in_flight: env_or("IN_FLIGHT", 256),
@@ -552,7 +560,21 @@ async fn main() -> anyhow::Result<()> {
     result
 }
 
+/// Both parts, or the one `ONLY` names (`own`, `persistent`).
 async fn run(bench: &mut Bench, free: Posting) -> anyhow::Result<()> {
+    let only = std::env::var("ONLY").unwrap_or_default();
+    if only != "persistent" {
+        own_sessions(bench, free).await?;
+    }
+    if only != "own" {
+        one_session(bench).await?;
+    }
+    Ok(())
+}
+
+/// Hooks on their own `hook:<uuid>` sessions: the sustained rate, then
+/// latencies at half of it.
+async fn own_sessions(bench: &mut Bench, free: Posting) -> anyhow::Result<()> {
     let rec = bench.rec.clone();
     // 1. The highest rate at which every hook is handled and delivered.
     let best = bench
@@ -589,8 +611,13 @@ async fn run(bench: &mut Bench, free: Posting) -> anyhow::Result<()> {
         rec.copies.load(Ordering::Relaxed) - copies_before
     );
 
-    // 3. One persistent session: strictly one hook at a time, in order.
-    bench.wait = Duration::from_secs(5);
+    Ok(())
+}
+
+/// One persistent session: strictly one hook at a time, in order.
+async fn one_session(bench: &mut Bench) -> anyhow::Result<()> {
+    let rec = bench.rec.clone();
+    bench.wait = Duration::from_secs(env_or("WAIT_SECS", 5));
     let lanes = env_or("LANES", 8);
     let pers = bench
         .search(

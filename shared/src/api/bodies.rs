@@ -18,7 +18,7 @@ pub struct HookAccepted {
     pub session_key: String,
     /// Present (true) when an idempotency key repeated an earlier hook,
     /// whose event id this is.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
 }
 
@@ -53,7 +53,7 @@ pub struct SessionEnded {
     pub ok: bool,
     pub session: String,
     pub ended: Option<Ended>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub already_ended: bool,
 }
 

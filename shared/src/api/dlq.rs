@@ -4,7 +4,7 @@
 //! delivery, each exactly once (JSON body or query: `subscription`,
 //! `since` as an RFC 3339 time or an age such as `2h`).
 
-use super::bodies::{DeadLetters, Replayed, ReplayRequest};
+use super::bodies::{DeadLetters, ReplayRequest, Replayed};
 use super::extract::{Body, Query};
 use super::AppState;
 use crate::egress::replay::{self, DeadLetter, ReplayFilter};

@@ -11,7 +11,10 @@ use crate::refusal::Refusal;
 use axum::extract::State;
 use axum::Json;
 
-pub async fn show(State(ingress): State<AppState>, Tail(id): Tail) -> Result<Json<EventAnswer>, Refusal> {
+pub async fn show(
+    State(ingress): State<AppState>,
+    Tail(id): Tail,
+) -> Result<Json<EventAnswer>, Refusal> {
     let now = ingress.clock.now().timestamp();
     match status::load(ingress.backend.store.as_ref(), &id, now).await {
         Ok(Some(event)) => Ok(Json(EventAnswer { ok: true, event })),

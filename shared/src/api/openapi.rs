@@ -83,7 +83,12 @@ pub const OPERATIONS: &[Operation] = &[
         admin: true,
         params: &[
             ("event", "query", "an event id: its whole log", false),
-            ("limit", "query", "how many latest attempts (1-1000, default 100)", false),
+            (
+                "limit",
+                "query",
+                "how many latest attempts (1-1000, default 100)",
+                false,
+            ),
         ],
         success: (200, |g| Some(schema::<DeliveriesAnswer>(g))),
         body: None,
@@ -95,7 +100,12 @@ pub const OPERATIONS: &[Operation] = &[
         admin: true,
         params: &[
             ("subscription", "query", "only this subscription's", false),
-            ("since", "query", "an RFC 3339 time or an age such as 2h", false),
+            (
+                "since",
+                "query",
+                "an RFC 3339 time or an age such as 2h",
+                false,
+            ),
         ],
         success: (200, |g| Some(schema::<DeadLetters>(g))),
         body: None,
@@ -107,7 +117,12 @@ pub const OPERATIONS: &[Operation] = &[
         admin: true,
         params: &[
             ("subscription", "query", "only this subscription's", false),
-            ("since", "query", "an RFC 3339 time or an age such as 2h", false),
+            (
+                "since",
+                "query",
+                "an RFC 3339 time or an age such as 2h",
+                false,
+            ),
         ],
         success: (200, |g| Some(schema::<Replayed>(g))),
         body: Some(schema::<ReplayRequest>),
@@ -161,8 +176,12 @@ pub fn document(secret_header: &str) -> Value {
 fn operation(op: &Operation, g: &mut SchemaGenerator, refusal: &Value) -> Value {
     let (status, body) = op.success;
     let success = match body(g) {
-        Some(schema) => json!({"description": "done", "content": {"application/json": {"schema": schema}}}),
-        None => json!({"description": "done", "content": {"text/plain": {"schema": {"type": "string"}}}}),
+        Some(schema) => {
+            json!({"description": "done", "content": {"application/json": {"schema": schema}}})
+        }
+        None => {
+            json!({"description": "done", "content": {"text/plain": {"schema": {"type": "string"}}}})
+        }
     };
     let params: Vec<Value> = op
         .params
@@ -183,7 +202,8 @@ fn operation(op: &Operation, g: &mut SchemaGenerator, refusal: &Value) -> Value 
         "security": security(op.admin),
     });
     if let Some(body) = op.body {
-        out["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": body(g)}}});
+        out["requestBody"] =
+            json!({"required": false, "content": {"application/json": {"schema": body(g)}}});
     }
     out
 }

@@ -235,11 +235,11 @@ async fn configured_secrets_never_reach_logs_answers_or_records() {
     assert_eq!(errors.0.len(), 2, "{errors}");
     seen.push(errors.to_string());
     seen.push(format!("{errors:?}"));
-    let bad_base64 = SECRET_CONFIG.replace("${SW_SECRET}", "${HANDLER_SECRET}");
+    let bad_base64 = SECRET_CONFIG.replace("${SW_SECRET}", "whsec_${HANDLER_SECRET}");
     let errors = load_str(&bad_base64, &secret_env).unwrap_err();
     assert_eq!(
         errors.to_string(),
-        "webhooks.handlers[2].verify.secret: a Standard Webhooks secret is \"whsec_\" followed by base64"
+        "webhooks.handlers[2].verify.secret: a whsec_ secret must be base64 after the prefix"
     );
 
     let logs = buffer.text();

@@ -5,7 +5,7 @@
 
 use super::load::{ConfigError, ConfigErrors};
 use super::{Action, Config, Handler, SessionMode};
-use crate::protocol::standard_webhooks::signing_key;
+use crate::protocol::standard_webhooks::{self, KeyError};
 use crate::template;
 use handlebars::Handlebars;
 use serde_json::Value;
@@ -296,7 +296,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
         }
         check_method(&o.method, &format!("{at}.method"), &mut errors);
         if let Some(secret) = &o.secret {
-            if let Err(e) = crate::egress::signing::Signer::new(secret, o.signing) {
+            if let Some(e) = signing_secret_error(secret.expose(), o.signing) {
                 errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));
             }
         }
@@ -392,6 +392,12 @@ fn check_handler(
     }
     if let Some(v) = &h.verify {
         errors.extend(v.check(&format!("{at}.verify")));
+        for path in v.unprefixed_base64_secrets(&format!("{at}.verify")) {
+            warnings.push(Warning {
+                path,
+                message: "looks like a base64 key without its \"whsec_\" prefix, so it is used as its own bytes; if the sender gave it as whsec_…, write the prefix too".into(),
+            });
+        }
     }
     if let Some(r) = &h.rate_limit {
         errors.extend(r.check(&format!("{at}.rateLimit")));
@@ -419,7 +425,7 @@ fn check_handler(
                 check_url(&f.url, &format!("{at}.forward.url"), errors);
                 check_method(&f.method, &format!("{at}.forward.method"), errors);
                 warn_stripped_pass_headers(&w.incoming, f, at, warnings);
-                if let Some(Err(e)) = f.secret.as_ref().map(|s| signing_key(s.expose())) {
+                if let Some(Err(e)) = f.secret.as_ref().map(|s| standard_webhooks::key(s.expose())) {
                     errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
                 }
             }
@@ -492,5 +498,15 @@ fn check_method(m: &str, at: &str, errors: &mut Vec<ConfigError>) {
             at,
             format!("{m:?} is not one of POST, PUT, PATCH, GET, DELETE"),
         ));
+    }
+}
+
+/// What a subscription's secret cannot be: empty, or, when it signs by
+/// Standard Webhooks, a key [`standard_webhooks::key`] refuses. Egress
+/// decodes it with the same function at start, so this never disagrees.
+fn signing_secret_error(secret: &str, mode: super::Signing) -> Option<KeyError> {
+    match mode {
+        super::Signing::StandardWebhooks => standard_webhooks::key(secret).err(),
+        super::Signing::Header => secret.is_empty().then_some(KeyError::Empty),
     }
 }

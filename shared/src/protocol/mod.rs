@@ -1,5 +1,6 @@
 //! Wire formats several stages share. Kept apart from the stages so that
 //! ingress, the handler and egress can all use them without depending on
-//! one another.
+//! one another; nothing here imports anything else of ours.
 
+pub mod signature;
 pub mod standard_webhooks;

@@ -3,7 +3,9 @@
 //! anything they do not understand is skipped or refused, never guessed.
 
 use super::{Encoding, MAX_CANDIDATES};
-use base64::Engine;
+use crate::protocol::signature::decode_base64;
+
+pub use crate::protocol::standard_webhooks::parse_signatures as parse_standard_signatures;
 
 /// `Stripe-Signature` split into its timestamp and its `v1` signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,19 +46,6 @@ pub fn parse_stripe_header(value: &str) -> Result<StripeHeader<'_>, &'static str
     Ok(StripeHeader { timestamp, v1 })
 }
 
-/// Parses Standard Webhooks' `v1,<base64> v1,<base64>` (space separated,
-/// one per active secret). Versions other than `v1` (such as the
-/// asymmetric `v1a`) are skipped.
-pub fn parse_standard_signatures(value: &str) -> Vec<Vec<u8>> {
-    value
-        .split(' ')
-        .filter_map(|part| part.split_once(','))
-        .filter(|(version, _)| *version == "v1")
-        .filter_map(|(_, sig)| decode(sig, Encoding::Base64))
-        .take(MAX_CANDIDATES)
-        .collect()
-}
-
 /// `<prefix><encoded signature>`, decoded. `None` when the prefix is absent
 /// or the rest does not decode.
 pub fn parse_prefixed(value: &str, prefix: &str, encoding: Encoding) -> Option<Vec<u8>> {
@@ -71,18 +60,7 @@ pub fn decode(text: &str, encoding: Encoding) -> Option<Vec<u8>> {
     }
     match encoding {
         Encoding::Hex => decode_hex(text),
-        Encoding::Base64 => {
-            use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-            use base64::engine::DecodePaddingMode;
-            let lenient = GeneralPurposeConfig::new()
-                .with_decode_padding_mode(DecodePaddingMode::Indifferent);
-            let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, lenient);
-            let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, lenient);
-            standard
-                .decode(text)
-                .or_else(|_| url_safe.decode(text))
-                .ok()
-        }
+        Encoding::Base64 => decode_base64(text),
     }
 }
 

@@ -15,10 +15,12 @@
 mod header;
 mod mac;
 
+pub use crate::protocol::signature::MAX_CANDIDATES;
 pub use header::{parse_prefixed, parse_standard_signatures, parse_stripe_header, StripeHeader};
 
 use crate::config::ConfigError;
-use crate::protocol::standard_webhooks::{base64_key, SECRET_PREFIX};
+use crate::protocol::signature::{unix_seconds, Stale};
+use crate::protocol::standard_webhooks::{self, Invalid, KeyError};
 use crate::secret::Secret;
 use http::HeaderMap;
 use schemars::JsonSchema;
@@ -27,10 +29,6 @@ use std::fmt;
 
 /// How long a timestamped signature stays valid, either side of now.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
-
-/// At most this many signatures of one header are tried; a header with
-/// thousands of candidates is an attack on our CPU, not a rotation.
-pub const MAX_CANDIDATES: usize = 16;
 
 /// The `verify` key of a handler.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -75,7 +73,8 @@ pub enum Scheme {
     /// `X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`.
     Slack,
     /// `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> …`
-    /// over `<id>.<timestamp>.<body>`, with a base64 `whsec_` secret.
+    /// over `<id>.<timestamp>.<body>`; a `whsec_<base64>` secret is its
+    /// decoded bytes, any other its own bytes, as when we sign.
     StandardWebhooks,
     /// An HMAC of the raw body in a header of your choosing.
     Hmac,
@@ -192,8 +191,7 @@ impl VerifyConfig {
         self.secret.iter().chain(self.secrets.iter())
     }
 
-    /// The HMAC keys of the configured secrets. Standard Webhooks secrets are
-    /// base64 (after an optional `whsec_`); the others are used as written.
+    /// The HMAC keys of the configured secrets (see [`key_bytes`]).
     fn keys(&self) -> Vec<Vec<u8>> {
         self.all_secrets()
             .filter_map(|s| key_bytes(self.scheme, s).ok())
@@ -228,6 +226,34 @@ impl VerifyConfig {
         }
     }
 
+    /// Every configured secret with its JSON path under `at`.
+    fn secrets_at<'a>(&'a self, at: &'a str) -> impl Iterator<Item = (String, &'a Secret)> + 'a {
+        let first = self.secret.iter().map(move |s| (format!("{at}.secret"), s));
+        let more = self.secrets.iter().enumerate();
+        first.chain(more.map(move |(i, s)| (format!("{at}.secrets[{i}]"), s)))
+    }
+
+    /// The paths of Standard Webhooks secrets that look like a base64 key
+    /// which lost its `whsec_` prefix. Such a secret is its own bytes (the
+    /// rule we sign by too), not the key a sender that gave it out as
+    /// `whsec_…` signs with: legal, but worth a warning.
+    pub fn unprefixed_base64_secrets(&self, at: &str) -> Vec<String> {
+        use base64::Engine;
+        let looks_like_key = |t: &str| {
+            !t.starts_with(standard_webhooks::SECRET_PREFIX)
+                && base64::engine::general_purpose::STANDARD
+                    .decode(t)
+                    .is_ok_and(|k| k.len() >= 16)
+        };
+        if self.scheme != Scheme::StandardWebhooks {
+            return Vec::new();
+        }
+        self.secrets_at(at)
+            .filter(|(_, s)| looks_like_key(s.expose()))
+            .map(|(path, _)| path)
+            .collect()
+    }
+
     /// Load-time checks, with `at` the JSON path of this `verify` key. The
     /// messages never include a secret.
     pub fn check(&self, at: &str) -> Vec<ConfigError> {
@@ -242,21 +268,11 @@ impl VerifyConfig {
                 ),
             ));
         }
-        for (path, s) in self
-            .secret
-            .iter()
-            .map(|s| (format!("{at}.secret"), s))
-            .chain(
-                self.secrets
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (format!("{at}.secrets[{i}]"), s)),
-            )
-        {
+        for (path, s) in self.secrets_at(at) {
             if s.is_empty() {
                 errors.push(ConfigError::new(path, "is empty"));
-            } else if let Err(msg) = key_bytes(scheme, s) {
-                errors.push(ConfigError::new(path, msg));
+            } else if let Err(e) = key_bytes(scheme, s) {
+                errors.push(ConfigError::new(path, e.to_string()));
             }
         }
         if scheme.timestamped() && self.tolerance_seconds == 0 {
@@ -311,17 +327,16 @@ fn scheme_key(s: Scheme) -> &'static str {
     }
 }
 
-/// The HMAC key a secret stands for under `scheme`.
-fn key_bytes(scheme: Scheme, s: &Secret) -> Result<Vec<u8>, &'static str> {
+/// The HMAC key a secret stands for under `scheme`: Standard Webhooks
+/// decodes it by the rule its signers use too
+/// ([`standard_webhooks::key`]); the providers use secrets as written.
+fn key_bytes(scheme: Scheme, s: &Secret) -> Result<Vec<u8>, KeyError> {
     let text = s.expose();
-    if text.is_empty() {
-        return Err("is empty");
+    match scheme {
+        Scheme::StandardWebhooks => standard_webhooks::key(text),
+        _ if text.is_empty() => Err(KeyError::Empty),
+        _ => Ok(text.as_bytes().to_vec()),
     }
-    if scheme != Scheme::StandardWebhooks {
-        return Ok(text.as_bytes().to_vec());
-    }
-    let b64 = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
-    base64_key(b64).map_err(|_| "a Standard Webhooks secret is \"whsec_\" followed by base64")
 }
 
 fn header_str<'a>(
@@ -352,30 +367,21 @@ fn malformed(scheme: Scheme, header: &str, reason: &'static str) -> VerifyError 
 
 /// Unix seconds as the providers send them: ASCII digits only.
 fn parse_timestamp(scheme: Scheme, header: &str, text: &str) -> Result<i64, VerifyError> {
-    if text.is_empty() || text.len() > 15 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(malformed(
-            scheme,
-            header,
-            "the timestamp is not unix seconds",
-        ));
-    }
-    text.parse()
-        .map_err(|_| malformed(scheme, header, "the timestamp is not unix seconds"))
+    unix_seconds(text).ok_or_else(|| malformed(scheme, header, "the timestamp is not unix seconds"))
 }
 
 /// Refuses timestamps more than `tolerance` seconds from `now`, either way.
 pub fn check_window(scheme: Scheme, ts: i64, now: i64, tolerance: u64) -> Result<(), VerifyError> {
-    let diff = now.saturating_sub(ts);
-    let skew = diff.unsigned_abs();
-    if skew > tolerance {
-        return Err(VerifyError::Stale {
-            scheme,
-            skew,
-            direction: if diff > 0 { "old" } else { "in the future" },
-            tolerance,
-        });
+    crate::protocol::signature::check_window(ts, now, tolerance).map_err(|e| stale(scheme, e))
+}
+
+fn stale(scheme: Scheme, e: Stale) -> VerifyError {
+    VerifyError::Stale {
+        scheme,
+        skew: e.skew,
+        direction: e.direction,
+        tolerance: e.tolerance,
     }
-    Ok(())
 }
 
 /// `Ok` when a candidate is the HMAC of `parts` under one of `keys`.
@@ -452,9 +458,8 @@ pub fn slack(
     )
 }
 
-/// Standard Webhooks: `webhook-id`, `webhook-timestamp` and
-/// `webhook-signature: v1,<base64> [v1,<base64> …]` over
-/// `<id>.<timestamp>.<body>`. Svix's `svix-*` spelling is accepted too.
+/// Standard Webhooks, checked by [`standard_webhooks::verify`]: its
+/// reasons, told with the scheme's name.
 pub fn standard_webhooks(
     headers: &HeaderMap,
     body: &[u8],
@@ -462,34 +467,17 @@ pub fn standard_webhooks(
     tolerance: u64,
     keys: &[Vec<u8>],
 ) -> Result<(), VerifyError> {
-    let s = Scheme::StandardWebhooks;
-    let prefix =
-        if !headers.contains_key("webhook-signature") && headers.contains_key("svix-signature") {
-            "svix"
-        } else {
-            "webhook"
-        };
-    let (hid, hts, hsig) = (
-        format!("{prefix}-id"),
-        format!("{prefix}-timestamp"),
-        format!("{prefix}-signature"),
-    );
-    let id = header_str(headers, s, &hid)?;
-    let ts_text = header_str(headers, s, &hts)?;
-    let sigs = header_str(headers, s, &hsig)?;
-    let ts = parse_timestamp(s, &hts, ts_text)?;
-    check_window(s, ts, now, tolerance)?;
-    let candidates = parse_standard_signatures(sigs);
-    if candidates.is_empty() {
-        return Err(malformed(s, &hsig, "expected v1,<base64>"));
-    }
-    require_match(
-        s,
-        Algorithm::Sha256,
-        keys,
-        &[id.as_bytes(), b".", ts_text.as_bytes(), b".", body],
-        &candidates,
-    )
+    let scheme = Scheme::StandardWebhooks;
+    standard_webhooks::verify(headers, body, now, tolerance, keys).map_err(|e| match e {
+        Invalid::Missing(header) => VerifyError::Missing { scheme, header },
+        Invalid::Malformed { header, reason } => VerifyError::Malformed {
+            scheme,
+            header,
+            reason,
+        },
+        Invalid::Stale(e) => stale(scheme, e),
+        Invalid::Mismatch => VerifyError::Mismatch { scheme },
+    })
 }
 
 /// The generic scheme's settings.

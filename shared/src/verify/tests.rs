@@ -128,9 +128,13 @@ fn standard_webhooks_specification_vector() {
     // Several signatures, one per secret the sender is rotating through.
     let several = format!("v1,bm9wZQ== v1a,c29tZXRoaW5n {good}");
     assert_eq!(c.verify(&h(&several), body, ts), Ok(()));
-    // The secret works without its whsec_ prefix too.
+    // Without its whsec_ prefix the secret is its own bytes, as when we
+    // sign: a different key, so the vector does not verify.
     let bare = cfg(Scheme::StandardWebhooks, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    assert_eq!(bare.verify(&h(good), body, ts), Ok(()));
+    assert!(matches!(
+        bare.verify(&h(good), body, ts),
+        Err(VerifyError::Mismatch { .. })
+    ));
     // Svix's spelling of the same headers.
     let svix = headers(&[
         ("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
@@ -387,7 +391,7 @@ fn refusals_never_echo_secrets_or_signatures() {
 fn config_from_json_and_its_checks() {
     let c: VerifyConfig = serde_json::from_value(serde_json::json!({
         "scheme": "standard_webhooks",
-        "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "not base64!"],
+        "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "plain text"],
         "toleranceSeconds": 60
     }))
     .unwrap();
@@ -395,7 +399,7 @@ fn config_from_json_and_its_checks() {
     let errors: Vec<String> = c.check("h.verify").iter().map(|e| e.to_string()).collect();
     assert_eq!(
         errors,
-        vec!["h.verify.secrets[1]: a Standard Webhooks secret is \"whsec_\" followed by base64"]
+        vec!["h.verify.secrets[1]: a whsec_ secret must be base64 after the prefix"]
     );
 
     let c: VerifyConfig =
@@ -439,4 +443,104 @@ fn header_parsers_tolerate_noise() {
     );
     assert_eq!(parse_prefixed("sha256=é0", "sha256=", Encoding::Hex), None);
     assert_eq!(parse_prefixed("x", "", Encoding::Base64), None);
+}
+
+/// The three users of Standard Webhooks once decoded secrets each their
+/// own way; now a secret a clawhooks subscription or `forward` signs with
+/// is the secret another clawhooks verifies with, whatever its shape.
+#[test]
+fn a_secret_that_signs_in_egress_and_forward_verifies_in_ingress() {
+    use crate::config::{Forward, Signing};
+    use crate::egress::signing::{identity, Signer};
+    use crate::event::{Body, InboundEvent};
+    let now = 1_700_000_000;
+    let body = br#"{"a":1}"#;
+    for secret in [
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        // Valid base64 without the prefix: its bytes everywhere.
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        // Not base64 at all: its bytes everywhere.
+        "correct horse battery staple",
+    ] {
+        let receiver = cfg(Scheme::StandardWebhooks, secret);
+        assert_eq!(receiver.check("v"), vec![], "{secret}");
+
+        let signer = Signer::new(&Secret::new(secret), Signing::StandardWebhooks).unwrap();
+        let mut sent: Vec<(String, String)> = identity("evt_1", now).to_vec();
+        sent.push(signer.header("evt_1", now, body));
+        let pairs: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            receiver.verify(&headers(&pairs), body, now),
+            Ok(()),
+            "egress, {secret}"
+        );
+
+        let forward: Forward = serde_json::from_value(serde_json::json!({
+            "url": "https://relay.example", "secret": secret
+        }))
+        .unwrap();
+        let ev = InboundEvent {
+            event_id: "evt_2".into(),
+            hook_id: "hook".into(),
+            handler_id: None,
+            session_key: "s".into(),
+            persistent: false,
+            received_at: chrono::Utc::now(),
+            source_ip: "127.0.0.1".into(),
+            headers: Default::default(),
+            query: Default::default(),
+            content_type: Some("application/json".into()),
+            body: Body::Json(r#"{"a":1}"#.into()),
+        };
+        let req = crate::handler::actions::forward::request(&forward, &ev, None, now).unwrap();
+        let pairs: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            receiver.verify(&headers(&pairs), &req.body, now),
+            Ok(()),
+            "forward, {secret}"
+        );
+    }
+}
+
+/// A `whsec_` secret that is not base64 is refused by all three alike,
+/// so it fails at load wherever it is written.
+#[test]
+fn a_malformed_whsec_secret_is_refused_by_signers_and_verifier_alike() {
+    use crate::config::Signing;
+    use crate::egress::signing::Signer;
+    use crate::protocol::standard_webhooks::{key, KeyError};
+    let secret = "whsec_not*base64!";
+    assert_eq!(key(secret), Err(KeyError::BadBase64));
+    assert_eq!(
+        Signer::new(&Secret::new(secret), Signing::StandardWebhooks).unwrap_err(),
+        KeyError::BadBase64
+    );
+    let errors: Vec<String> = cfg(Scheme::StandardWebhooks, secret)
+        .check("v")
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(
+        errors,
+        ["v.secret: a whsec_ secret must be base64 after the prefix"]
+    );
+}
+
+/// A base64 key pasted without its `whsec_` prefix is its own bytes now,
+/// as when we sign; the load says so, since the sender likely decodes it.
+#[test]
+fn an_unprefixed_base64_key_is_flagged_and_other_secrets_are_not() {
+    let c: VerifyConfig = serde_json::from_value(serde_json::json!({
+        "scheme": "standard_webhooks",
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "secrets": ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "correct horse battery staple", "a2V5"]
+    }))
+    .unwrap();
+    assert_eq!(c.unprefixed_base64_secrets("v"), ["v.secrets[0]"]);
+    let github = cfg(Scheme::Github, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    assert!(github.unprefixed_base64_secrets("v").is_empty());
 }

@@ -11,11 +11,9 @@ use crate::event::{Body, InboundEvent};
 use crate::handler::failure::{body_excerpt, send_checked, ActionError};
 use crate::handler::status::Status;
 use crate::ports::HttpRequest;
-use crate::protocol::standard_webhooks::signing_key;
+use crate::protocol::standard_webhooks;
 use base64::Engine;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use std::time::Duration;
 
 pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
@@ -93,9 +91,13 @@ pub fn request(
     if let Some(secret) = &f.secret {
         // Checked at load; a config built in code that skipped it still
         // never signs with a key the receiver does not expect.
-        let key = signing_key(secret.expose())
+        let key = standard_webhooks::key(secret.expose())
             .map_err(|e| ActionError::permanent("forward", format!("forward.secret: {e}")))?;
-        for (k, v) in sign(&key, &ev.event_id, now_unix, &body) {
+        let signature = standard_webhooks::sign(&key, &ev.event_id, now_unix, &body);
+        let signed = standard_webhooks::identity(&ev.event_id, now_unix)
+            .into_iter()
+            .chain([(standard_webhooks::SIGNATURE, signature)]);
+        for (k, v) in signed {
             set(&mut headers, k, v);
         }
     }
@@ -128,18 +130,4 @@ fn raw_body(body: &Body) -> Result<Vec<u8>, ActionError> {
             })?,
         Body::Empty => Vec::new(),
     })
-}
-
-/// Standard Webhooks headers: `webhook-signature: v1,<base64 HMAC-SHA256 of
-/// "{id}.{timestamp}.{body}">`, keyed by the secret's [`signing_key`].
-pub fn sign(key: &[u8], id: &str, ts: i64, body: &[u8]) -> [(&'static str, String); 3] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key length");
-    mac.update(format!("{id}.{ts}.").as_bytes());
-    mac.update(body);
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    [
-        ("webhook-id", id.to_string()),
-        ("webhook-timestamp", ts.to_string()),
-        ("webhook-signature", format!("v1,{sig}")),
-    ]
 }

@@ -4,10 +4,44 @@
 //! [`LifecycleEvent`] is what the handler stage emits, in the seed's outgoing
 //! payload shape, on its way to egress.
 
-use crate::config::EventType;
 use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The kinds of [`LifecycleEvent`], which subscriptions (`events` in the
+/// config) choose from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    MessageReceived,
+    AgentResponse,
+    SessionStarted,
+    SessionEnded,
+    Error,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 5] = [
+        EventType::MessageReceived,
+        EventType::AgentResponse,
+        EventType::SessionStarted,
+        EventType::SessionEnded,
+        EventType::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::MessageReceived => "message_received",
+            EventType::AgentResponse => "agent_response",
+            EventType::SessionStarted => "session_started",
+            EventType::SessionEnded => "session_ended",
+            EventType::Error => "error",
+        }
+    }
+}
 
 /// A hook that ingress accepted. The body is kept as received (not
 /// re-serialized) so `forward` can pass it on byte for byte; the handler

@@ -8,7 +8,8 @@
 //! window). It can let through up to twice the limit across a window edge,
 //! which is acceptable for abuse control and keeps the state one counter.
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
+pub use crate::ports::limiter::{Decision, FixedWindow, Limiter};
 use crate::ports::{Item, Store, StoreError, Table};
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -45,33 +46,14 @@ impl RateLimit {
     }
 }
 
-/// At most `limit` hits per `window_secs`-second window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixedWindow {
-    pub limit: u32,
-    pub window_secs: u32,
-}
-
 /// Failed authentications one source may make before it is refused.
 pub const AUTH_FAILURES: FixedWindow = FixedWindow {
     limit: 20,
     window_secs: 60,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// Go ahead; `remaining` more hits fit in this window.
-    Allow { remaining: u32 },
-    /// Refuse (429); the window ends in `retry_after_secs` (at least 1).
-    Deny { retry_after_secs: u64 },
-}
-
-impl Decision {
-    pub fn allowed(self) -> bool {
-        matches!(self, Decision::Allow { .. })
-    }
-}
-
+/// The rule's arithmetic, here beside the rules; the type is the
+/// limiter port's vocabulary.
 impl FixedWindow {
     fn width(&self) -> i64 {
         i64::from(self.window_secs.max(1))
@@ -96,16 +78,6 @@ impl FixedWindow {
             }
         }
     }
-}
-
-/// Counts hits per key. `hit` counts the hit when it is allowed (refused
-/// hits are not counted, so a flood does not extend its own ban); `peek`
-/// says what a hit would get without counting it (check before the work,
-/// count only failures, as the auth-failure limit does).
-#[async_trait]
-pub trait Limiter: Send + Sync {
-    async fn hit(&self, key: &str, rule: FixedWindow, now: i64) -> Result<Decision, StoreError>;
-    async fn peek(&self, key: &str, rule: FixedWindow, now: i64) -> Result<Decision, StoreError>;
 }
 
 /// Counters in this process: the local server.

@@ -11,7 +11,7 @@
 //! (DNS rebinding), is refused. URLs with an IP literal never reach a
 //! resolver, so [`Policy::check_url`] covers them before the request.
 
-use crate::config::net::canonical;
+use crate::config::net::{canonical, normalize_host};
 use crate::config::{IpNetwork, Network};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::fmt;
@@ -151,14 +151,6 @@ fn classify_v6(a: Ipv6Addr) -> Option<Blocked> {
     })
 }
 
-fn normalize_host(h: &str) -> String {
-    h.trim()
-        .trim_end_matches('.')
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase()
-}
-
 impl Policy {
     /// Everything allowed: for tests of other parts and trusted setups.
     pub fn allow_all() -> Self {
@@ -212,29 +204,6 @@ impl Policy {
         };
         self.check(&addr.to_string(), addr)
     }
-}
-
-/// Load-time check of `webhooks.network.allow`: an entry that looks like a
-/// CIDR but is not one would otherwise be taken for a host name and match
-/// nothing, silently.
-pub fn check_network(n: &Network) -> Vec<crate::config::ConfigError> {
-    let mut errors = Vec::new();
-    for (i, entry) in n.allow.iter().enumerate() {
-        let e = normalize_host(entry);
-        let is_net = e.parse::<IpNetwork>().is_ok();
-        let host_like = !e.is_empty()
-            && e.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        if !is_net && !host_like {
-            errors.push(crate::config::ConfigError::new(
-                format!("webhooks.network.allow[{i}]"),
-                format!(
-                    "{entry:?} is neither a CIDR, an address nor a host name (no port, no scheme)"
-                ),
-            ));
-        }
-    }
-    errors
 }
 
 /// reqwest's DNS resolver with the guard inside: the system resolver's
@@ -374,33 +343,6 @@ mod tests {
         assert!(listed.check("internal.example", ip("10.9.9.9")).is_ok());
         assert!(listed.check("other.example", ip("10.9.9.9")).is_err());
         assert!(listed.check("x", ip("fd00:ec2::254")).is_ok());
-    }
-
-    #[test]
-    fn allow_entries_are_checked_at_load() {
-        let n = Network {
-            allow_private: false,
-            allow: vec![
-                "10.0.0.0/8".into(),
-                "::1".into(),
-                "[fd00::1]".into(),
-                "api.internal".into(),
-                "10.0.0.0/33".into(),
-                "http://x".into(),
-                "host:8080".into(),
-                "".into(),
-            ],
-        };
-        let errors: Vec<String> = check_network(&n).iter().map(|e| e.to_string()).collect();
-        assert_eq!(
-            errors,
-            vec![
-                "webhooks.network.allow[4]: \"10.0.0.0/33\" is neither a CIDR, an address nor a host name (no port, no scheme)",
-                "webhooks.network.allow[5]: \"http://x\" is neither a CIDR, an address nor a host name (no port, no scheme)",
-                "webhooks.network.allow[6]: \"host:8080\" is neither a CIDR, an address nor a host name (no port, no scheme)",
-                "webhooks.network.allow[7]: \"\" is neither a CIDR, an address nor a host name (no port, no scheme)",
-            ]
-        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! Records of one FIFO message group (one session) in a batch run one after
 //! another, so the worst batch is `batch size × the longest record`.
 
-use super::load::{ConfigError, ConfigErrors};
+use super::error::{ConfigError, ConfigErrors};
 use super::scope::Function;
 use super::{Action, Config};
 use std::time::Duration;

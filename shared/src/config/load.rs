@@ -5,58 +5,15 @@
 //! Every error carries the JSON path of what it is about, in the spelling of
 //! the file: `webhooks.incoming.allowedIPs[1]: invalid CIDR "10.0.0.300"`.
 
-use super::validate::{self, CompiledConfig};
+use super::error::{ConfigError, ConfigErrors};
+use super::validate::{self, CompiledConfig, Withheld};
 use super::{
     Agent, Channel, Concurrency, Config, Handler, Incoming, Network, Outgoing, SessionDefaults,
     Webhooks,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use std::fmt;
 use std::path::Path;
-
-/// One problem in a config, at one place in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// JSON path, e.g. `webhooks.handlers[0].template`.
-    pub path: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            path: path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-/// Every problem found in a config; loading fails if there is at least one.
-#[derive(Debug, Clone, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
 
 /// A config that loaded, with what it was loaded from.
 pub type LoadedConfig = CompiledConfig;
@@ -72,14 +29,6 @@ pub enum Unset {
     /// only its own secrets; the others' stay unset in it, and its init
     /// checks that none it uses is among them (`config::scope`).
     Withhold,
-}
-
-/// A `${VAR}` that was left unset under [`Unset::Withhold`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Withheld {
-    /// JSON path of the value that named it.
-    pub path: String,
-    pub variable: String,
 }
 
 /// Loads one config document from text. `env` looks up `${VAR}` values.

@@ -6,6 +6,7 @@
 //! span several keys (templates, references, duplicates) in [`validate`].
 
 pub mod duration;
+pub mod error;
 pub mod fit;
 pub mod load;
 pub mod net;
@@ -13,13 +14,12 @@ mod redact;
 pub mod scope;
 pub mod validate;
 
+pub use crate::event::EventType;
 pub use duration::Seconds;
-pub use load::{
-    load_files, load_files_with, load_str, load_str_with, ConfigError, ConfigErrors, LoadedConfig,
-    Unset, Withheld,
-};
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load_files, load_files_with, load_str, load_str_with, LoadedConfig, Unset};
 pub use net::IpNetwork;
-pub use validate::{CompiledConfig, Warning};
+pub use validate::{CompiledConfig, Warning, Withheld};
 
 use crate::secret::Secret;
 use schemars::JsonSchema;
@@ -271,6 +271,11 @@ pub struct Forward {
     pub timeout_ms: u64,
 }
 
+/// The built-in functions `custom.function` may name. The config owns the
+/// names (they are part of its language, checked at load); the handler's
+/// `custom::REGISTRY` implements them, and its tests keep the two equal.
+pub const CUSTOM_FUNCTIONS: [&str; 2] = ["github_summary", "extract_fields"];
+
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Custom {
@@ -283,38 +288,6 @@ pub struct Custom {
     /// Free-form options passed to the function.
     #[serde(default)]
     pub options: serde_json::Value,
-}
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EventType {
-    MessageReceived,
-    AgentResponse,
-    SessionStarted,
-    SessionEnded,
-    Error,
-}
-
-impl EventType {
-    pub const ALL: [EventType; 5] = [
-        EventType::MessageReceived,
-        EventType::AgentResponse,
-        EventType::SessionStarted,
-        EventType::SessionEnded,
-        EventType::Error,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::MessageReceived => "message_received",
-            EventType::AgentResponse => "agent_response",
-            EventType::SessionStarted => "session_started",
-            EventType::SessionEnded => "session_ended",
-            EventType::Error => "error",
-        }
-    }
 }
 
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]

@@ -1,6 +1,7 @@
 //! Addresses in config: a CIDR (`192.168.1.0/24`, `2001:db8::/32`) or a single
 //! address (`10.0.0.1`), which is the same as its /32 or /128.
 
+use super::error::ConfigError;
 use ipnet::IpNet;
 use schemars::JsonSchema;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
@@ -67,6 +68,39 @@ impl JsonSchema for IpNetwork {
     }
 }
 
+/// A host as written in config or a URL, compared: no brackets, no
+/// trailing dot, lower case.
+pub fn normalize_host(h: &str) -> String {
+    h.trim()
+        .trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase()
+}
+
+/// Load-time check of `webhooks.network.allow`: an entry that looks like a
+/// CIDR but is not one would otherwise be taken for a host name and match
+/// nothing, silently.
+pub fn check_network(n: &super::Network) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for (i, entry) in n.allow.iter().enumerate() {
+        let e = normalize_host(entry);
+        let is_net = e.parse::<IpNetwork>().is_ok();
+        let host_like = !e.is_empty()
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !is_net && !host_like {
+            errors.push(ConfigError::new(
+                format!("webhooks.network.allow[{i}]"),
+                format!(
+                    "{entry:?} is neither a CIDR, an address nor a host name (no port, no scheme)"
+                ),
+            ));
+        }
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +120,33 @@ mod tests {
         assert_eq!(
             "10.0.0.300".parse::<IpNetwork>().unwrap_err(),
             "invalid CIDR \"10.0.0.300\""
+        );
+    }
+
+    #[test]
+    fn allow_entries_are_checked_at_load() {
+        let n = super::super::Network {
+            allow_private: false,
+            allow: vec![
+                "10.0.0.0/8".into(),
+                "::1".into(),
+                "[fd00::1]".into(),
+                "api.internal".into(),
+                "10.0.0.0/33".into(),
+                "http://x".into(),
+                "host:8080".into(),
+                "".into(),
+            ],
+        };
+        let errors: Vec<String> = check_network(&n).iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            errors,
+            vec![
+                "webhooks.network.allow[4]: \"10.0.0.0/33\" is neither a CIDR, an address nor a host name (no port, no scheme)",
+                "webhooks.network.allow[5]: \"http://x\" is neither a CIDR, an address nor a host name (no port, no scheme)",
+                "webhooks.network.allow[6]: \"host:8080\" is neither a CIDR, an address nor a host name (no port, no scheme)",
+                "webhooks.network.allow[7]: \"\" is neither a CIDR, an address nor a host name (no port, no scheme)",
+            ]
         );
     }
 }

@@ -6,7 +6,7 @@
 //! ([`super::load::Unset::Withhold`]) and refuses to start if a secret of
 //! its own part is among them.
 
-use super::load::{ConfigError, ConfigErrors};
+use super::error::{ConfigError, ConfigErrors};
 use super::CompiledConfig;
 
 /// The three Lambda functions of the deployed stack.

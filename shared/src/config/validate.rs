@@ -3,7 +3,7 @@
 //! Compiling templates here means a broken template is a load error that
 //! names its handler, never a surprise on the first hook.
 
-use super::load::{ConfigError, ConfigErrors};
+use super::error::{ConfigError, ConfigErrors};
 use super::{Action, Config, Handler, SessionMode};
 use crate::protocol::standard_webhooks::{self, KeyError};
 use crate::template;
@@ -54,7 +54,17 @@ pub struct CompiledConfig {
     key_templates: Handlebars<'static>,
     routes: HashMap<String, usize>,
     /// Secrets left unset in this process ([`super::load::Unset::Withhold`]).
-    pub withheld: Vec<super::load::Withheld>,
+    pub withheld: Vec<Withheld>,
+}
+
+/// A `${VAR}` that was left unset under [`super::load::Unset::Withhold`]:
+/// here, with the config it is part of, so loading depends on validation
+/// and not both ways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld {
+    /// JSON path of the value that named it.
+    pub path: String,
+    pub variable: String,
 }
 
 impl fmt::Debug for CompiledConfig {
@@ -194,7 +204,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                     .into(),
         });
     }
-    errors.extend(crate::adapters::ssrf::check_network(&w.network));
+    errors.extend(super::net::check_network(&w.network));
     check_concurrency(&w.concurrency, &mut errors);
 
     for (i, h) in w.handlers.iter().enumerate() {
@@ -432,10 +442,10 @@ fn check_handler(
         },
         Action::Custom => match &h.custom {
             Some(c) if c.function.is_some() != c.lambda.is_some() => {
-                if let Some(f) = c.function.as_deref().filter(|f| crate::handler::custom::lookup(f).is_none()) {
+                if let Some(f) = c.function.as_deref().filter(|f| !super::CUSTOM_FUNCTIONS.contains(f)) {
                     errors.push(ConfigError::new(
                         format!("{at}.custom.function"),
-                        format!("unknown custom function {f:?}; known: {}", crate::handler::custom::names().join(", ")),
+                        format!("unknown custom function {f:?}; known: {}", super::CUSTOM_FUNCTIONS.join(", ")),
                     ));
                 }
             }

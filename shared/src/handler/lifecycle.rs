@@ -6,7 +6,6 @@
 //! redelivered after a crash re-emits the *same* event, which the events
 //! queue (FIFO deduplication) and receivers (by `id`) recognise as a repeat.
 
-use super::session::SessionRecord;
 use crate::config::EventType;
 use crate::event::{self, ErrorInfo, InboundEvent, LifecycleEvent, Message};
 use chrono::{DateTime, Utc};
@@ -34,9 +33,23 @@ pub fn stable_id(at: DateTime<Utc>, parts: &[&str]) -> String {
         .to_string()
 }
 
-/// When a session record says it started (its key's ids lead with it).
-fn started_at(s: &SessionRecord) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&s.created_at)
+/// What a session's own events say about it, lent by its record (see
+/// `session::SessionRecord::facts`): `session` writes records and emits
+/// these events, so this module takes the facts and not the record.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionFacts<'a> {
+    pub key: &'a str,
+    /// RFC 3339; with the key it names this incarnation of the session.
+    pub created_at: &'a str,
+    pub persistent: bool,
+    /// The hook and handler that opened the session.
+    pub hook_id: &'a str,
+    pub handler_id: Option<&'a str>,
+}
+
+/// When a session says it started (its key's ids lead with it).
+fn started_at(s: SessionFacts<'_>) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s.created_at)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default()
 }
@@ -100,11 +113,11 @@ pub fn agent_response(
 }
 
 /// `session_started`, once per session incarnation.
-pub fn session_started(ev: &InboundEvent, s: &SessionRecord) -> LifecycleEvent {
+pub fn session_started(ev: &InboundEvent, s: SessionFacts<'_>) -> LifecycleEvent {
     base(
-        stable_id(started_at(s), &[&s.key, &s.created_at, "session_started"]),
+        stable_id(started_at(s), &[s.key, s.created_at, "session_started"]),
         EventType::SessionStarted,
-        &s.key,
+        s.key,
         GATEWAY,
         if s.persistent {
             format!("persistent session {} started", s.key)
@@ -118,18 +131,18 @@ pub fn session_started(ev: &InboundEvent, s: &SessionRecord) -> LifecycleEvent {
 
 /// `session_ended`, once per session incarnation, whoever ends it (the
 /// handler, the sweeper, `DELETE /sessions/<key>`): same id from all three.
-pub fn session_ended(s: &SessionRecord, reason: &str, at: DateTime<Utc>) -> LifecycleEvent {
+pub fn session_ended(s: SessionFacts<'_>, reason: &str, at: DateTime<Utc>) -> LifecycleEvent {
     let mut e = base(
-        stable_id(started_at(s), &[&s.key, &s.created_at, "session_ended"]),
+        stable_id(started_at(s), &[s.key, s.created_at, "session_ended"]),
         EventType::SessionEnded,
-        &s.key,
+        s.key,
         GATEWAY,
         format!("session {} ended: {reason}", s.key),
         at,
         None,
     );
-    e.hook_id = Some(s.hook_id.clone());
-    e.handler_id = s.handler_id.clone();
+    e.hook_id = Some(s.hook_id.to_string());
+    e.handler_id = s.handler_id.map(str::to_string);
     e
 }
 

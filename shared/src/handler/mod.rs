@@ -291,9 +291,12 @@ impl HandlerStage {
         let emit_err =
             |e: crate::ports::QueueError| ActionError::transient("handler", e.to_string());
         if joined.created && !status.progress.session_started {
-            event::emit(events, &lifecycle::session_started(ev, &joined.session))
-                .await
-                .map_err(emit_err)?;
+            event::emit(
+                events,
+                &lifecycle::session_started(ev, joined.session.facts()),
+            )
+            .await
+            .map_err(emit_err)?;
             status.progress.session_started = true;
         }
         event::emit(events, &lifecycle::message_received(ev, text))

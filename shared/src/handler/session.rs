@@ -98,6 +98,17 @@ pub struct Ended {
 }
 
 impl SessionRecord {
+    /// What this session's lifecycle events say about it.
+    pub fn facts(&self) -> lifecycle::SessionFacts<'_> {
+        lifecycle::SessionFacts {
+            key: &self.key,
+            created_at: &self.created_at,
+            persistent: self.persistent,
+            hook_id: &self.hook_id,
+            handler_id: self.handler_id.as_deref(),
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         self.ended.is_none()
     }
@@ -400,7 +411,11 @@ pub async fn close(
         let at = DateTime::parse_from_rfc3339(&ended.at)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or(now);
-        event::emit(events, &lifecycle::session_ended(&rec, &ended.reason, at)).await?;
+        event::emit(
+            events,
+            &lifecycle::session_ended(rec.facts(), &ended.reason, at),
+        )
+        .await?;
         mark_announced(store, &rec, unix).await?;
         if let Some(e) = rec.ended.as_mut() {
             e.announced = true;
@@ -464,7 +479,7 @@ pub async fn end_joined(
         reason: reason.to_string(),
         announced: true,
     });
-    event::emit(events, &lifecycle::session_ended(&rec, reason, now)).await?;
+    event::emit(events, &lifecycle::session_ended(rec.facts(), reason, now)).await?;
     let written = store
         .put_if_version(Table::Sessions, rec.to_item(unix), joined.version, unix)
         .await?;

@@ -4,12 +4,14 @@
 pub mod clock;
 pub mod http;
 pub mod intake;
+pub mod limiter;
 pub mod queue;
 pub mod store;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use http::{HttpRequest, HttpResponse, HttpSender, SendError};
 pub use intake::{Acceptance, Admission, Intake, IntakeError};
+pub use limiter::Limiter;
 pub use queue::{NewMessage, Queue, QueueError, Received};
 pub use store::{IndexOrder, Item, Store, StoreError, Table};
 
@@ -33,5 +35,5 @@ pub struct Backend {
     /// Abuse counters (failed authentications, `rateLimit`): in this
     /// process for the embedded backend, in the store's `Limits` table on
     /// AWS, where many Lambda instances must share them.
-    pub limiter: Arc<dyn crate::limits::Limiter>,
+    pub limiter: Arc<dyn Limiter>,
 }

@@ -18,7 +18,7 @@ mod mac;
 pub use crate::protocol::signature::MAX_CANDIDATES;
 pub use header::{parse_prefixed, parse_standard_signatures, parse_stripe_header, StripeHeader};
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::protocol::signature::{unix_seconds, Stale};
 use crate::protocol::standard_webhooks::{self, Invalid, KeyError};
 use crate::secret::Secret;

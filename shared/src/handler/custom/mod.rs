@@ -8,7 +8,8 @@
 //!    context and the handler's `custom.options`, and returns an optional
 //!    `text` plus free-form `data`.
 //! 2. Add it to [`REGISTRY`] under the name configs use:
-//!    `{"action": "custom", "custom": {"function": "<name>", "options": {…}}}`.
+//!    `{"action": "custom", "custom": {"function": "<name>", "options": {…}}}`,
+//!    and the name to `config::CUSTOM_FUNCTIONS`, which the load checks.
 //! 3. Return [`CustomError`] for input it cannot handle: that is a
 //!    permanent failure (recorded, `error` emitted, never retried).
 //!
@@ -88,4 +89,15 @@ pub fn at_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 /// A string field, or "".
 pub(crate) fn s<'a>(v: &'a Value, path: &str) -> &'a str {
     at_path(v, path).and_then(Value::as_str).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name the load accepts must run, and a function must be nameable.
+    #[test]
+    fn the_registry_implements_exactly_the_names_configs_may_use() {
+        assert_eq!(names(), crate::config::CUSTOM_FUNCTIONS);
+    }
 }

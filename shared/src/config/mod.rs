@@ -133,7 +133,7 @@ pub struct Incoming {
     #[serde(default = "default_accept_timeout")]
     pub accept_timeout: Seconds,
     /// Request headers dropped before the event is stored, besides the
-    /// credential headers always dropped (`ingress::headers::ALWAYS_STRIPPED`)
+    /// credential headers always dropped ([`ALWAYS_STRIPPED`])
     /// and `secretHeader`. Adds to that list; it cannot shorten it.
     #[serde(default)]
     pub strip_headers: Vec<String>,
@@ -154,6 +154,37 @@ pub enum Durability {
     /// `synchronous=FULL`: every commit is flushed to disk before it is
     /// answered, so a 2xx survives power loss too.
     Fsync,
+}
+
+/// Credential headers never kept, whatever the config says. Provider
+/// signatures (`x-hub-signature-256`, `stripe-signature`,
+/// `webhook-signature`) are not among them: they prove one body only, and
+/// templates and forwards rely on them.
+pub const ALWAYS_STRIPPED: [&str; 10] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-access-token",
+    "x-gitlab-token",
+    "x-webhook-secret",
+    "x-webhook-token",
+];
+
+impl Incoming {
+    /// Whether a request header (name lower-cased, as `http` gives it) is
+    /// dropped before the event is stored: one of [`ALWAYS_STRIPPED`], the
+    /// configured `secretHeader`, or one of `stripHeaders`.
+    pub fn strips(&self, name: &str) -> bool {
+        ALWAYS_STRIPPED.contains(&name)
+            || self.secret_header.eq_ignore_ascii_case(name)
+            || self
+                .strip_headers
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(name))
+    }
 }
 
 impl Default for Incoming {

@@ -470,7 +470,7 @@ fn warn_stripped_pass_headers(
     warnings: &mut Vec<Warning>,
 ) {
     for (j, name) in f.pass_headers.iter().enumerate() {
-        if crate::ingress::headers::is_stripped(&name.to_ascii_lowercase(), inc) {
+        if inc.strips(&name.to_ascii_lowercase()) {
             warnings.push(Warning {
                 path: format!("{at}.forward.passHeaders[{j}]"),
                 message: format!("{name:?} carries credentials and is stripped before the event is stored (webhooks.incoming.stripHeaders), so it is never forwarded; set the downstream credential in forward.headers"),

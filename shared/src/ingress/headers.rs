@@ -8,42 +8,13 @@ use crate::config::Incoming;
 use http::HeaderMap;
 use std::collections::BTreeMap;
 
-/// Credential headers never kept, whatever the config says. Provider
-/// signatures (`x-hub-signature-256`, `stripe-signature`,
-/// `webhook-signature`) are not among them: they prove one body only, and
-/// templates and forwards rely on them.
-pub const ALWAYS_STRIPPED: [&str; 10] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-    "api-key",
-    "x-auth-token",
-    "x-access-token",
-    "x-gitlab-token",
-    "x-webhook-secret",
-    "x-webhook-token",
-];
-
-/// Whether a header (name lower-cased, as `http` gives it) is dropped:
-/// one of [`ALWAYS_STRIPPED`], the configured `secretHeader`, or one of
-/// `stripHeaders`.
-pub fn is_stripped(name: &str, incoming: &Incoming) -> bool {
-    ALWAYS_STRIPPED.contains(&name)
-        || incoming.secret_header.eq_ignore_ascii_case(name)
-        || incoming
-            .strip_headers
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(name))
-}
-
 /// The headers an event keeps: names lower-cased, repeated headers joined
 /// with `, `, credentials dropped.
 pub fn kept(headers: &HeaderMap, incoming: &Incoming) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if is_stripped(n, incoming) {
+        if incoming.strips(n) {
             continue;
         }
         let v = String::from_utf8_lossy(value.as_bytes()).into_owned();

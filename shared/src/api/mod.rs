@@ -9,11 +9,15 @@
 
 mod answer;
 mod call;
+pub mod console;
 pub mod deliveries;
 pub mod dlq;
+pub mod event_deliveries;
 pub mod events;
 mod extract;
+pub mod handler_dlq;
 mod hooks;
+pub mod listing;
 pub mod sessions;
 
 pub use call::{serve, Answer, Call};
@@ -35,7 +39,13 @@ pub type AppState = Arc<Ingress>;
 pub fn router(ingress: Ingress) -> Router {
     let state: AppState = Arc::new(ingress);
     let admin = Router::new()
+        .route("/events", only("GET", get(listing::events)))
         .route("/events/{id}", only("GET", get(events::show)))
+        .route(
+            "/events/{id}/deliveries",
+            only("GET", get(event_deliveries::list)),
+        )
+        .route("/sessions", only("GET", get(listing::sessions)))
         .route(
             "/sessions/{*key}",
             only("GET, DELETE", get(sessions::show).delete(sessions::end)),
@@ -43,6 +53,11 @@ pub fn router(ingress: Ingress) -> Router {
         .route("/deliveries", only("GET", get(deliveries::list)))
         .route("/dlq", only("GET", get(dlq::list)))
         .route("/dlq/replay", only("POST", post(dlq::replay)))
+        .route("/dlq/handler", only("GET", get(handler_dlq::list)))
+        .route(
+            "/dlq/handler/replay",
+            only("POST", post(handler_dlq::replay)),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
     Router::new()
         .route("/webhook/{*hook_id}", only("POST", post(hooks::accept)))
@@ -51,6 +66,7 @@ pub fn router(ingress: Ingress) -> Router {
         .route("/health", only("GET", get(hooks::health)))
         .route("/health/", only("GET", get(hooks::health)))
         .merge(admin)
+        .merge(console::routes(state.clone()))
         .fallback(no_route)
         .with_state(state)
 }
@@ -66,9 +82,14 @@ async fn admin_only(
     req: Request,
     next: Next,
 ) -> Result<Response, Refusal> {
-    ingress
-        .authorize_admin(req.headers(), peer, req.uri().path())
-        .await?;
+    console::auth::authorize(
+        &ingress,
+        req.headers(),
+        req.method(),
+        peer,
+        req.uri().path(),
+    )
+    .await?;
     Ok(next.run(req).await)
 }
 

@@ -219,10 +219,10 @@ function eventRow(r, fresh) {
     cell("Status", pill(r.status)),
     cell("Event", h("a", { href: "#/event/" + encodeURIComponent(r.eventId), class: "mono" }, short(r.eventId))),
     cell("Hook", r.hookId),
-    cell("Handler", r.handlerId || "—"),
+    h("td", { "data-label": "Handler", class: "optional" }, r.handlerId || "—"),
     cell("Session", h("span", { class: "mono" }, short(r.sessionKey))),
     cell("Received", when(r.receivedAt)),
-    cell("Attempts", String(r.attempts)));
+    h("td", { "data-label": "Attempts", class: "optional" }, String(r.attempts)));
   if (r.error) row.title = r.error;
   state.events && state.events.rows.set(r.eventId, row);
   return row;
@@ -280,7 +280,7 @@ function stopLive() {
   if (state.stream) { state.stream.close(); state.stream = null; }
   if (state.poll) { clearInterval(state.poll); state.poll = null; }
   const live = $("#live");
-  if (live) { live.className = "live"; live.textContent = "Paused"; }
+  if (live) { live.className = "live hidden"; live.textContent = ""; }
 }
 
 // ---- one event -----------------------------------------------------------
@@ -496,10 +496,16 @@ async function configPage() {
     cell("Id", h("span", { class: "mono" }, x.id)), cell("URL", h("span", { class: "mono wrap" }, x.url)),
     cell("Events", (x.events || []).join(", ")), cell("Enabled", x.enabled === false ? pill("off", "failed") : pill("on", "done"))));
   main().append(h("div", { class: "card flush" }, h("h2", { class: "pad" }, "Outgoing subscriptions"), table(["Id", "URL", "Events", "Enabled"], subs, "No subscriptions.")));
-  const named = (obj) => Object.entries(obj || {}).map(([k, v]) => h("tr", {}, cell("Name", h("span", { class: "mono" }, k)), cell("Settings", h("pre", {}, JSON.stringify(v, null, 2)))));
+  const named = (obj) => Object.entries(obj || {}).map(([k, v]) => h("tr", {}, cell("Name", h("span", { class: "mono" }, k)), cell("Settings", h("pre", {}, settings(v)))));
   main().append(h("div", { class: "card flush" }, h("h2", { class: "pad" }, "Channels"), table(["Name", "Settings"], named(w.channels), "No channels.")));
   main().append(h("div", { class: "card flush" }, h("h2", { class: "pad" }, "Agents"), table(["Name", "Settings"], named(w.agents), "No agents.")));
-  main().append(h("div", { class: "card" }, h("h2", {}, "Incoming"), h("pre", {}, JSON.stringify(w.incoming || {}, null, 2))));
+  main().append(h("div", { class: "card" }, h("h2", {}, "Incoming"), h("pre", {}, settings(w.incoming || {}))));
+}
+
+/// Settings as JSON without the unset ones (nulls, empty lists and maps).
+function settings(v) {
+  const unset = (x) => x === null || (Array.isArray(x) && !x.length) || (x && typeof x === "object" && !Array.isArray(x) && !Object.keys(x).length);
+  return JSON.stringify(v, (k, x) => (k && unset(x) ? undefined : x), 2);
 }
 
 // ---- send a test hook ------------------------------------------------------
@@ -536,6 +542,6 @@ async function sendPage() {
 document.addEventListener("DOMContentLoaded", () => {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => { $("#toast").classList.add("hidden"); route(); });
   checkSession().catch((e) => toast("Could not reach the gateway: " + e.message, true));
 });

@@ -13,12 +13,13 @@ use clawhooks::config;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::{self, EventRecord, EventStatus};
 use clawhooks::ingress::Ingress;
-use clawhooks::ports::{Clock, Item, Table, TestClock};
+use clawhooks::ports::{Clock, Item, Store, Table, TestClock};
 use common::{answer, server};
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 const SECRET: &str = "console-secret";
 
@@ -367,29 +368,7 @@ async fn a_filter_that_matches_nothing_stops_at_the_read_bound_and_says_so() {
     let store = ingress.backend.store.clone();
     let now = clock.now();
     for i in 0..READ_BOUND + 500 {
-        let at = now - Span::milliseconds(i as i64);
-        let id = format!("ev-{i:06}");
-        let record = EventRecord {
-            event_id: id.clone(),
-            status: EventStatus::Done,
-            hook_id: "bulk".into(),
-            handler_id: None,
-            session_key: format!("hook:{id}"),
-            received_at: event::timestamp(at),
-            updated_at: event::timestamp(at),
-            attempts: 1,
-            result: None,
-            error: None,
-            request: None,
-        };
-        let item = Item::new(
-            id.clone(),
-            event::STATUS_SORT_KEY,
-            serde_json::to_value(&record).unwrap(),
-        )
-        .expires_at(at.timestamp() + event::EVENT_RECORD_TTL_SECS)
-        .index_key(event::status_index_key(&id, at));
-        store.put(Table::Events, item).await.unwrap();
+        put_record(store.as_ref(), i, "bulk", now).await;
     }
     let first = events(&ingress, "hook=nothing-like-this").await;
     assert_eq!(first["boundHit"], true);
@@ -448,4 +427,96 @@ async fn the_live_stream_sends_a_new_hook_without_being_asked_again() {
         .await
         .expect("an open stream does not hold the shutdown open");
     drop(stream);
+}
+
+/// Writes the `done` status record of event `ev-<i>` of `hook`, received
+/// `i` milliseconds before `now`.
+async fn put_record(store: &dyn Store, i: usize, hook: &str, now: chrono::DateTime<Utc>) {
+    let at = now - Span::milliseconds(i as i64);
+    let id = format!("ev-{i:06}");
+    let record = EventRecord {
+        event_id: id.clone(),
+        status: EventStatus::Done,
+        hook_id: hook.into(),
+        handler_id: None,
+        session_key: format!("hook:{id}"),
+        received_at: event::timestamp(at),
+        updated_at: event::timestamp(at),
+        attempts: 1,
+        result: None,
+        error: None,
+        request: None,
+    };
+    let item = Item::new(
+        id.clone(),
+        event::STATUS_SORT_KEY,
+        serde_json::to_value(&record).unwrap(),
+    )
+    .expires_at(at.timestamp() + event::EVENT_RECORD_TTL_SECS)
+    .index_key(event::status_index_key(&id, at));
+    store.put(Table::Events, item).await.unwrap();
+}
+
+/// `bench/console/run.sh`: the events page on a database file of
+/// `CLAWHOOKS_SCALE_EVENTS` events (default 100,000), one in a hundred
+/// from hook `rare`; prints how long each listing took through the router.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a bench: fills 100,000 event records (bench/console/run.sh)"]
+async fn the_events_page_at_scale() {
+    let n: usize = std::env::var("CLAWHOOKS_SCALE_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let path = std::env::temp_dir().join(format!("clawhooks-console-{}.db", uuid::Uuid::new_v4()));
+    let clock = Arc::new(TestClock::new(Utc::now()));
+    let backend = Embedded::open(&path)
+        .unwrap()
+        .with_clock(clock.clone())
+        .backend(BackendOptions::default());
+    let cfg = config::load_str(&config_json(), &|_| None).unwrap();
+    let ingress = Ingress {
+        config: Arc::new(cfg),
+        backend,
+        clock: clock.clone(),
+    };
+    let now = clock.now();
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..64 {
+        let store = ingress.backend.store.clone();
+        writers.spawn(async move {
+            for i in (w..n).step_by(64) {
+                let hook = if i % 100 == 7 { "rare" } else { "bulk" };
+                put_record(store.as_ref(), i, hook, now).await;
+            }
+        });
+    }
+    while writers.join_next().await.is_some() {}
+    let fill_s = started.elapsed().as_secs_f64();
+    let timed = async |query: &str| {
+        let t = Instant::now();
+        let page = events(&ingress, query).await;
+        (t.elapsed().as_secs_f64() * 1000.0, page)
+    };
+    let (first_ms, first) = timed("limit=50").await;
+    assert_eq!(ids(&first)[0], "ev-000000");
+    let mut cursor = first["nextCursor"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    for _ in 0..10 {
+        let (_, page) = timed(&format!("limit=50&cursor={cursor}")).await;
+        cursor = page["nextCursor"].as_str().unwrap().to_string();
+    }
+    let ten_pages_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (rare_ms, rare) = timed("limit=50&hook=rare").await;
+    assert_eq!(ids(&rare).len(), 50);
+    let (none_ms, none) = timed("limit=50&hook=absent").await;
+    assert_eq!(none["boundHit"], true);
+    println!(
+        "RESULT events={n} fill_s={fill_s:.1} first_page_ms={first_ms:.1} next_10_pages_ms={ten_pages_ms:.1} \
+         filter_1pct_ms={rare_ms:.1} (scanned {}) filter_none_ms={none_ms:.1} (scanned {}, boundHit)",
+        rare["scanned"], none["scanned"]
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }

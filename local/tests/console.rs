@@ -2,7 +2,9 @@
 //! gives a cookie that opens the admin routes, state changes need its
 //! CSRF token, a forged or expired cookie opens nothing, failed logins
 //! lock out like failed secrets; `GET /events` lists newest first, filters,
-//! and pages with a cursor without losing or repeating an event.
+//! and pages with a cursor without losing or repeating an event; the live
+//! stream sends a new hook and does not hold a shutdown open; the
+//! handler's dead letters are listed and replayed one by one.
 
 mod common;
 
@@ -519,4 +521,68 @@ async fn the_events_page_at_scale() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+#[tokio::test]
+async fn a_hook_in_the_handler_dead_letter_queue_is_listed_and_replayed_by_id() {
+    let s = server(&config_json()).await;
+    for _ in 0..2 {
+        let sent = s
+            .client
+            .post(s.url("/webhook/alerts"))
+            .header("x-webhook-secret", SECRET)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202);
+    }
+    let dead = s.take_queued().await;
+    for ev in &dead {
+        let body = serde_json::to_string(ev).unwrap();
+        let msg = clawhooks::ports::NewMessage::new(body).group(ev.session_key.clone());
+        s.backend.handler_dlq.send(msg).await.unwrap();
+    }
+    let admin = |method: reqwest::Method, path: &str, body: &str| {
+        s.client
+            .request(method, s.url(path))
+            .header("x-webhook-secret", SECRET)
+            .body(body.to_string())
+            .send()
+    };
+    let (_, listed, _) = answer(
+        admin(reqwest::Method::GET, "/dlq/handler", "")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["count"], 2);
+    let one = &dead[1].event_id;
+    let (status, replayed, _) = answer(
+        admin(
+            reqwest::Method::POST,
+            "/dlq/handler/replay",
+            &json!({ "event": one }).to_string(),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(replayed["replayed"], 1);
+    assert_eq!(replayed["kept"], 1);
+    let back = s.take_queued().await;
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        &back[0].event_id, one,
+        "the same event, for its status record"
+    );
+    let (_, left, _) = answer(
+        admin(reqwest::Method::GET, "/dlq/handler", "")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(left["count"], 1);
+    s.stop().await;
 }

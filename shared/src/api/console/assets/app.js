@@ -314,8 +314,8 @@ function resultCard(e) {
     card.append(h("p", { class: "muted" }, e.status === "done" ? "The action returned nothing." : "No result yet."));
     return card;
   }
-  const answer = typeof r === "object" ? r.reply || r.answer || r.text || r.response : null;
-  if (typeof answer === "string") card.append(h("div", { class: "answer" }, answer));
+  const answer = typeof r === "object" ? r.answer || r.text : null;
+  if (typeof answer === "string") card.append(h("h2", {}, r.agent ? "Agent " + r.agent + " answered" : "Answer"), h("div", { class: "answer" }, answer));
   card.append(h("pre", { id: "result-json" }, pretty(r)));
   return card;
 }

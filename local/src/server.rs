@@ -87,6 +87,11 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
 
     let (ingress_backend, ingress_clock) =
         (opts.ingress.backend.clone(), opts.ingress.clock.clone());
+    // `GET /metrics` renders this process's recorder; a second server in
+    // the same process (tests) shares it.
+    if let Err(e) = clawhooks::telemetry::prometheus::install() {
+        tracing::warn!(error = %e, "metrics are off: GET /metrics will answer 404");
+    }
     let app = clawhooks::api::router(opts.ingress);
     // The console's live streams would hold the graceful shutdown open.
     let (streams, mut closing) = (ingress_backend.store.clone(), rx.clone());

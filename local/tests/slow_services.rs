@@ -5,12 +5,10 @@
 //! 127.0.0.1 that answers each prompt after 200 ms. The test runs 40
 //! sessions; `bench/slow/run.sh` runs the ignored bench below at 100.
 
+mod common;
+
 use clawhooks::config;
-use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::ingress::Ingress;
-use clawhooks::ports::SystemClock;
 use clawhooks_e2e::{Recorder, Reply};
-use clawhooks_local::{stages, start, ServerOptions};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,25 +54,7 @@ async fn slow_model_run(busy: usize) -> usize {
     }});
     let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
     assert_eq!(cfg.config.webhooks.concurrency.handler, 128, "the default");
-    let backend = Embedded::memory()
-        .unwrap()
-        .backend(BackendOptions::default());
-    let clock = Arc::new(SystemClock);
-    let http = Arc::new(clawhooks_e2e::loopback_http());
-    let consumers = stages::consumers(cfg.clone(), &backend, http, clock.clone(), 5).await;
-    let running = start(ServerOptions {
-        ingress: Ingress {
-            config: cfg,
-            backend,
-            clock,
-        },
-        addr: "127.0.0.1:0".parse().unwrap(),
-        consumers,
-        poll: Default::default(),
-        sweep_every: None,
-    })
-    .await
-    .unwrap();
+    let running = common::whole_server(cfg).await;
     let url = format!("http://{}/webhook/ask", running.addr);
     let client = reqwest::Client::new();
     let post = move |session: String, n: usize| {

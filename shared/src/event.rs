@@ -131,7 +131,7 @@ pub fn new_id() -> String {
 }
 
 /// Where an accepted hook is in its life, for `GET /events/<id>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     Queued,
@@ -147,7 +147,7 @@ pub const EVENT_RECORD_TTL_SECS: i64 = 7 * 24 * 3600;
 pub const STATUS_SORT_KEY: &str = "status";
 
 /// The status record of an accepted hook (table `events`, sort key `status`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRecord {
     pub event_id: String,
@@ -176,7 +176,7 @@ pub struct EventRecord {
 pub const REQUEST_BODY_KEPT: usize = 16 * 1024;
 
 /// The request a hook came in, as its status record keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceivedRequest {
     pub source_ip: String,

@@ -102,6 +102,7 @@ impl Init {
     /// ([`SECRETS_PATH`]), then from its environment; a variable neither
     /// has is withheld, which is an error only if `function` uses it.
     pub async fn for_function(function: Function) -> Result<Self, InitError> {
+        crate::telemetry::emf::install(function.name());
         let init = Self::try_for_function(function).await;
         if let Err(e) = &init {
             // Lambda shows only the log of a function that fails at init.

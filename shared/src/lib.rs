@@ -20,6 +20,7 @@ pub mod ports;
 pub mod protocol;
 pub mod refusal;
 pub mod secret;
+pub mod telemetry;
 pub mod template;
 pub mod verify;
 pub mod worker;

@@ -1,7 +1,7 @@
 //! Why a request is refused: one variant per row of the README's status
 //! table, so every route says *what* went wrong and the HTTP layer
-//! (`api::answer`) alone decides how that looks on the wire (status,
-//! `Retry-After` / `Allow`, the `{"ok": false, "error": …}` body).
+//! decides how that looks on the wire: status and `Retry-After` / `Allow`
+//! here, the `{"ok": false, "error": …}` body in `api::answer`.
 
 use http::StatusCode;
 
@@ -88,11 +88,6 @@ impl Refusal {
             "{what}: the backend is temporarily unavailable; retry"
         ))
     }
-
-    /// The body as JSON: `{"ok": false, "error": "…"}`.
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "ok": false, "error": self.to_string() })
-    }
 }
 
 #[cfg(test)]
@@ -107,16 +102,13 @@ mod tests {
         };
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers(), vec![(http::header::RETRY_AFTER, "12".into())]);
-        assert_eq!(r.body()["error"], "slow down");
+        assert_eq!(r.to_string(), "slow down");
         let r = Refusal::Unavailable("queue down".into());
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()[0].1, "5");
         let r = Refusal::MethodNotAllowed { allow: "GET" };
         assert_eq!(r.headers(), vec![(http::header::ALLOW, "GET".into())]);
-        assert_eq!(
-            r.body(),
-            serde_json::json!({"ok": false, "error": "use GET"})
-        );
+        assert_eq!(r.to_string(), "use GET");
         let r = Refusal::Unauthenticated {
             header: "X-Webhook-Secret".into(),
         };

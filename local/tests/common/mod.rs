@@ -57,6 +57,32 @@ pub async fn server_on(config_json: &str, addr: &str) -> Server {
     }
 }
 
+/// The whole server (ingress and every consumer) on a fresh in-memory
+/// embedded backend, on 127.0.0.1, sending outbound HTTP to loopback.
+pub async fn whole_server(cfg: Arc<config::CompiledConfig>) -> Running {
+    clawhooks::adapters::http::install_crypto_provider();
+    let backend = Embedded::memory()
+        .unwrap()
+        .backend(BackendOptions::default());
+    let clock = Arc::new(SystemClock);
+    let http = Arc::new(clawhooks_e2e::loopback_http());
+    let consumers =
+        clawhooks_local::stages::consumers(cfg.clone(), &backend, http, clock.clone(), 5).await;
+    start(ServerOptions {
+        ingress: Ingress {
+            config: cfg,
+            backend,
+            clock,
+        },
+        addr: "127.0.0.1:0".parse().unwrap(),
+        consumers,
+        poll: Default::default(),
+        sweep_every: None,
+    })
+    .await
+    .unwrap()
+}
+
 impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)

@@ -2,14 +2,13 @@
 //! (a summary per subscription and every attempt). Without `event`, the
 //! latest attempts over all events (`limit`, default 100).
 
-use super::answer::ok;
+use super::bodies::DeliveriesAnswer;
 use super::extract::Query;
 use super::AppState;
 use crate::egress::log;
 use crate::refusal::Refusal;
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -17,7 +16,7 @@ pub const MAX_LIMIT: usize = 1000;
 pub async fn list(
     State(ingress): State<AppState>,
     Query(query): Query,
-) -> Result<Json<Value>, Refusal> {
+) -> Result<Json<DeliveriesAnswer>, Refusal> {
     let store = ingress.backend.store.as_ref();
     let now = ingress.clock.now();
     if let Some(event) = query.get("event") {
@@ -27,9 +26,12 @@ pub async fn list(
             ));
         }
         return match log::for_event(store, event, now).await {
-            Ok(d) => Ok(ok(
-                json!({ "event": event, "subscriptions": d.subscriptions, "attempts": d.attempts }),
-            )),
+            Ok(d) => Ok(Json(DeliveriesAnswer::Event {
+                ok: true,
+                event: event.clone(),
+                subscriptions: d.subscriptions,
+                attempts: d.attempts,
+            })),
             Err(e) => Err(Refusal::backend("the delivery log", e)),
         };
     }
@@ -43,7 +45,7 @@ pub async fn list(
         }
     };
     match log::recent(store, limit, now).await {
-        Ok(attempts) => Ok(ok(json!({ "attempts": attempts }))),
+        Ok(attempts) => Ok(Json(DeliveriesAnswer::Recent { ok: true, attempts })),
         Err(e) => Err(Refusal::backend("the delivery log", e)),
     }
 }

@@ -5,7 +5,7 @@
 //! `since` as an RFC 3339 time or an age such as `2h`, `event` for one
 //! event's).
 
-use super::answer::ok;
+use super::bodies::{DeadLetters, ReplayRequest, Replayed};
 use super::extract::{Body, Query};
 use super::AppState;
 use crate::egress::replay::{self, DeadLetter, ReplayFilter};
@@ -13,21 +13,21 @@ use crate::ingress::Ingress;
 use crate::refusal::Refusal;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub async fn list(
     State(ingress): State<AppState>,
     Query(query): Query,
-) -> Result<Json<Value>, Refusal> {
+) -> Result<Json<DeadLetters>, Refusal> {
     let filter = filter(&ingress, &query, &[])?;
     match replay::list(ingress.backend.delivery_dlq.as_ref(), &filter).await {
         Ok(jobs) => {
             let letters: Vec<DeadLetter> = jobs.iter().map(DeadLetter::from).collect();
-            Ok(ok(
-                json!({ "count": letters.len(), "deadLetters": letters }),
-            ))
+            Ok(Json(DeadLetters {
+                ok: true,
+                count: letters.len(),
+                dead_letters: letters,
+            }))
         }
         Err(e) => Err(Refusal::backend("the dead-letter queue", e)),
     }
@@ -37,25 +37,17 @@ pub async fn replay(
     State(ingress): State<AppState>,
     Query(query): Query,
     Body(body): Body,
-) -> Result<Json<Value>, Refusal> {
+) -> Result<Json<Replayed>, Refusal> {
     let filter = filter(&ingress, &query, &body)?;
     match replay::replay(&ingress.backend, &filter, ingress.clock.now()).await {
-        Ok(report) => Ok(ok(
-            json!({ "replayed": report.replayed, "kept": report.kept, "unreadable": report.unreadable }),
-        )),
+        Ok(report) => Ok(Json(Replayed {
+            ok: true,
+            replayed: report.replayed,
+            kept: report.kept,
+            unreadable: report.unreadable,
+        })),
         Err(e) => Err(Refusal::backend("the dead-letter queue", e)),
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FilterBody {
-    #[serde(default)]
-    subscription: Option<String>,
-    #[serde(default)]
-    since: Option<String>,
-    #[serde(default)]
-    event: Option<String>,
 }
 
 /// The filter from the query string, overridden by a JSON body if one was sent.
@@ -64,13 +56,13 @@ fn filter(
     query: &BTreeMap<String, String>,
     body: &[u8],
 ) -> Result<ReplayFilter, Refusal> {
-    let mut words = FilterBody {
+    let mut words = ReplayRequest {
         subscription: query.get("subscription").cloned(),
         since: query.get("since").cloned(),
         event: query.get("event").cloned(),
     };
     if !body.iter().all(u8::is_ascii_whitespace) {
-        let body: FilterBody = serde_json::from_slice(body).map_err(|e| {
+        let body: ReplayRequest = serde_json::from_slice(body).map_err(|e| {
             Refusal::BadRequest(format!(
                 "body must be JSON like {{\"subscription\": \"id\", \"since\": \"2h\"}}: {e}"
             ))

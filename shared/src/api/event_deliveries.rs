@@ -5,7 +5,6 @@
 //! `handler::lifecycle::stable_id`), so they are computed here and their
 //! logs read: a handful of keyed reads, no scan.
 
-use super::answer::ok;
 use super::extract::Tail;
 use super::AppState;
 use crate::config::EventType;
@@ -18,7 +17,6 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
 
 /// One lifecycle event the hook emitted, with its deliveries.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -26,12 +24,18 @@ use serde_json::{json, Value};
 pub struct Emitted {
     /// The lifecycle event's id (what receivers and the delivery log see).
     pub id: String,
-    #[schemars(with = "String")]
     pub event_type: EventType,
-    #[schemars(with = "Vec<Value>")]
     pub subscriptions: Vec<Summary>,
-    #[schemars(with = "Vec<Value>")]
     pub attempts: Vec<Attempt>,
+}
+
+/// `GET /events/<eventId>/deliveries`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct EventDeliveries {
+    pub ok: bool,
+    /// The hook's event id.
+    pub event: String,
+    pub emitted: Vec<Emitted>,
 }
 
 /// The ids of the lifecycle events `record`'s hook may have emitted.
@@ -59,7 +63,10 @@ pub fn lifecycle_ids(record: &EventRecord) -> Vec<(EventType, String)> {
     ids
 }
 
-pub async fn list(State(ingress): State<AppState>, Tail(id): Tail) -> Result<Json<Value>, Refusal> {
+pub async fn list(
+    State(ingress): State<AppState>,
+    Tail(id): Tail,
+) -> Result<Json<EventDeliveries>, Refusal> {
     let store = ingress.backend.store.as_ref();
     let now = ingress.clock.now();
     let record = status::load(store, &id, now.timestamp())
@@ -96,5 +103,9 @@ pub async fn list(State(ingress): State<AppState>, Tail(id): Tail) -> Result<Jso
             });
         }
     }
-    Ok(ok(json!({ "event": record.event_id, "emitted": emitted })))
+    Ok(Json(EventDeliveries {
+        ok: true,
+        event: record.event_id,
+        emitted,
+    }))
 }

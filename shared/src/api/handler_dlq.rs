@@ -5,7 +5,7 @@
 //! event: the handler then runs the steps it has not done yet (see
 //! `handler::status`), and the event's status record counts the attempt.
 
-use super::answer::ok;
+use super::bodies::Replayed;
 use super::extract::Body;
 use super::AppState;
 use crate::egress::replay::{self, ReplayError};
@@ -15,7 +15,6 @@ use crate::refusal::Refusal;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 /// A dead hook as the listing shows it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -40,7 +39,16 @@ impl From<&InboundEvent> for DeadHook {
     }
 }
 
-pub async fn list(State(ingress): State<AppState>) -> Result<Json<Value>, Refusal> {
+/// `GET /dlq/handler`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadHooks {
+    pub ok: bool,
+    pub count: usize,
+    pub dead_letters: Vec<DeadHook>,
+}
+
+pub async fn list(State(ingress): State<AppState>) -> Result<Json<DeadHooks>, Refusal> {
     let messages = ingress
         .backend
         .handler_dlq
@@ -53,22 +61,27 @@ pub async fn list(State(ingress): State<AppState>) -> Result<Json<Value>, Refusa
         .map(|ev| DeadHook::from(&ev))
         .collect();
     hooks.sort_by(|a, b| a.received_at.cmp(&b.received_at));
-    Ok(ok(json!({ "count": hooks.len(), "deadLetters": hooks })))
+    Ok(Json(DeadHooks {
+        ok: true,
+        count: hooks.len(),
+        dead_letters: hooks,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `POST /dlq/handler/replay`'s body: one event's, or (empty) all.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Which {
+pub struct HandlerReplayRequest {
     #[serde(default)]
-    event: Option<String>,
+    pub event: Option<String>,
 }
 
 pub async fn replay(
     State(ingress): State<AppState>,
     Body(body): Body,
-) -> Result<Json<Value>, Refusal> {
-    let which: Which = if body.iter().all(u8::is_ascii_whitespace) {
-        Which::default()
+) -> Result<Json<Replayed>, Refusal> {
+    let which: HandlerReplayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        HandlerReplayRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             Refusal::BadRequest(format!("body must be JSON like {{\"event\": \"id\"}}: {e}"))
@@ -89,11 +102,12 @@ pub async fn replay(
     )
     .await
     .map_err(|e| Refusal::backend("the handler's dead-letter queue", e))?;
-    Ok(ok(json!({
-        "replayed": report.replayed,
-        "kept": report.kept,
-        "unreadable": report.unreadable,
-    })))
+    Ok(Json(Replayed {
+        ok: true,
+        replayed: report.replayed,
+        kept: report.kept,
+        unreadable: report.unreadable,
+    }))
 }
 
 /// The handler-queue message for `ev`, as ingress sends it, under a fresh

@@ -1,16 +1,18 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::answer::ok;
+use super::bodies::{Health, HookAccepted};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
 use crate::ingress::{self, Hook};
 use crate::refusal::Refusal;
-use axum::extract::State;
+use crate::telemetry;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use http::HeaderMap;
-use serde_json::{json, Value};
+use std::time::Instant;
 
 pub async fn accept(
     State(ingress): State<AppState>,
@@ -28,17 +30,41 @@ pub async fn accept(
     };
     let hook_id = hook_id.trim_end_matches('/');
     let kept = ingress.accept(hook_id, hook).await?;
-    let mut body = json!({ "ok": true, "eventId": kept.event_id, "sessionKey": kept.session_key });
-    if kept.duplicate {
-        body["duplicate"] = json!(true);
-    }
-    Ok((ingress.success_status(), Json(body)).into_response())
+    let outcome = Outcome(if kept.duplicate {
+        "duplicate"
+    } else {
+        "accepted"
+    });
+    let body = HookAccepted {
+        ok: true,
+        event_id: kept.event_id,
+        session_key: kept.session_key,
+        duplicate: kept.duplicate,
+    };
+    Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
+}
+
+/// What a kept hook's answer counts as (a refusal counts as its status).
+#[derive(Debug, Clone, Copy)]
+struct Outcome(&'static str);
+
+/// Counts and times every answer on `/webhook/*`, refusals by the body
+/// reader and the method check included.
+pub async fn measured(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let outcome = match response.extensions().get::<Outcome>() {
+        Some(Outcome(kept)) => (*kept).to_string(),
+        None => response.status().as_u16().to_string(),
+    };
+    telemetry::hook_answered(&outcome, started.elapsed());
+    response
 }
 
 pub async fn no_hook_id() -> Refusal {
     ingress::no_hook_id()
 }
 
-pub async fn health() -> Json<Value> {
-    ok(json!({}))
+pub async fn health() -> Json<Health> {
+    Json(Health { ok: true })
 }

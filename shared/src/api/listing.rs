@@ -7,7 +7,6 @@
 //! 100,000 events still answers at once. The answer then says
 //! `boundHit: true` and carries a cursor to go on from where it stopped.
 
-use super::answer::ok;
 use super::extract::Query;
 use super::AppState;
 use crate::event::{EventRecord, EventStatus, EVENT_RECORD_TTL_SECS};
@@ -17,7 +16,7 @@ use crate::refusal::Refusal;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub const DEFAULT_LIMIT: usize = 50;
@@ -50,12 +49,12 @@ impl EventFilter {
     }
 }
 
-/// One page of events, newest first.
+/// One page of events, newest first (`GET /events`).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
+    pub ok: bool,
     /// Status records without the received request (see `GET /events/<id>`).
-    #[schemars(with = "Vec<Value>")]
     pub events: Vec<EventRecord>,
     /// Pass as `cursor` for the next (older) page; absent at the end.
     pub next_cursor: Option<String>,
@@ -124,6 +123,7 @@ pub async fn events_page(
         None
     };
     Ok(EventPage {
+        ok: true,
         events: found.into_iter().map(|(_, r)| r).collect(),
         next_cursor,
         scanned,
@@ -135,7 +135,7 @@ pub async fn events_page(
 pub async fn events(
     State(ingress): State<AppState>,
     Query(query): Query,
-) -> Result<Json<Value>, Refusal> {
+) -> Result<Json<EventPage>, Refusal> {
     let filter = event_filter(&query)?;
     let before = match query.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
@@ -148,7 +148,7 @@ pub async fn events(
     let page = events_page(ingress.backend.store.as_ref(), &filter, before, limit, now)
         .await
         .map_err(|e| Refusal::backend("event listing", e))?;
-    Ok(ok(serde_json::to_value(page).expect("a page serializes")))
+    Ok(Json(page))
 }
 
 fn event_filter(query: &BTreeMap<String, String>) -> Result<EventFilter, Refusal> {
@@ -196,12 +196,19 @@ pub struct SessionSummary {
     pub idle_at: i64,
 }
 
+/// `GET /sessions`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Sessions {
+    pub ok: bool,
+    pub sessions: Vec<SessionSummary>,
+}
+
 /// `GET /sessions?limit=`: live sessions, the latest to go idle first
 /// (which is the most recently active, for sessions of one timeout).
 pub async fn sessions(
     State(ingress): State<AppState>,
     Query(query): Query,
-) -> Result<Json<Value>, Refusal> {
+) -> Result<Json<Sessions>, Refusal> {
     let limit = limit(&query)?;
     let now = ingress.clock.now().timestamp();
     let items = ingress
@@ -231,5 +238,5 @@ pub async fn sessions(
             idle_at: s.idle_at,
         })
         .collect();
-    Ok(ok(json!({ "sessions": sessions })))
+    Ok(Json(Sessions { ok: true, sessions }))
 }

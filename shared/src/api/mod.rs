@@ -8,6 +8,7 @@
 //! without the secret cannot tell which routes exist.
 
 mod answer;
+pub mod bodies;
 mod call;
 pub mod console;
 pub mod deliveries;
@@ -18,6 +19,8 @@ mod extract;
 pub mod handler_dlq;
 mod hooks;
 pub mod listing;
+pub mod metrics;
+pub mod openapi;
 pub mod sessions;
 
 pub use call::{serve, Answer, Call};
@@ -58,13 +61,18 @@ pub fn router(ingress: Ingress) -> Router {
             "/dlq/handler/replay",
             only("POST", post(handler_dlq::replay)),
         )
+        .route("/metrics", only("GET", get(metrics::show)))
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
     Router::new()
-        .route("/webhook/{*hook_id}", only("POST", post(hooks::accept)))
+        .route(
+            "/webhook/{*hook_id}",
+            only("POST", post(hooks::accept)).layer(middleware::from_fn(hooks::measured)),
+        )
         .route("/webhook", any(hooks::no_hook_id))
         .route("/webhook/", any(hooks::no_hook_id))
         .route("/health", only("GET", get(hooks::health)))
         .route("/health/", only("GET", get(hooks::health)))
+        .route("/openapi.json", only("GET", get(openapi::show)))
         .merge(admin)
         .merge(console::routes(state.clone()))
         .fallback(no_route)

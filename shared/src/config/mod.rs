@@ -174,6 +174,19 @@ pub enum Action {
     None,
 }
 
+impl Action {
+    /// The name the config uses (`send_message`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SendMessage => "send_message",
+            Action::RunAgent => "run_agent",
+            Action::Forward => "forward",
+            Action::Custom => "custom",
+            Action::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionMode {

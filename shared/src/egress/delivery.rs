@@ -39,6 +39,17 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// The `outcome` label of `clawhooks_deliveries_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Verdict::Delivered => "delivered",
+            Verdict::Gone => "gone",
+            Verdict::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// Only 2xx counts; redirects are not followed, so a 3xx fails like a 5xx.
 pub fn judge(result: &Result<HttpResponse, SendError>, now: DateTime<Utc>) -> Verdict {
     match result {
@@ -193,6 +204,7 @@ async fn send(
         Err(_) => started.elapsed(),
     };
     attempt.latency_ms = Some(took.as_millis() as u64);
+    crate::telemetry::delivery_attempted(&job.subscription, verdict.outcome(), took);
     stage
         .fast
         .record(&job.subscription, verdict == Verdict::Delivered, took);

@@ -33,7 +33,7 @@ pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
 pub const RESPONSE_KEPT: usize = 1024;
 
 /// What one attempt led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Delivered,
@@ -48,7 +48,7 @@ pub enum Outcome {
 }
 
 /// One attempt, as `GET /deliveries` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub event_id: String,
@@ -75,7 +75,7 @@ pub struct Attempt {
 }
 
 /// Where one (event, subscription) stands: its last attempt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub subscription: String,
@@ -229,7 +229,7 @@ pub async fn disabled_markers(
 }
 
 /// Everything logged about one event.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDeliveries {
     pub subscriptions: Vec<Summary>,

@@ -67,7 +67,7 @@ impl ReplayFilter {
 }
 
 /// A dead letter as listings show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetter {
     pub event_id: String,
@@ -101,7 +101,7 @@ impl From<&DeliveryJob> for DeadLetter {
 }
 
 /// What a replay did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayReport {
     /// Dead letters put back on the delivery queue.

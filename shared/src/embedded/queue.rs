@@ -497,4 +497,17 @@ impl Queue for EmbeddedQueue {
         .map(|n| n as usize)
         .map_err(|e| self.err(e))
     }
+
+    async fn oldest_age(&self) -> Result<Option<Duration>, QueueError> {
+        let now = self.db.now_ms();
+        let conn = self.db.conn.lock().unwrap();
+        let sent: Option<i64> = conn
+            .query_row(
+                "SELECT MIN(sent_at) FROM messages WHERE queue = ?1",
+                params![self.name],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(sent.map(|at| Duration::from_millis(now.saturating_sub(at).max(0) as u64)))
+    }
 }

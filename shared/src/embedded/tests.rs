@@ -472,3 +472,23 @@ async fn fsync_durability_flushes_every_commit_and_normal_does_not() {
     assert_eq!(got[0].body, "kept");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn the_oldest_message_age_counts_from_the_first_send_still_waiting() {
+    let (db, clock) = clocked();
+    let q = db.queue("q", QueueOptions::default());
+    assert_eq!(q.oldest_age().await.unwrap(), None, "empty");
+    q.send(NewMessage::new("a")).await.unwrap();
+    clock.advance(chrono::Duration::seconds(40));
+    q.send(NewMessage::new("b")).await.unwrap();
+    clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(q.oldest_age().await.unwrap(), Some(Duration::from_secs(42)));
+    let got = q
+        .receive(1, Duration::from_secs(30), NO_WAIT)
+        .await
+        .unwrap();
+    q.delete(&got[0].receipt).await.unwrap();
+    assert_eq!(q.oldest_age().await.unwrap(), Some(Duration::from_secs(2)));
+    let other = db.queue("other", QueueOptions::default());
+    assert_eq!(other.oldest_age().await.unwrap(), None, "per queue");
+}

@@ -107,9 +107,20 @@ impl HandlerStage {
         let prepared = context::prepare(&self.config, handler, ev, now);
 
         let mut joined = None;
+        let started = std::time::Instant::now();
         let outcome = self
             .steps(ev, handler, &prepared, &mut status, &mut joined, now)
             .await;
+        let action = handler.map_or(crate::config::Action::None, |h| h.action);
+        crate::telemetry::handler_ran(
+            action.as_str(),
+            match &outcome {
+                Ok(_) => "done",
+                Err(e) if e.is_transient() => "retry",
+                Err(_) => "failed",
+            },
+            started.elapsed(),
+        );
         let now = self.clock.now();
         match outcome {
             Ok(result) => {

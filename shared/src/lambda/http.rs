@@ -24,11 +24,14 @@ pub fn app(ingress: Ingress) -> axum::Router {
 }
 
 /// Without a `sourceIp` the peer is 0.0.0.0, which no allowlist contains.
+/// After the answer, what the request counted goes out as one EMF line.
 async fn peer_from_api_gateway(mut req: Request, next: Next) -> Response {
     let ip = source_ip(req.extensions().get::<RequestContext>());
     req.extensions_mut()
         .insert(Peer(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
-    next.run(req).await
+    let response = next.run(req).await;
+    crate::telemetry::emf::flush();
+    response
 }
 
 fn source_ip(context: Option<&RequestContext>) -> Option<IpAddr> {

@@ -43,7 +43,11 @@ pub async fn run_sqs(
     lambda_runtime::run(lambda_runtime::service_fn(
         move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let (routes, scheduled) = (routes.clone(), scheduled.clone());
-            async move { dispatch(&routes, scheduled.as_ref(), ev.payload).await }
+            async move {
+                let answer = dispatch(&routes, scheduled.as_ref(), ev.payload).await;
+                crate::telemetry::emf::flush();
+                answer
+            }
         },
     ))
     .await

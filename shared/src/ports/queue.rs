@@ -112,4 +112,11 @@ pub trait Queue: Send + Sync {
 
     /// Messages waiting (visible or not), for status pages and tests; may be approximate.
     async fn approximate_len(&self) -> Result<usize, QueueError>;
+
+    /// How long the oldest waiting message has waited, where the queue can
+    /// tell (SQS cannot: CloudWatch's `ApproximateAgeOfOldestMessage` is
+    /// not in its API). `None`: empty, or unknown.
+    async fn oldest_age(&self) -> Result<Option<Duration>, QueueError> {
+        Ok(None)
+    }
 }

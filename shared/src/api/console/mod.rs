@@ -8,7 +8,7 @@
 //! session cookie (see [`auth`]).
 
 pub mod auth;
-mod config;
+pub mod config;
 mod stream;
 
 pub use stream::close_all as close_streams;

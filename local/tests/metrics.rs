@@ -1,0 +1,137 @@
+//! `GET /metrics` of a whole server (ingress, handler, egress on the
+//! embedded backend): behind the admin secret, in the Prometheus text
+//! format, and counting what a user watches: hooks by outcome (a refusal
+//! by its status), handler runs by action and outcome, deliveries by
+//! subscription and outcome, queue depths, and the latency histograms.
+//! Its own test binary: the recorder is per process.
+
+mod common;
+
+use clawhooks::config;
+use clawhooks_e2e::{Recorder, Reply};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "metrics-test-secret";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
+    let chat = Recorder::start().await;
+    let sink = Recorder::start_with(Reply::status(500)).await;
+    let cfg = json!({"webhooks": {
+        "incoming": {"secret": SECRET},
+        "network": {"allowPrivate": true},
+        "channels": {"chat": {"type": "webhook", "url": chat.url("/in")}},
+        "handlers": [{"id": "notify", "action": "send_message", "template": "n={{n}}",
+                      "target": {"channel": "chat", "peer": "ops"}}],
+        "outgoing": [{"id": "flaky", "url": sink.url("/hook"), "events": ["message_received"],
+                      "retry": {"maxAttempts": 1}}]
+    }});
+    let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
+    let running = common::whole_server(cfg).await;
+    let base = format!("http://{}", running.addr);
+    let client = reqwest::Client::new();
+    let post = |key: &str, secret: &str| {
+        client
+            .post(format!("{base}/webhook/notify"))
+            .header("x-webhook-secret", secret)
+            .header("idempotency-key", key)
+            .json(&json!({"n": key}))
+            .send()
+    };
+    for key in ["a", "b", "c"] {
+        assert_eq!(post(key, SECRET).await.unwrap().status(), 202);
+    }
+    assert_eq!(post("a", SECRET).await.unwrap().status(), 202, "a repeat");
+    assert_eq!(post("d", "wrong").await.unwrap().status(), 401);
+    let get = client.get(format!("{base}/webhook/notify")).send().await;
+    assert_eq!(get.unwrap().status(), 405);
+    chat.wait_for(3, Duration::from_secs(20)).await;
+    sink.wait_for(3, Duration::from_secs(20)).await;
+
+    // Without the secret: refused like every admin route.
+    let anon = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(anon.status(), 401);
+
+    // The handler and egress count after their work is logged: wait for it.
+    let mut text = String::new();
+    for _ in 0..100 {
+        let r = client
+            .get(format!("{base}/metrics"))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        text = r.text().await.unwrap();
+        let m = samples(&text);
+        let runs = m.get(r#"clawhooks_handler_runs_total{action="send_message",outcome="done"}"#);
+        let failed = m.get(r#"clawhooks_deliveries_total{subscription="flaky",outcome="failed"}"#);
+        if runs == Some(&3.0) && failed == Some(&3.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.shutdown().await;
+    let m = samples(&text);
+    let value = |key: &str| *m.get(key).unwrap_or_else(|| panic!("no {key} in:\n{text}"));
+    assert_eq!(value(r#"clawhooks_hooks_total{outcome="accepted"}"#), 3.0);
+    assert_eq!(value(r#"clawhooks_hooks_total{outcome="duplicate"}"#), 1.0);
+    assert_eq!(value(r#"clawhooks_hooks_total{outcome="401"}"#), 1.0);
+    assert_eq!(value(r#"clawhooks_hooks_total{outcome="405"}"#), 1.0);
+    assert_eq!(value("clawhooks_accept_seconds_count"), 6.0);
+    assert_eq!(
+        value(r#"clawhooks_handler_runs_total{action="send_message",outcome="done"}"#),
+        3.0
+    );
+    assert_eq!(value("clawhooks_handle_seconds_count"), 3.0);
+    assert_eq!(
+        value(r#"clawhooks_deliveries_total{subscription="flaky",outcome="failed"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"clawhooks_deliver_seconds_count{subscription="flaky"}"#),
+        3.0
+    );
+    assert!(
+        text.contains(r#"clawhooks_accept_seconds_bucket{le="0.005"}"#),
+        "{text}"
+    );
+    // Every queue has a depth gauge; the handler queue is drained.
+    for q in [
+        "handler",
+        "handler_dlq",
+        "events",
+        "events_dlq",
+        "delivery",
+        "delivery_dlq",
+    ] {
+        assert!(
+            m.contains_key(&format!(r#"clawhooks_queue_depth{{queue="{q}"}}"#)),
+            "{q}: {text}"
+        );
+    }
+    assert_eq!(value(r#"clawhooks_queue_depth{queue="handler"}"#), 0.0);
+    assert!(
+        text.contains("# TYPE clawhooks_hooks_total counter"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET));
+}
+
+/// `name{labels} value` lines, keyed by everything before the value.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            Some((key.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}

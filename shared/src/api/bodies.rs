@@ -1,0 +1,106 @@
+//! The JSON every route answers, as types: the handlers build them and
+//! the OpenAPI document ([`super::openapi`]) is generated from them, so
+//! the contract cannot drift from what is served.
+
+use crate::egress::log::{Attempt, Summary};
+use crate::egress::replay::DeadLetter;
+use crate::event::EventRecord;
+use crate::handler::session::{Ended, SessionRecord};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A kept hook (202, or 200 with `incoming.successStatus: 200`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HookAccepted {
+    pub ok: bool,
+    pub event_id: String,
+    pub session_key: String,
+    /// Present (true) when an idempotency key repeated an earlier hook,
+    /// whose event id this is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// Every refusal: `{"ok": false, "error": "…"}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RefusalBody {
+    pub ok: bool,
+    pub error: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Health {
+    pub ok: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventAnswer {
+    pub ok: bool,
+    pub event: EventRecord,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SessionAnswer {
+    pub ok: bool,
+    pub session: SessionRecord,
+}
+
+/// `DELETE /sessions/<key>`: the session is ended (now, or before).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEnded {
+    pub ok: bool,
+    pub session: String,
+    pub ended: Option<Ended>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_ended: bool,
+}
+
+/// `GET /deliveries`: one event's log, or the latest attempts.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DeliveriesAnswer {
+    Event {
+        ok: bool,
+        event: String,
+        subscriptions: Vec<Summary>,
+        attempts: Vec<Attempt>,
+    },
+    Recent {
+        ok: bool,
+        attempts: Vec<Attempt>,
+    },
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetters {
+    pub ok: bool,
+    pub count: usize,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Replayed {
+    pub ok: bool,
+    pub replayed: usize,
+    pub kept: usize,
+    pub unreadable: usize,
+}
+
+/// Which dead letters `POST /dlq/replay` takes (the body overrides the
+/// query string).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Only this subscription's dead letters.
+    #[serde(default)]
+    pub subscription: Option<String>,
+    /// Only those dead-lettered since: an RFC 3339 time, or an age such as `2h`.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only this (lifecycle) event's dead letters: replay one.
+    #[serde(default)]
+    pub event: Option<String>,
+}

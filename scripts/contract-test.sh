@@ -55,5 +55,12 @@ if grep -q "Rate limited" "$out/schemathesis.txt"; then
   echo "the authenticated run was rate limited: its answers were 429s, not the routes'" >&2
   exit 1
 fi
-run --checks ignored_auth --header "Authorization: Bearer $secret" --max-examples 1 --phases fuzzing
+# The lockout's window is a minute: the admin operations are probed in
+# groups a window apart, each group under 20 failed authentications.
+groups=('^/(events|sessions)' '^/dlq' '^/(deliveries|config|metrics|webhook|health)')
+for i in "${!groups[@]}"; do
+  [ "$i" -eq 0 ] || sleep 61
+  run --checks ignored_auth --header "Authorization: Bearer $secret" --max-examples 1 --phases fuzzing \
+    --include-path-regex "${groups[$i]}"
+done
 echo "contract: the live server matched its OpenAPI document ($out)"

@@ -28,7 +28,7 @@ grep -q -- "--features aws" <<<"$out" || { echo "no hint to build with --feature
 echo "default build: no AWS SDK; serve --backend aws says to build with --features aws"
 
 # After the cargo tests: the deploy test reuses their debug host builds.
-for extra in scripts/contract-test.sh scripts/infra-lint.sh scripts/sam-deploy-test.sh scripts/lambda-build.sh; do
+for extra in scripts/contract-test.sh scripts/infra-lint.sh scripts/sam-deploy-test.sh scripts/lambda-build.sh scripts/console-test.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

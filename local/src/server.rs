@@ -93,6 +93,12 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
         tracing::warn!(error = %e, "metrics are off: GET /metrics will answer 404");
     }
     let app = clawhooks::api::router(opts.ingress);
+    // The console's live streams would hold the graceful shutdown open.
+    let (streams, mut closing) = (ingress_backend.store.clone(), rx.clone());
+    tasks.spawn(async move {
+        let _ = closing.wait_for(|s| *s).await;
+        clawhooks::api::console::close_streams(&streams);
+    });
     let mut stop = rx.clone();
     tasks.spawn(async move {
         let server = axum::serve(

@@ -144,6 +144,19 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Where an event's status record stands in table `events`'s index
+/// ([`crate::ports::Store::query_index`]), so listings read the newest
+/// first in O(page): the received unix millisecond times 1000, plus a
+/// tiebreak from the event id so hooks received in the same millisecond
+/// get distinct keys and a page boundary never splits them.
+pub fn status_index_key(event_id: &str, received_at: DateTime<Utc>) -> i64 {
+    let tiebreak = event_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 1000;
+    received_at.timestamp_millis() * 1000 + i64::from(tiebreak)
+}
+
 /// A fresh event id: a UUIDv7, so ids sort by creation time and every
 /// table keyed by them (dedup, delivery log, event records) grows at its
 /// end instead of rewriting pages all over the B-tree.
@@ -186,6 +199,55 @@ pub struct EventRecord {
     pub result: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What was received, for the console's event page: headers already
+    /// without credentials, and the body cut to [`REQUEST_BODY_KEPT`] so the
+    /// record stays far below DynamoDB's item limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<ReceivedRequest>,
+}
+
+/// Bytes of a hook's body its status record keeps.
+pub const REQUEST_BODY_KEPT: usize = 16 * 1024;
+
+/// The request a hook came in, as its status record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceivedRequest {
+    pub source_ip: String,
+    pub headers: BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The body as text (JSON as sent, forms re-encoded as JSON, binary as
+    /// base64), cut at [`REQUEST_BODY_KEPT`] bytes.
+    pub body: String,
+    pub body_truncated: bool,
+}
+
+impl ReceivedRequest {
+    pub fn of(ev: &InboundEvent) -> Self {
+        let mut body = match &ev.body {
+            Body::Json(t) | Body::Text(t) | Body::Binary(t) => t.clone(),
+            Body::Form(m) => serde_json::to_string(m).unwrap_or_default(),
+            Body::Empty => String::new(),
+        };
+        let body_truncated = body.len() > REQUEST_BODY_KEPT;
+        if body_truncated {
+            let mut cut = REQUEST_BODY_KEPT;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+        }
+        ReceivedRequest {
+            source_ip: ev.source_ip.clone(),
+            headers: ev.headers.clone(),
+            query: ev.query.clone(),
+            content_type: ev.content_type.clone(),
+            body,
+            body_truncated,
+        }
+    }
 }
 
 impl EventRecord {
@@ -204,6 +266,7 @@ impl EventRecord {
             attempts: 0,
             result: None,
             error: None,
+            request: Some(ReceivedRequest::of(ev)),
         }
     }
 }

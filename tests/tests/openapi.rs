@@ -99,7 +99,7 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
 #[tokio::test]
 async fn a_path_the_document_does_not_name_is_not_routed() {
     let (ing, _) = ingress_for(load_str(CONFIG, &|_| None).unwrap(), 1_700_000_000);
-    for path in ["/events", "/sessions", "/dlq/other", "/openapi.yaml", "/"] {
+    for path in ["/eventz", "/session", "/dlq/other", "/openapi.yaml", "/"] {
         let answer = ing.handle(call("get", path, Some("s3cret"))).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         assert!(

@@ -100,4 +100,7 @@ pub struct ReplayRequest {
     /// Only those dead-lettered since: an RFC 3339 time, or an age such as `2h`.
     #[serde(default)]
     pub since: Option<String>,
+    /// Only this (lifecycle) event's dead letters: replay one.
+    #[serde(default)]
+    pub event: Option<String>,
 }

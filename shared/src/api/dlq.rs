@@ -2,7 +2,8 @@
 //! (`?subscription=&since=`) without touching them (a read, so a replay
 //! running at the same time still takes every one), `POST /dlq/replay` puts them back for
 //! delivery, each exactly once (JSON body or query: `subscription`,
-//! `since` as an RFC 3339 time or an age such as `2h`).
+//! `since` as an RFC 3339 time or an age such as `2h`, `event` for one
+//! event's).
 
 use super::bodies::{DeadLetters, ReplayRequest, Replayed};
 use super::extract::{Body, Query};
@@ -58,6 +59,7 @@ fn filter(
     let mut words = ReplayRequest {
         subscription: query.get("subscription").cloned(),
         since: query.get("since").cloned(),
+        event: query.get("event").cloned(),
     };
     if !body.iter().all(u8::is_ascii_whitespace) {
         let body: ReplayRequest = serde_json::from_slice(body).map_err(|e| {
@@ -67,11 +69,14 @@ fn filter(
         })?;
         words.subscription = body.subscription.or(words.subscription);
         words.since = body.since.or(words.since);
+        words.event = body.event.or(words.event);
     }
-    ReplayFilter::parse(
+    let mut filter = ReplayFilter::parse(
         words.subscription.as_deref(),
         words.since.as_deref(),
         ingress.clock.now(),
     )
-    .map_err(|e| Refusal::BadRequest(e.to_string()))
+    .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    filter.event = words.event.filter(|e| !e.is_empty());
+    Ok(filter)
 }

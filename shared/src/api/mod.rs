@@ -10,11 +10,15 @@
 mod answer;
 pub mod bodies;
 mod call;
+pub mod console;
 pub mod deliveries;
 pub mod dlq;
+pub mod event_deliveries;
 pub mod events;
 mod extract;
+pub mod handler_dlq;
 mod hooks;
+pub mod listing;
 pub mod metrics;
 pub mod openapi;
 pub mod sessions;
@@ -38,7 +42,13 @@ pub type AppState = Arc<Ingress>;
 pub fn router(ingress: Ingress) -> Router {
     let state: AppState = Arc::new(ingress);
     let admin = Router::new()
+        .route("/events", only("GET", get(listing::events)))
         .route("/events/{id}", only("GET", get(events::show)))
+        .route(
+            "/events/{id}/deliveries",
+            only("GET", get(event_deliveries::list)),
+        )
+        .route("/sessions", only("GET", get(listing::sessions)))
         .route(
             "/sessions/{*key}",
             only("GET, DELETE", get(sessions::show).delete(sessions::end)),
@@ -46,6 +56,11 @@ pub fn router(ingress: Ingress) -> Router {
         .route("/deliveries", only("GET", get(deliveries::list)))
         .route("/dlq", only("GET", get(dlq::list)))
         .route("/dlq/replay", only("POST", post(dlq::replay)))
+        .route("/dlq/handler", only("GET", get(handler_dlq::list)))
+        .route(
+            "/dlq/handler/replay",
+            only("POST", post(handler_dlq::replay)),
+        )
         .route("/metrics", only("GET", get(metrics::show)))
         .route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
     Router::new()
@@ -59,6 +74,7 @@ pub fn router(ingress: Ingress) -> Router {
         .route("/health/", only("GET", get(hooks::health)))
         .route("/openapi.json", only("GET", get(openapi::show)))
         .merge(admin)
+        .merge(console::routes(state.clone()))
         .fallback(no_route)
         .with_state(state)
 }
@@ -74,9 +90,14 @@ async fn admin_only(
     req: Request,
     next: Next,
 ) -> Result<Response, Refusal> {
-    ingress
-        .authorize_admin(req.headers(), peer, req.uri().path())
-        .await?;
+    console::auth::authorize(
+        &ingress,
+        req.headers(),
+        req.method(),
+        peer,
+        req.uri().path(),
+    )
+    .await?;
     Ok(next.run(req).await)
 }
 

@@ -36,6 +36,9 @@ pub struct ReplayFilter {
     /// Only those dead-lettered at or after this time.
     #[serde(default)]
     pub since: Option<DateTime<Utc>>,
+    /// Only this event's dead letters (the console's "replay this one").
+    #[serde(default)]
+    pub event: Option<String>,
 }
 
 impl ReplayFilter {
@@ -48,6 +51,7 @@ impl ReplayFilter {
         Ok(ReplayFilter {
             subscription: subscription.filter(|s| !s.is_empty()).map(str::to_string),
             since: since.map(|t| parse_since(t, now)).transpose()?,
+            event: None,
         })
     }
 
@@ -58,6 +62,7 @@ impl ReplayFilter {
             && self
                 .since
                 .is_none_or(|t| job.dead_lettered_at.is_some_and(|d| d >= t))
+            && self.event.as_ref().is_none_or(|e| *e == job.event.id)
     }
 }
 
@@ -74,6 +79,9 @@ pub struct DeadLetter {
     pub replays: u32,
     pub dead_lettered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The hook the event stems from (`GET /events/<id>`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_event_id: Option<String>,
 }
 
 impl From<&DeliveryJob> for DeadLetter {
@@ -87,6 +95,7 @@ impl From<&DeliveryJob> for DeadLetter {
             replays: j.replays,
             dead_lettered_at: j.dead_lettered_at,
             last_error: j.last_error.clone(),
+            inbound_event_id: j.event.event_id.clone(),
         }
     }
 }
@@ -125,11 +134,17 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Repl
 }
 
 /// Walks the queue once, hiding every message it receives; `take` decides
-/// per readable job whether to consume it (the message is then deleted).
-/// Everything not taken is made visible again before returning, also on error.
-async fn pass<F, Fut>(dlq: &dyn Queue, mut take: F) -> Result<ReplayReport, ReplayError>
+/// per readable message (a `T`: a delivery job, or for the handler's
+/// dead-letter queue a hook) whether to consume it (the message is then
+/// deleted). Everything not taken is made visible again before returning,
+/// also on error.
+pub(crate) async fn pass<T, F, Fut>(
+    dlq: &dyn Queue,
+    mut take: F,
+) -> Result<ReplayReport, ReplayError>
 where
-    F: FnMut(DeliveryJob) -> Fut,
+    T: serde::de::DeserializeOwned,
+    F: FnMut(T) -> Fut,
     Fut: std::future::Future<Output = Result<bool, ReplayError>>,
 {
     let mut report = ReplayReport::default();
@@ -149,7 +164,7 @@ where
             }
             seen += batch.len();
             for m in batch {
-                match serde_json::from_str::<DeliveryJob>(&m.body) {
+                match serde_json::from_str::<T>(&m.body) {
                     Ok(job) => {
                         if take(job).await? {
                             dlq.delete(&m.receipt).await?;
@@ -200,7 +215,7 @@ pub async fn replay(
     filter: &ReplayFilter,
     now: DateTime<Utc>,
 ) -> Result<ReplayReport, ReplayError> {
-    let report = pass(backend.delivery_dlq.as_ref(), |job| async move {
+    let report = pass(backend.delivery_dlq.as_ref(), |job: DeliveryJob| async move {
         if !filter.matches(&job) {
             return Ok(false);
         }

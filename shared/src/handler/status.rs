@@ -176,16 +176,18 @@ impl Status {
     ) -> Result<bool, ActionError> {
         let unix = now.timestamp();
         self.record.updated_at = event::timestamp(now);
-        let received = DateTime::parse_from_rfc3339(&self.record.received_at)
-            .map(|t| t.timestamp())
-            .unwrap_or(unix);
+        let received_at = DateTime::parse_from_rfc3339(&self.record.received_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now);
+        let received = received_at.timestamp();
         let value = serde_json::to_value(StatusItem {
             record: self.record.clone(),
             progress: self.progress.clone(),
         })
         .expect("status serializes");
         let item = Item::new(self.record.event_id.clone(), SORT_KEY, value)
-            .expires_at(received.max(unix) + EVENT_RECORD_TTL_SECS);
+            .expires_at(received.max(unix) + EVENT_RECORD_TTL_SECS)
+            .index_key(event::status_index_key(&self.record.event_id, received_at));
         let written = store
             .put_if_version(Table::Events, item, self.version, unix)
             .await

@@ -31,6 +31,7 @@ fn status_item(ev: &InboundEvent) -> Item {
     let record = EventRecord::queued(ev, ev.received_at);
     let value = serde_json::to_value(&record).expect("record serializes");
     Item::new(ev.event_id.clone(), event::STATUS_SORT_KEY, value)
+        .index_key(event::status_index_key(&ev.event_id, ev.received_at))
 }
 
 /// `ev` as the earlier request whose claim this is kept it: the same hook

@@ -1,0 +1,185 @@
+//! The web console at `/console`: a page and its script and styles,
+//! embedded in the binary, that show events, sessions, deliveries, dead
+//! letters and the config through the admin JSON routes, live over
+//! server-sent events (`/console/stream`).
+//!
+//! The page itself holds no data and is open to anyone; everything it
+//! shows comes from admin routes, which take the secret or the console's
+//! session cookie (see [`auth`]).
+
+pub mod auth;
+pub mod config;
+mod stream;
+
+pub use stream::close_all as close_streams;
+
+use super::extract::{Body, Peer};
+use super::AppState;
+use crate::refusal::Refusal;
+use axum::extract::{Request, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::json;
+
+/// What the page may load and talk to: itself only.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+const ICON_SVG: &str = include_str!("assets/icon.svg");
+
+/// The console's routes; the router merges them beside the API.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let admin = Router::new()
+        .route("/console/stream", get(stream::events))
+        .route("/config", get(config::show))
+        .route_layer(middleware::from_fn_with_state(state, super::admin_only));
+    Router::new()
+        .route("/console", get(page))
+        .route("/console/", get(page))
+        .route(
+            "/console/app.js",
+            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/console/app.css",
+            get(|| asset(APP_CSS, "text/css; charset=utf-8")),
+        )
+        .route(
+            "/console/icon.svg",
+            get(|| asset(ICON_SVG, "image/svg+xml")),
+        )
+        .route("/console/session", get(session))
+        .route("/console/login", post(login))
+        .route("/console/logout", post(logout))
+        .merge(admin)
+}
+
+fn hardened(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn page() -> Response {
+    let mut r = asset(INDEX_HTML, "text/html; charset=utf-8").await;
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    hardened(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// `GET /console/session`: whether this browser may use the console, the
+/// CSRF token its state-changing requests send, and the secret header's
+/// name (for the test-hook form). Never the secret.
+async fn session(
+    State(ingress): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+) -> Response {
+    let incoming = &ingress.config.config.webhooks.incoming;
+    let keys = auth::Keys::new(incoming.secret.as_ref());
+    let now = ingress.clock.now().timestamp();
+    let (authenticated, csrf) = match (&incoming.secret, auth::cookie(&headers)) {
+        (Some(_), Some(token)) if keys.check(token, now).is_ok() => (true, Some(keys.csrf(token))),
+        (Some(_), _) => (false, None),
+        (None, _) => (
+            ingress
+                .authorize_admin(&headers, peer, "/console/session")
+                .await
+                .is_ok(),
+            None,
+        ),
+    };
+    let body = json!({
+        "ok": true,
+        "authenticated": authenticated,
+        "csrf": csrf,
+        "loginRequired": incoming.secret.is_some(),
+        "secretHeader": incoming.secret_header,
+    });
+    no_store(Json(body).into_response())
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `POST /console/login` with a form `secret=…`: checked like the admin
+/// header (constant time, counted against the failed-authentication
+/// limit), then a session cookie. The answer carries the CSRF token.
+async fn login(
+    State(ingress): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response, Refusal> {
+    auth::same_origin(&headers, &Method::POST)?;
+    let incoming = &ingress.config.config.webhooks.incoming;
+    let typed: String = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "secret")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let mut presented = headers.clone();
+    presented.remove(header::AUTHORIZATION);
+    let value = HeaderValue::from_str(&typed)
+        .map_err(|_| Refusal::BadRequest("the secret holds characters no header can".into()))?;
+    let name = http::HeaderName::from_bytes(incoming.secret_header.as_bytes())
+        .map_err(|_| Refusal::BadRequest("secretHeader is not a header name".into()))?;
+    presented.insert(name, value);
+    ingress
+        .authorize_admin(&presented, peer, "/console/login")
+        .await?;
+    let Some(secret) = &incoming.secret else {
+        return Ok(no_store(
+            Json(json!({ "ok": true, "csrf": null })).into_response(),
+        ));
+    };
+    let keys = auth::Keys::new(Some(secret));
+    let token = keys.issue(ingress.clock.now().timestamp());
+    let mut r = Json(json!({ "ok": true, "csrf": keys.csrf(&token) })).into_response();
+    let cookie = HeaderValue::from_str(&auth::set_cookie(Some(&token), &headers))
+        .expect("a token is header-safe");
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(no_store(r))
+}
+
+/// `POST /console/logout`: clears the cookie (with the session's CSRF
+/// token, so another site cannot log a user out).
+async fn logout(State(ingress): State<AppState>, req: Request) -> Result<Response, Refusal> {
+    let headers = req.headers().clone();
+    auth::same_origin(&headers, &Method::POST)?;
+    let keys = auth::Keys::new(ingress.config.config.webhooks.incoming.secret.as_ref());
+    let now = ingress.clock.now().timestamp();
+    if let Some(token) = auth::cookie(&headers).filter(|t| keys.check(t, now).is_ok()) {
+        auth::csrf_ok(&keys, token, &headers, &Method::POST)?;
+    }
+    let mut r = (StatusCode::OK, Json(json!({ "ok": true }))).into_response();
+    let cookie = HeaderValue::from_str(&auth::set_cookie(None, &headers))
+        .expect("a cleared cookie is header-safe");
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(no_store(r))
+}

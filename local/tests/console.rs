@@ -448,6 +448,7 @@ async fn put_record(store: &dyn Store, i: usize, hook: &str, now: chrono::DateTi
         result: None,
         error: None,
         request: None,
+        rendered: None,
     };
     let item = Item::new(
         id.clone(),

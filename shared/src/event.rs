@@ -204,6 +204,29 @@ pub struct EventRecord {
     /// record stays far below DynamoDB's item limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<ReceivedRequest>,
+    /// The text the handler's template rendered (what the channel or the
+    /// agent got), cut to [`RENDERED_KEPT`] bytes; written with the first
+    /// progress the handler saves, so it costs no store operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<String>,
+}
+
+/// Bytes of a rendered template a status record keeps.
+pub const RENDERED_KEPT: usize = 4 * 1024;
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+///
+/// ```
+/// assert_eq!(clawhooks::event::cut("héllo", 2), "h");
+/// assert_eq!(clawhooks::event::cut("héllo", 3), "hé");
+/// assert_eq!(clawhooks::event::cut("hi", 10), "hi");
+/// ```
+pub fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Bytes of a hook's body its status record keeps.
@@ -233,11 +256,7 @@ impl ReceivedRequest {
         };
         let body_truncated = body.len() > REQUEST_BODY_KEPT;
         if body_truncated {
-            let mut cut = REQUEST_BODY_KEPT;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
+            body.truncate(cut(&body, REQUEST_BODY_KEPT).len());
         }
         ReceivedRequest {
             source_ip: ev.source_ip.clone(),
@@ -267,6 +286,7 @@ impl EventRecord {
             result: None,
             error: None,
             request: Some(ReceivedRequest::of(ev)),
+            rendered: None,
         }
     }
 }

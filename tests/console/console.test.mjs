@@ -191,11 +191,12 @@ try {
   const result = await page.textContent("#result");
   assert.ok(channel.got.some((r) => r.body.includes("DiskFull")), "the channel got the message");
   assert.match(result, /team|slack|message/i, "the result names what the action did: " + result);
+  assert.match(await page.textContent("#rendered"), /DiskFull/, "the rendered template is shown");
   const received = await page.textContent("main");
   assert.ok(received.includes("/var at 97%"), "the received body is shown");
   assert.ok(!received.includes(SECRET), "the secret header is not shown");
   await shot("03-event");
-  passed("an event shows the action's result and the received body, without the secret");
+  passed("an event shows the rendered template, the action's result and the received body, without the secret");
 
   // The subscription's sink failed: a dead letter; make the sink work and replay it.
   await eventually("a dead letter", async () => (await admin("/dlq")).count >= 1, 30000);

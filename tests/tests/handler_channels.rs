@@ -40,6 +40,10 @@ async fn slack_incoming_webhook() {
     let status = h.status(&a.event_id()).await;
     assert_eq!(status["status"], "done");
     assert_eq!(status["result"]["messageId"], Value::Null);
+    assert_eq!(
+        status["rendered"], "DiskFull: /var at 97%",
+        "what the template made"
+    );
 }
 
 #[tokio::test]

@@ -105,6 +105,10 @@ impl HandlerStage {
             .as_deref()
             .and_then(|id| self.config.handler_by_id(id));
         let prepared = context::prepare(&self.config, handler, ev, now);
+        if handler.is_some() && status.record.rendered.is_none() {
+            let rendered = event::cut(&prepared.text, event::RENDERED_KEPT);
+            status.record.rendered = Some(rendered.to_string());
+        }
 
         let mut joined = None;
         let started = std::time::Instant::now();

@@ -308,6 +308,7 @@ async function eventPage(id) {
 
 function resultCard(e) {
   const card = h("div", { class: "card", id: "result" }, h("h2", {}, "What the action did"));
+  if (e.rendered) card.append(h("h2", {}, "Rendered template"), h("pre", { id: "rendered" }, e.rendered));
   if (e.error) card.append(h("p", { class: "error" }, e.error));
   const r = e.result;
   if (r === undefined || r === null) {

@@ -221,6 +221,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             max_receive_count: args.max_receive_count,
         })
     };
+    let backend =
+        clawhooks::adapters::wanted_events::only_wanted(backend, &cfg.config.webhooks.outgoing);
     let http: Arc<dyn clawhooks::ports::HttpSender> = Arc::new(
         clawhooks::adapters::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
     );

@@ -291,6 +291,9 @@ impl EventRecord {
     }
 }
 
+/// The message attribute that names a queued lifecycle event's type.
+pub const TYPE_ATTRIBUTE: &str = "type";
+
 /// Puts a lifecycle event on the events queue, grouped by session so one
 /// session's events reach egress in the order they happened.
 pub async fn emit(
@@ -299,7 +302,7 @@ pub async fn emit(
 ) -> Result<(), crate::ports::QueueError> {
     let msg = crate::ports::NewMessage::new(serde_json::to_string(ev).expect("event serializes"))
         .group(ev.session.clone())
-        .attribute("type", ev.kind.as_str());
+        .attribute(TYPE_ATTRIBUTE, ev.kind.as_str());
     let msg = crate::ports::NewMessage {
         dedup_id: Some(ev.id.clone()),
         ..msg

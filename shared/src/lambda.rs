@@ -125,7 +125,10 @@ impl Init {
             tracing::warn!("config: {w}");
         }
         let config = Arc::new(config);
-        let backend = crate::aws::connect(&clients, &env)?;
+        let backend = crate::adapters::wanted_events::only_wanted(
+            crate::aws::connect(&clients, &env)?,
+            &config.config.webhooks.outgoing,
+        );
         Ok(Init {
             config,
             clients,

@@ -5,3 +5,4 @@ pub mod counting;
 pub mod http;
 pub mod intake;
 pub mod ssrf;
+pub mod wanted_events;

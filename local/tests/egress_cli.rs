@@ -8,7 +8,7 @@ use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::{self, LifecycleEvent, Message};
 use clawhooks::ports::{Backend, SystemClock};
 use clawhooks::worker::process_one;
-use clawhooks_e2e::{Recorder, Reply};
+use clawhooks_e2e::{wait, Recorder, Reply};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -207,7 +207,7 @@ async fn serve_delivers_lifecycle_events_to_outgoing_webhooks() {
     event::emit(backend.events_queue.as_ref(), &ev)
         .await
         .unwrap();
-    let got = sink.wait_for(1, Duration::from_secs(20)).await;
+    let got = sink.wait_for(1, wait::SETTLE).await;
     drop(server);
     assert_eq!(got[0].path, "/events");
     assert_eq!(got[0].json()["id"], serde_json::json!(ev.id));
@@ -266,7 +266,7 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
         .await
         .unwrap();
     assert!(posted.status().is_success(), "{}", posted.status());
-    let got = sink.wait_for(1, Duration::from_secs(20)).await;
+    let got = sink.wait_for(1, wait::SETTLE).await;
     let body = got[0].json();
     assert_eq!(body["type"], serde_json::json!("message_received"));
     assert!(
@@ -277,23 +277,26 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
     assert_eq!(got[0].header("webhook-id"), Some(id.as_str()));
 
     // The delivery log over HTTP, behind the admin secret. The log write
-    // follows the sink's answer, so give it a moment.
-    let mut log = serde_json::Value::Null;
-    for _ in 0..50 {
-        log = client
+    // follows the sink's answer: wait until it says what is asserted below.
+    let read_log = || async {
+        let log: serde_json::Value = client
             .get(format!("{base}/deliveries?event={id}"))
             .header("X-Webhook-Secret", "your-secret")
             .send()
             .await
-            .unwrap()
+            .map_err(|e| e.to_string())?
             .json()
             .await
-            .unwrap();
-        if log["attempts"].as_array().is_some_and(|a| !a.is_empty()) {
-            break;
+            .map_err(|e| e.to_string())?;
+        let logged = log["attempts"].as_array().is_some_and(|a| !a.is_empty())
+            && log["subscriptions"][0]["outcome"] == "delivered";
+        if logged {
+            Ok(log)
+        } else {
+            Err(log.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    let log = wait::until("the delivery logged", wait::SETTLE, read_log).await;
     assert_eq!(
         log["subscriptions"][0]["subscription"],
         serde_json::json!("slack-notify")

@@ -8,11 +8,10 @@
 mod common;
 
 use clawhooks::config;
-use clawhooks_e2e::{Recorder, Reply};
+use clawhooks_e2e::{wait, Recorder, Reply};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 const SECRET: &str = "metrics-test-secret";
 
@@ -48,61 +47,68 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     assert_eq!(post("d", "wrong").await.unwrap().status(), 401);
     let get = client.get(format!("{base}/webhook/notify")).send().await;
     assert_eq!(get.unwrap().status(), 405);
-    chat.wait_for(3, Duration::from_secs(20)).await;
-    sink.wait_for(3, Duration::from_secs(20)).await;
+    chat.wait_for(3, wait::SETTLE).await;
+    sink.wait_for(3, wait::SETTLE).await;
 
     // Without the secret: refused like every admin route.
     let anon = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(anon.status(), 401);
 
-    // The handler and egress count after their work is logged: wait for it.
-    let mut text = String::new();
-    for _ in 0..100 {
+    // The handler and egress count after their work is logged, and the
+    // handler deletes its queue message after it counts the run: wait until
+    // every value asserted below holds, not for one signal among them.
+    let scrape = || async {
         let r = client
             .get(format!("{base}/metrics"))
             .bearer_auth(SECRET)
             .send()
             .await
-            .unwrap();
+            .map_err(|e| e.to_string())?;
         assert_eq!(r.status(), 200);
         assert!(r.headers()["content-type"]
             .to_str()
             .unwrap()
             .starts_with("text/plain; version=0.0.4"));
-        text = r.text().await.unwrap();
-        let m = samples(&text);
-        let runs = m.get(r#"clawhooks_handler_runs_total{action="send_message",outcome="done"}"#);
-        let failed = m.get(r#"clawhooks_deliveries_total{subscription="flaky",outcome="failed"}"#);
-        if runs == Some(&3.0) && failed == Some(&3.0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let text = r.text().await.map_err(|e| e.to_string())?;
+        check(&text).map_err(|e| format!("{e}\n{text}"))?;
+        Ok(text)
+    };
+    let text = wait::until("the metrics of the traffic sent", wait::SETTLE, scrape).await;
     running.shutdown().await;
-    let m = samples(&text);
-    let value = |key: &str| *m.get(key).unwrap_or_else(|| panic!("no {key} in:\n{text}"));
-    assert_eq!(value(r#"clawhooks_hooks_total{outcome="accepted"}"#), 3.0);
-    assert_eq!(value(r#"clawhooks_hooks_total{outcome="duplicate"}"#), 1.0);
-    assert_eq!(value(r#"clawhooks_hooks_total{outcome="401"}"#), 1.0);
-    assert_eq!(value(r#"clawhooks_hooks_total{outcome="405"}"#), 1.0);
-    assert_eq!(value("clawhooks_accept_seconds_count"), 6.0);
-    assert_eq!(
-        value(r#"clawhooks_handler_runs_total{action="send_message",outcome="done"}"#),
-        3.0
-    );
-    assert_eq!(value("clawhooks_handle_seconds_count"), 3.0);
-    assert_eq!(
-        value(r#"clawhooks_deliveries_total{subscription="flaky",outcome="failed"}"#),
-        3.0
-    );
-    assert_eq!(
-        value(r#"clawhooks_deliver_seconds_count{subscription="flaky"}"#),
-        3.0
-    );
     assert!(
-        text.contains(r#"clawhooks_accept_seconds_bucket{le="0.005"}"#),
+        text.contains("# TYPE clawhooks_hooks_total counter"),
         "{text}"
     );
+    assert!(!text.contains(SECRET));
+}
+
+/// Every value the traffic above must leave in the scrape, or the first
+/// that differs.
+fn check(text: &str) -> Result<(), String> {
+    let m = samples(text);
+    let expect = |key: &str, want: f64| match m.get(key) {
+        Some(v) if *v == want => Ok(()),
+        Some(v) => Err(format!("{key} = {v}, want {want}")),
+        None => Err(format!("no {key}")),
+    };
+    expect(r#"clawhooks_hooks_total{outcome="accepted"}"#, 3.0)?;
+    expect(r#"clawhooks_hooks_total{outcome="duplicate"}"#, 1.0)?;
+    expect(r#"clawhooks_hooks_total{outcome="401"}"#, 1.0)?;
+    expect(r#"clawhooks_hooks_total{outcome="405"}"#, 1.0)?;
+    expect("clawhooks_accept_seconds_count", 6.0)?;
+    expect(
+        r#"clawhooks_handler_runs_total{action="send_message",outcome="done"}"#,
+        3.0,
+    )?;
+    expect("clawhooks_handle_seconds_count", 3.0)?;
+    expect(
+        r#"clawhooks_deliveries_total{subscription="flaky",outcome="failed"}"#,
+        3.0,
+    )?;
+    expect(r#"clawhooks_deliver_seconds_count{subscription="flaky"}"#, 3.0)?;
+    if !text.contains(r#"clawhooks_accept_seconds_bucket{le="0.005"}"#) {
+        return Err("no accept bucket le=0.005".into());
+    }
     // Every queue has a depth gauge; the handler queue is drained.
     for q in [
         "handler",
@@ -112,17 +118,12 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
         "delivery",
         "delivery_dlq",
     ] {
-        assert!(
-            m.contains_key(&format!(r#"clawhooks_queue_depth{{queue="{q}"}}"#)),
-            "{q}: {text}"
-        );
+        let key = format!(r#"clawhooks_queue_depth{{queue="{q}"}}"#);
+        if !m.contains_key(&key) {
+            return Err(format!("no {key}"));
+        }
     }
-    assert_eq!(value(r#"clawhooks_queue_depth{queue="handler"}"#), 0.0);
-    assert!(
-        text.contains("# TYPE clawhooks_hooks_total counter"),
-        "{text}"
-    );
-    assert!(!text.contains(SECRET));
+    expect(r#"clawhooks_queue_depth{queue="handler"}"#, 0.0)
 }
 
 /// `name{labels} value` lines, keyed by everything before the value.

@@ -6,6 +6,7 @@ use clawhooks::event::InboundEvent;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use clawhooks_e2e::wait::SETTLE;
 use std::time::Duration;
 
 struct Spawned {
@@ -103,14 +104,15 @@ async fn a_log_file_is_plain_text_with_fields_as_values() {
     let mut server = spawn_logging(&config, &db, &[]);
     post_many(&client, &server.base, 1).await;
     let log_path = db.with_extension("log");
-    let mut log = String::new();
-    for _ in 0..100 {
-        log = std::fs::read_to_string(&log_path).unwrap();
-        if log.contains(" done") {
-            break;
+    let log = clawhooks_e2e::wait::until_sync("the hook logged as done", SETTLE, || {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        if log.contains(" done") && log.contains("handler=\"durable\"") {
+            Ok(log)
+        } else {
+            Err(log)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     assert!(log.contains("handler=\"durable\""), "{log}");

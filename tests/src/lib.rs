@@ -8,6 +8,7 @@ pub mod logs;
 pub mod process;
 pub mod recorder;
 pub mod signature;
+pub mod wait;
 
 pub use recorder::{Recorded, Recorder, Reply};
 

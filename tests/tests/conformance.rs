@@ -143,11 +143,11 @@ async fn receive_now(q: &dyn Queue, max: usize, visibility: Duration) -> Vec<Rec
     q.receive(max, visibility, Duration::ZERO).await.unwrap()
 }
 
-/// Receives until `n` messages came or 5 s passed (for the emulators'
-/// asynchronous moves, such as a redrive).
+/// Receives until `n` messages came or 30 s passed (for the emulators'
+/// asynchronous moves, such as a redrive, on a loaded machine).
 async fn receive_n(q: &dyn Queue, n: usize, visibility: Duration) -> Vec<Received> {
     let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while got.len() < n && tokio::time::Instant::now() < deadline {
         got.extend(receive_now(q, n - got.len(), visibility).await);
         if got.len() < n {
@@ -157,7 +157,10 @@ async fn receive_n(q: &dyn Queue, n: usize, visibility: Duration) -> Vec<Receive
     got
 }
 
-const SEC: Duration = Duration::from_secs(1);
+/// A visibility timeout or delay that must still be running when the test
+/// looks again a moment later: on the emulator that moment is real time,
+/// which a loaded machine can stretch past a second.
+const SHORT: Duration = Duration::from_secs(4);
 const LONG: Duration = Duration::from_secs(60);
 
 async fn visibility_timeout_and_receive_count(f: &dyn Fixture) {
@@ -165,18 +168,18 @@ async fn visibility_timeout_and_receive_count(f: &dyn Fixture) {
     let q = b.delivery_queue.as_ref();
     q.send(NewMessage::new("hello")).await.unwrap();
 
-    let first = receive_n(q, 1, SEC).await;
+    let first = receive_n(q, 1, SHORT).await;
     assert_eq!(first.len(), 1);
     assert_eq!(
         (first[0].body.as_str(), first[0].receive_count),
         ("hello", 1)
     );
     assert!(
-        receive_now(q, 10, SEC).await.is_empty(),
+        receive_now(q, 10, SHORT).await.is_empty(),
         "hidden while its visibility timeout runs"
     );
 
-    f.pass(Duration::from_millis(1600)).await;
+    f.pass(SHORT + Duration::from_millis(600)).await;
     let second = receive_n(q, 1, LONG).await;
     assert_eq!(second.len(), 1, "shown again once the timeout lapsed");
     assert_eq!(second[0].message_id, first[0].message_id);
@@ -303,7 +306,7 @@ async fn fifo_dedup_id_drops_a_repeat(f: &dyn Fixture) {
 async fn delays_hold_a_message_back(f: &dyn Fixture) {
     let b = f.backend().await;
     let q = b.delivery_queue.as_ref();
-    q.send(NewMessage::new("later").delay(2 * SEC))
+    q.send(NewMessage::new("later").delay(SHORT))
         .await
         .unwrap();
     q.send(NewMessage::new("now")).await.unwrap();
@@ -314,7 +317,7 @@ async fn delays_hold_a_message_back(f: &dyn Fixture) {
         receive_now(q, 10, LONG).await.is_empty(),
         "the delayed one waits"
     );
-    f.pass(Duration::from_millis(2500)).await;
+    f.pass(SHORT + Duration::from_millis(500)).await;
     let later = receive_n(q, 1, LONG).await;
     assert_eq!(later.len(), 1, "shown once its delay passed");
     assert_eq!(later[0].body, "later");

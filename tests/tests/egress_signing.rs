@@ -71,7 +71,7 @@ async fn header_mode_sends_the_secret_and_custom_headers_go_along() {
     }])));
     rig.emit(&lifecycle(EventType::MessageReceived, "x")).await;
     rig.drain().await;
-    let r = &sink.wait_for(1, std::time::Duration::from_secs(5)).await[0];
+    let r = &sink.wait_for(1, clawhooks_e2e::wait::SETTLE).await[0];
     assert_eq!(r.method, "PUT");
     assert_eq!(r.header("x-webhook-secret"), Some("shared-s3cret"));
     assert!(r.header("webhook-signature").is_none());

@@ -753,7 +753,7 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
         "the poison hook was tried {} times",
         at.poison.count()
     );
-    let good = at.good.wait_for(4, Duration::from_secs(30)).await;
+    let good = at.good.wait_for(4, Duration::from_secs(60)).await;
     assert_eq!(good.len(), 4, "every batch mate was forwarded once");
 
     first_request(

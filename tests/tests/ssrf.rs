@@ -66,7 +66,7 @@ async fn allow_private_opens_loopback() {
         .await
         .unwrap();
     assert_eq!(r.status, 200);
-    let got = rec.wait_for(2, Duration::from_secs(5)).await;
+    let got = rec.wait_for(2, clawhooks_e2e::wait::SETTLE).await;
     assert_eq!(got[0].path, "/a");
     assert_eq!(got[1].path, "/b");
     assert_eq!(got[1].json()["hello"], "world");

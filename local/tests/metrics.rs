@@ -105,7 +105,10 @@ fn check(text: &str) -> Result<(), String> {
         r#"clawhooks_deliveries_total{subscription="flaky",outcome="failed"}"#,
         3.0,
     )?;
-    expect(r#"clawhooks_deliver_seconds_count{subscription="flaky"}"#, 3.0)?;
+    expect(
+        r#"clawhooks_deliver_seconds_count{subscription="flaky"}"#,
+        3.0,
+    )?;
     if !text.contains(r#"clawhooks_accept_seconds_bucket{le="0.005"}"#) {
         return Err("no accept bucket le=0.005".into());
     }

@@ -3,10 +3,10 @@
 
 use clawhooks::embedded::{Embedded, QueueOptions};
 use clawhooks::event::InboundEvent;
+use clawhooks_e2e::wait::SETTLE;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use clawhooks_e2e::wait::SETTLE;
 use std::time::Duration;
 
 struct Spawned {

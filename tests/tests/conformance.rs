@@ -306,9 +306,7 @@ async fn fifo_dedup_id_drops_a_repeat(f: &dyn Fixture) {
 async fn delays_hold_a_message_back(f: &dyn Fixture) {
     let b = f.backend().await;
     let q = b.delivery_queue.as_ref();
-    q.send(NewMessage::new("later").delay(SHORT))
-        .await
-        .unwrap();
+    q.send(NewMessage::new("later").delay(SHORT)).await.unwrap();
     q.send(NewMessage::new("now")).await.unwrap();
     let first = receive_n(q, 1, LONG).await;
     assert_eq!(first.len(), 1);

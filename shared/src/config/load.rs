@@ -674,4 +674,26 @@ mod tests {
             serde_json::json!({"webhooks":{"handlers":[{"id":"alerts","sessionMode":"persistent","path":"/alerts"},{"id":"gh"}],"incoming":{"port":1,"secret":"x"}}})
         );
     }
+
+    #[test]
+    fn a_channel_missing_what_its_kind_needs_fails_to_load() {
+        let chans = r##"{"webhooks":{"channels":{
+            "d":{"type":"discord","channelId":"1"},
+            "s":{"type":"slack"},
+            "t":{"type":"telegram","channelId":"42"},
+            "w":{"type":"webhook"},
+            "l":{"type":"log","url":"https://chat.example","botToken":"x"},
+            "ok":{"type":"log","peers":{"ops":"#ops"},"maxLength":100}}}}"##;
+        assert_eq!(
+            errors(chans),
+            [
+                "webhooks.channels.d: a discord channel needs webhookUrl or botToken",
+                "webhooks.channels.l.botToken: a log channel writes to the server log and sends no request: remove this key",
+                "webhooks.channels.l.url: a log channel writes to the server log and sends no request: remove this key",
+                "webhooks.channels.s: a slack channel needs webhookUrl or botToken",
+                "webhooks.channels.t: a telegram channel needs botToken",
+                "webhooks.channels.w: a webhook channel needs url",
+            ]
+        );
+    }
 }

@@ -451,6 +451,8 @@ pub enum ChannelKind {
     Slack,
     Telegram,
     Webhook,
+    /// The server's own log: for a setup with no chat service.
+    Log,
 }
 
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]

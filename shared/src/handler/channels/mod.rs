@@ -1,5 +1,6 @@
-//! Channel adapters for `send_message`: Discord, Slack, Telegram and a
-//! generic JSON webhook, configured under `webhooks.channels`.
+//! Channel adapters for `send_message`: Discord, Slack, Telegram, a
+//! generic JSON webhook, and the server's own log, configured under
+//! `webhooks.channels`.
 //!
 //! Each service is a pair of pure functions (build the request for one
 //! message, read the message id from the answer); [`post`] is the only
@@ -7,6 +8,7 @@
 //! point it at a recording server and self-hosted setups at a proxy.
 
 pub mod discord;
+pub mod log;
 pub mod slack;
 pub mod split;
 pub mod telegram;
@@ -37,6 +39,7 @@ pub fn limit(cfg: &Channel) -> Option<usize> {
         ChannelKind::Slack => Some(4000),
         ChannelKind::Telegram => Some(4096),
         ChannelKind::Webhook => None,
+        ChannelKind::Log => Some(log::LIMIT),
     })
 }
 
@@ -54,6 +57,10 @@ pub fn request(cfg: &Channel, post: &Post<'_>) -> Result<HttpRequest, ActionErro
         ChannelKind::Slack => slack::request(cfg, post),
         ChannelKind::Telegram => telegram::request(cfg, post),
         ChannelKind::Webhook => webhook::request(cfg, post),
+        ChannelKind::Log => Err(ActionError::permanent(
+            "channel",
+            format!("{:?} is a log channel: it sends no request", post.channel),
+        )),
     }
 }
 
@@ -65,6 +72,7 @@ pub fn message_id(cfg: &Channel, resp: &HttpResponse) -> Result<Option<String>, 
         ChannelKind::Slack => slack::message_id(resp),
         ChannelKind::Telegram => Ok(telegram::message_id(resp)),
         ChannelKind::Webhook => Ok(webhook::message_id(resp)),
+        ChannelKind::Log => Ok(None),
     }
 }
 
@@ -75,6 +83,9 @@ pub async fn post(
     cfg: &Channel,
     post: &Post<'_>,
 ) -> Result<Option<String>, ActionError> {
+    if cfg.kind == ChannelKind::Log {
+        return Ok(log::write(cfg, post));
+    }
     let what = format!("{} channel {:?}", kind_name(cfg.kind), post.channel);
     let resp = send_checked(http, clock, "channel", &what, request(cfg, post)?).await?;
     message_id(cfg, &resp)
@@ -86,6 +97,7 @@ pub fn kind_name(kind: ChannelKind) -> &'static str {
         ChannelKind::Slack => "slack",
         ChannelKind::Telegram => "telegram",
         ChannelKind::Webhook => "webhook",
+        ChannelKind::Log => "log",
     }
 }
 

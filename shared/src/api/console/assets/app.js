@@ -489,7 +489,7 @@ async function configPage() {
     warnings.length ? h("ul", { class: "warnings" }, warnings.map((x) => h("li", {}, pill("warning", "warn"), " ", h("span", { class: "mono" }, x.path), ": ", x.message)))
       : h("p", {}, pill("no warnings", "done"))));
   const handlers = (w.handlers || []).map((x) => h("tr", {},
-    cell("Id", h("span", { class: "mono" }, x.id)), cell("Path", h("span", { class: "mono" }, "/webhook/" + (x.path || x.id))),
+    cell("Id", h("span", { class: "mono" }, x.id)), cell("Path", h("span", { class: "mono" }, "/webhook/" + (x.path || x.id).replace(/^\/+/, ""))),
     cell("Action", x.action), cell("Target", x.agentId || (x.target && x.target.channel) || (x.forward && x.forward.url) || "—"),
     cell("Session", x.sessionMode || "ephemeral"), cell("Enabled", x.enabled === false ? pill("off", "failed") : pill("on", "done"))));
   main().append(h("div", { class: "card flush" }, h("h2", { class: "pad" }, "Handlers"), table(["Id", "Path", "Action", "Target", "Session", "Enabled"], handlers, "No handlers.")));

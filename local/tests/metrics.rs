@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const SECRET: &str = "metrics-test-secret";
+/// The scraper's credential: the admin secret, never the hook secret.
+const ADMIN: &str = "metrics-test-admin-secret";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
@@ -22,6 +24,7 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     let sink = Recorder::start_with(Reply::status(500)).await;
     let cfg = json!({"webhooks": {
         "incoming": {"secret": SECRET},
+        "admin": {"secret": ADMIN},
         "network": {"allowPrivate": true},
         "channels": {"chat": {"type": "webhook", "url": chat.url("/in")}},
         "handlers": [{"id": "notify", "action": "send_message", "template": "n={{n}}",
@@ -51,16 +54,23 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     chat.wait_for(3, Duration::from_secs(20)).await;
     sink.wait_for(3, Duration::from_secs(20)).await;
 
-    // Without the secret: refused like every admin route.
+    // Without the admin secret (or with the hook secret): refused like
+    // every admin route.
     let anon = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(anon.status(), 401);
+    let hook_secret = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(SECRET)
+        .send()
+        .await;
+    assert_eq!(hook_secret.unwrap().status(), 401);
 
     // The handler and egress count after their work is logged: wait for it.
     let mut text = String::new();
     for _ in 0..100 {
         let r = client
             .get(format!("{base}/metrics"))
-            .bearer_auth(SECRET)
+            .bearer_auth(ADMIN)
             .send()
             .await
             .unwrap();
@@ -122,7 +132,7 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
         text.contains("# TYPE clawhooks_hooks_total counter"),
         "{text}"
     );
-    assert!(!text.contains(SECRET));
+    assert!(!text.contains(SECRET) && !text.contains(ADMIN));
 }
 
 /// `name{labels} value` lines, keyed by everything before the value.

@@ -1,8 +1,9 @@
-//! The console's session: a login with the admin secret gives a signed,
-//! expiring token in an HttpOnly, SameSite=Strict cookie, never the secret
-//! itself. The token is an HMAC under a key derived from the secret, so
-//! every Lambda instance that knows the secret accepts it without shared
-//! state, and changing the secret ends every session.
+//! The console's session: a sign-in with an admin secret
+//! (`webhooks.admin`) gives a signed, expiring token in an HttpOnly,
+//! SameSite=Strict cookie, never the secret itself. The token is an HMAC
+//! under a key derived from the admin secret it signed in with, so every
+//! Lambda instance that knows the secret accepts it without shared state,
+//! and removing that secret (rotation) ends its sessions.
 //!
 //! A state-changing request carried by the cookie must also send the
 //! session's CSRF token (an HMAC of the session token, which the page
@@ -11,6 +12,7 @@
 //! the cookie in this browser; a copied token stays valid until it
 //! expires ([`SESSION_SECS`]), as nothing is stored server-side.
 
+use crate::config::Admin;
 use crate::ingress::Ingress;
 use crate::refusal::Refusal;
 use crate::secret::Secret;
@@ -45,7 +47,7 @@ pub enum TokenError {
 pub struct Keys([u8; 32]);
 
 impl Keys {
-    /// Derived from the admin secret; with none configured (the console
+    /// Derived from one admin secret; with none configured (the console
     /// then works from loopback only, without a login) a key of this
     /// process, as no token is ever needed across processes.
     pub fn new(secret: Option<&Secret>) -> Self {
@@ -136,9 +138,14 @@ pub fn set_cookie(token: Option<&str>, headers: &HeaderMap) -> String {
 }
 
 /// A state-changing request from another site is refused whatever it
-/// carries: `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is not
-/// the `Host` the request was sent to.
-pub fn same_origin(headers: &HeaderMap, method: &Method) -> Result<(), Refusal> {
+/// carries: `Sec-Fetch-Site: cross-site`, or an `Origin` that is neither
+/// the `Host` the request was sent to nor `webhooks.admin.publicOrigin`
+/// (the origin browsers see when a proxy rewrites `Host`).
+pub fn same_origin(
+    headers: &HeaderMap,
+    method: &Method,
+    public_origin: Option<&str>,
+) -> Result<(), Refusal> {
     if method.is_safe() {
         return Ok(());
     }
@@ -150,7 +157,9 @@ pub fn same_origin(headers: &HeaderMap, method: &Method) -> Result<(), Refusal> 
     let cross_site = text("sec-fetch-site").is_some_and(|s| s == "cross-site");
     let foreign_origin = text("origin").is_some_and(|origin| {
         let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
-        text("host").is_none_or(|host| !authority.eq_ignore_ascii_case(host))
+        let public =
+            public_origin.is_some_and(|p| p.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        !public && text("host").is_none_or(|host| !authority.eq_ignore_ascii_case(host))
     });
     match cross_site || foreign_origin {
         true => Err(Refusal::Forbidden(
@@ -160,8 +169,22 @@ pub fn same_origin(headers: &HeaderMap, method: &Method) -> Result<(), Refusal> 
     }
 }
 
-/// The admin check of every admin route: the secret (header or bearer) as
-/// before, or else a valid console cookie with, on a state-changing
+/// The keys of the admin secret that signed `token` in, or why none did.
+pub fn session_keys(admin: &Admin, token: &str, now: i64) -> Result<Keys, TokenError> {
+    let mut error = TokenError::Forged;
+    for secret in admin.credentials() {
+        let keys = Keys::new(Some(secret));
+        match keys.check(token, now) {
+            Ok(()) => return Ok(keys),
+            Err(TokenError::Forged) => {}
+            Err(e) => error = e,
+        }
+    }
+    Err(error)
+}
+
+/// The admin check of every admin route: an admin secret as a bearer
+/// token, or else a valid console cookie with, on a state-changing
 /// request, its CSRF token. A bad cookie is refused without counting as a
 /// failed authentication (it cannot be guessed, and a stale one comes
 /// from an honest browser).
@@ -172,20 +195,18 @@ pub async fn authorize(
     peer: IpAddr,
     path: &str,
 ) -> Result<(), Refusal> {
-    same_origin(headers, method)?;
-    let incoming = &ingress.config.config.webhooks.incoming;
-    let sends_secret = headers.contains_key(incoming.secret_header.as_str())
-        || headers.contains_key(http::header::AUTHORIZATION);
-    if let (Some(secret), Some(token), false) = (&incoming.secret, cookie(headers), sends_secret) {
-        let keys = Keys::new(Some(secret));
+    let admin = &ingress.config.config.webhooks.admin;
+    same_origin(headers, method, admin.public_origin.as_deref())?;
+    let sends_bearer = headers.contains_key(http::header::AUTHORIZATION);
+    if let (true, Some(token), false) = (admin.has_secret(), cookie(headers), sends_bearer) {
         let now = ingress.clock.now().timestamp();
-        if let Err(e) = keys.check(token, now) {
-            tracing::info!(path, reason = %e, "refused: console session");
-            return Err(Refusal::Unauthenticated {
-                header: incoming.secret_header.clone(),
-            });
-        }
-        return csrf_ok(&keys, token, headers, method);
+        return match session_keys(admin, token, now) {
+            Ok(keys) => csrf_ok(&keys, token, headers, method),
+            Err(e) => {
+                tracing::info!(path = crate::ingress::bounded(path), reason = %e, "refused: console session");
+                Err(Refusal::AdminUnauthenticated)
+            }
+        };
     }
     ingress.authorize_admin(headers, peer, path).await
 }
@@ -234,6 +255,30 @@ mod tests {
     }
 
     #[test]
+    fn a_session_lives_as_long_as_the_admin_secret_it_signed_in_with() {
+        let both = Admin {
+            secret: Some(Secret::new("old")),
+            secrets: vec![Secret::new("new")],
+            ..Admin::default()
+        };
+        let token = keys("new").issue(0);
+        assert!(session_keys(&both, &token, 1).is_ok());
+        let rotated = Admin {
+            secret: Some(Secret::new("newer")),
+            secrets: vec![Secret::new("old")],
+            ..Admin::default()
+        };
+        assert_eq!(
+            session_keys(&rotated, &token, 1).err(),
+            Some(TokenError::Forged)
+        );
+        assert_eq!(
+            session_keys(&both, &token, SESSION_SECS).err(),
+            Some(TokenError::Expired)
+        );
+    }
+
+    #[test]
     fn each_session_has_its_own_csrf_token() {
         let k = keys("s3cret");
         let (a, b) = (k.issue(0), k.issue(0));
@@ -264,12 +309,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("host", "127.0.0.1:8080".parse().unwrap());
         h.insert("origin", "http://127.0.0.1:8080".parse().unwrap());
-        assert!(same_origin(&h, &Method::POST).is_ok());
+        assert!(same_origin(&h, &Method::POST, None).is_ok());
         h.insert("origin", "http://evil.example".parse().unwrap());
-        assert!(same_origin(&h, &Method::POST).is_err());
-        assert!(same_origin(&h, &Method::GET).is_ok());
+        assert!(same_origin(&h, &Method::POST, None).is_err());
+        assert!(same_origin(&h, &Method::GET, None).is_ok());
+        // Behind a proxy that rewrites Host, the public origin is ours.
+        h.insert("origin", "https://hooks.example.com".parse().unwrap());
+        assert!(same_origin(&h, &Method::POST, None).is_err());
+        assert!(same_origin(&h, &Method::POST, Some("https://hooks.example.com/")).is_ok());
+        assert!(same_origin(&h, &Method::POST, Some("https://other.example.com")).is_err());
         h.remove("origin");
         h.insert("sec-fetch-site", "cross-site".parse().unwrap());
-        assert!(same_origin(&h, &Method::DELETE).is_err());
+        assert!(same_origin(&h, &Method::DELETE, None).is_err());
     }
 }

@@ -4,8 +4,8 @@
 //! server-sent events (`/console/stream`).
 //!
 //! The page itself holds no data and is open to anyone; everything it
-//! shows comes from admin routes, which take the secret or the console's
-//! session cookie (see [`auth`]).
+//! shows comes from admin routes, which take an admin secret or the
+//! console's session cookie (see [`auth`]).
 
 pub mod auth;
 pub mod config;
@@ -91,33 +91,36 @@ async fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// `GET /console/session`: whether this browser may use the console, the
-/// CSRF token its state-changing requests send, and the secret header's
-/// name (for the test-hook form). Never the secret.
+/// CSRF token its state-changing requests send, and the hook secret
+/// header's name (for the test-hook form). Never a secret.
 async fn session(
     State(ingress): State<AppState>,
     Peer(peer): Peer,
     headers: HeaderMap,
 ) -> Response {
-    let incoming = &ingress.config.config.webhooks.incoming;
-    let keys = auth::Keys::new(incoming.secret.as_ref());
+    let webhooks = &ingress.config.config.webhooks;
+    let admin = &webhooks.admin;
     let now = ingress.clock.now().timestamp();
-    let (authenticated, csrf) = match (&incoming.secret, auth::cookie(&headers)) {
-        (Some(_), Some(token)) if keys.check(token, now).is_ok() => (true, Some(keys.csrf(token))),
-        (Some(_), _) => (false, None),
-        (None, _) => (
+    let (authenticated, csrf) = match auth::cookie(&headers) {
+        _ if !admin.has_secret() => (
             ingress
                 .authorize_admin(&headers, peer, "/console/session")
                 .await
                 .is_ok(),
             None,
         ),
+        Some(token) => match auth::session_keys(admin, token, now) {
+            Ok(keys) => (true, Some(keys.csrf(token))),
+            Err(_) => (false, None),
+        },
+        None => (false, None),
     };
     let body = json!({
         "ok": true,
         "authenticated": authenticated,
         "csrf": csrf,
-        "loginRequired": incoming.secret.is_some(),
-        "secretHeader": incoming.secret_header,
+        "loginRequired": admin.has_secret(),
+        "secretHeader": webhooks.incoming.secret_header,
     });
     no_store(Json(body).into_response())
 }
@@ -128,32 +131,33 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-/// `POST /console/login` with a form `secret=…`: checked like the admin
-/// header (constant time, counted against the failed-authentication
-/// limit), then a session cookie. The answer carries the CSRF token.
+/// `POST /console/login` with a form `secret=…`: an admin secret, checked
+/// like the bearer token (constant time, counted against the
+/// failed-authentication limit), then a session cookie bound to that
+/// secret. The answer carries the CSRF token.
 async fn login(
     State(ingress): State<AppState>,
     Peer(peer): Peer,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, Refusal> {
-    auth::same_origin(&headers, &Method::POST)?;
-    let incoming = &ingress.config.config.webhooks.incoming;
+    let admin = &ingress.config.config.webhooks.admin;
+    auth::same_origin(&headers, &Method::POST, admin.public_origin.as_deref())?;
     let typed: String = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "secret")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     let mut presented = headers.clone();
-    presented.remove(header::AUTHORIZATION);
-    let value = HeaderValue::from_str(&typed)
+    let value = HeaderValue::from_str(&format!("Bearer {typed}"))
         .map_err(|_| Refusal::BadRequest("the secret holds characters no header can".into()))?;
-    let name = http::HeaderName::from_bytes(incoming.secret_header.as_bytes())
-        .map_err(|_| Refusal::BadRequest("secretHeader is not a header name".into()))?;
-    presented.insert(name, value);
+    presented.insert(header::AUTHORIZATION, value);
     ingress
         .authorize_admin(&presented, peer, "/console/login")
         .await?;
-    let Some(secret) = &incoming.secret else {
+    let Some(secret) = crate::ingress::admin::credential(&presented, admin)
+        .ok()
+        .and_then(|i| admin.credentials().nth(i))
+    else {
         return Ok(no_store(
             Json(json!({ "ok": true, "csrf": null })).into_response(),
         ));
@@ -171,11 +175,13 @@ async fn login(
 /// token, so another site cannot log a user out).
 async fn logout(State(ingress): State<AppState>, req: Request) -> Result<Response, Refusal> {
     let headers = req.headers().clone();
-    auth::same_origin(&headers, &Method::POST)?;
-    let keys = auth::Keys::new(ingress.config.config.webhooks.incoming.secret.as_ref());
+    let admin = &ingress.config.config.webhooks.admin;
+    auth::same_origin(&headers, &Method::POST, admin.public_origin.as_deref())?;
     let now = ingress.clock.now().timestamp();
-    if let Some(token) = auth::cookie(&headers).filter(|t| keys.check(t, now).is_ok()) {
-        auth::csrf_ok(&keys, token, &headers, &Method::POST)?;
+    if let Some(token) = auth::cookie(&headers) {
+        if let Ok(keys) = auth::session_keys(admin, token, now) {
+            auth::csrf_ok(&keys, token, &headers, &Method::POST)?;
+        }
     }
     let mut r = (StatusCode::OK, Json(json!({ "ok": true }))).into_response();
     let cookie = HeaderValue::from_str(&auth::set_cookie(None, &headers))

@@ -134,6 +134,52 @@ async fn a_login_cookie_opens_the_admin_routes_and_state_changes_need_its_csrf_t
     s.stop().await;
 }
 
+/// Sign-out ends the session in the store, so a copy of its cookie stops
+/// working while other sessions go on; "sign out everywhere" ends them all
+/// and a new sign-in works.
+#[tokio::test]
+async fn sign_out_ends_the_session_server_side_and_everywhere_ends_them_all() {
+    let s = server(&config_json()).await;
+    let signed_in = || async {
+        let resp = login(&s, SECRET).await;
+        let cookie = cookie_of(&resp);
+        let (_, body, _) = answer(resp).await;
+        (cookie, body["csrf"].as_str().unwrap().to_string())
+    };
+    let status = |cookie: String| {
+        let req = s.client.get(s.url("/events")).header("cookie", cookie);
+        async move { req.send().await.unwrap().status() }
+    };
+    let post = |path: &str, cookie: &str, csrf: &str| {
+        s.client
+            .post(s.url(path))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+            .send()
+    };
+    let (a, a_csrf) = signed_in().await;
+    let (b, b_csrf) = signed_in().await;
+    assert_eq!(status(a.clone()).await, 200);
+    assert_eq!(
+        post("/console/logout", &a, &a_csrf).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        status(a.clone()).await,
+        401,
+        "a copy of the signed-out cookie"
+    );
+    assert_eq!(status(b.clone()).await, 200, "another session goes on");
+    let everywhere = post("/console/logout-everywhere", &b, &b_csrf)
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), 200);
+    assert_eq!(status(b).await, 401, "every session ended");
+    let (c, _) = signed_in().await;
+    assert_eq!(status(c).await, 200, "a new sign-in works");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn failed_logins_count_against_the_failed_authentication_limit() {
     let s = server(&config_json()).await;

@@ -1,16 +1,17 @@
 //! The console's session: a sign-in with an admin secret
 //! (`webhooks.admin`) gives a signed, expiring token in an HttpOnly,
 //! SameSite=Strict cookie, never the secret itself. The token is an HMAC
-//! under a key derived from the admin secret it signed in with, so every
-//! Lambda instance that knows the secret accepts it without shared state,
-//! and removing that secret (rotation) ends its sessions.
+//! under a key derived from the admin secret it signed in with and the
+//! console key kept in the store ([`super::keep`]): removing that secret
+//! (rotation) ends its sessions, and so does replacing the console key
+//! ("sign out everywhere"), on every instance at once.
 //!
 //! A state-changing request carried by the cookie must also send the
 //! session's CSRF token (an HMAC of the session token, which the page
 //! reads from `GET /console/session`) in `X-CSRF-Token`, and must not come
 //! from another origin (`Origin`, `Sec-Fetch-Site`). Logging out clears
-//! the cookie in this browser; a copied token stays valid until it
-//! expires ([`SESSION_SECS`]), as nothing is stored server-side.
+//! the cookie and records the session as signed out in the store, so a
+//! copied token stops working too.
 
 use crate::config::Admin;
 use crate::ingress::Ingress;
@@ -22,7 +23,6 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, Method};
 use sha2::Sha256;
 use std::net::IpAddr;
-use std::sync::OnceLock;
 
 /// The cookie's name.
 pub const COOKIE: &str = "clawhooks_console";
@@ -40,6 +40,8 @@ pub enum TokenError {
     Expired,
     #[error("session token not signed by this gateway's secret")]
     Forged,
+    #[error("session signed out")]
+    SignedOut,
 }
 
 /// The key session tokens are signed with.
@@ -47,14 +49,12 @@ pub enum TokenError {
 pub struct Keys([u8; 32]);
 
 impl Keys {
-    /// Derived from one admin secret; with none configured (the console
-    /// then works from loopback only, without a login) a key of this
-    /// process, as no token is ever needed across processes.
-    pub fn new(secret: Option<&Secret>) -> Self {
-        match secret {
-            Some(s) => Keys(mac(s.expose().as_bytes(), b"clawhooks console session v1")),
-            None => Keys(*process_key()),
-        }
+    /// The keys of a session signed in with `secret`, under the console
+    /// key of the store.
+    pub fn signed_in(secret: &Secret, console_key: &[u8]) -> Self {
+        let mut input = b"clawhooks console session v2\0".to_vec();
+        input.extend_from_slice(console_key);
+        Keys(mac(secret.expose().as_bytes(), &input))
     }
 
     /// A fresh token valid until `now + SESSION_SECS`.
@@ -70,13 +70,7 @@ impl Keys {
 
     pub fn check(&self, token: &str, now: i64) -> Result<(), TokenError> {
         let (body, sig) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let mut parts = body.split('.');
-        let (Some("v1"), Some(expiry), Some(_nonce), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let expiry: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+        let (expiry, _) = parts(token)?;
         let expected = URL_SAFE_NO_PAD.encode(mac(&self.0, body.as_bytes()));
         if !crate::ingress::auth::equal(sig.as_bytes(), expected.as_bytes()) {
             return Err(TokenError::Forged);
@@ -95,18 +89,23 @@ impl Keys {
     }
 }
 
+/// A token's expiry and nonce (which names it when it is signed out).
+pub fn parts(token: &str) -> Result<(i64, &str), TokenError> {
+    let (body, _) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let mut parts = body.split('.');
+    let (Some("v1"), Some(expiry), Some(nonce), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let expiry: i64 = expiry.parse().map_err(|_| TokenError::Malformed)?;
+    Ok((expiry, nonce))
+}
+
 fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(data);
     m.finalize().into_bytes().into()
-}
-
-fn process_key() -> &'static [u8; 32] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-        mac(a.as_bytes(), b.as_bytes())
-    })
 }
 
 /// The console cookie's value, if the request carries one.
@@ -169,11 +168,17 @@ pub fn same_origin(
     }
 }
 
-/// The keys of the admin secret that signed `token` in, or why none did.
-pub fn session_keys(admin: &Admin, token: &str, now: i64) -> Result<Keys, TokenError> {
+/// The keys of the admin secret that signed `token` in under
+/// `console_key`, or why none did.
+pub fn session_keys(
+    admin: &Admin,
+    console_key: &[u8],
+    token: &str,
+    now: i64,
+) -> Result<Keys, TokenError> {
     let mut error = TokenError::Forged;
     for secret in admin.credentials() {
-        let keys = Keys::new(Some(secret));
+        let keys = Keys::signed_in(secret, console_key);
         match keys.check(token, now) {
             Ok(()) => return Ok(keys),
             Err(TokenError::Forged) => {}
@@ -181,6 +186,28 @@ pub fn session_keys(admin: &Admin, token: &str, now: i64) -> Result<Keys, TokenE
         }
     }
     Err(error)
+}
+
+/// A console session's keys, checked against the store: its console key
+/// and whether it was signed out. `Ok(Err(_))` is a refused token; `Err`
+/// a store that did not answer.
+pub async fn session(ingress: &Ingress, token: &str) -> Result<Result<Keys, TokenError>, Refusal> {
+    let store = ingress.backend.store.as_ref();
+    let now = ingress.clock.now().timestamp();
+    let admin = &ingress.config.config.webhooks.admin;
+    let key = super::keep::console_key(store, now)
+        .await
+        .map_err(|e| Refusal::backend("reading the console key", e))?;
+    let keys = match session_keys(admin, &key, token, now) {
+        Ok(keys) => keys,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (_, nonce) = parts(token).expect("a checked token has its parts");
+    match super::keep::signed_out(store, nonce, now).await {
+        Ok(false) => Ok(Ok(keys)),
+        Ok(true) => Ok(Err(TokenError::SignedOut)),
+        Err(e) => Err(Refusal::backend("reading a console session", e)),
+    }
 }
 
 /// The admin check of every admin route: an admin secret as a bearer
@@ -199,8 +226,7 @@ pub async fn authorize(
     same_origin(headers, method, admin.public_origin.as_deref())?;
     let sends_bearer = headers.contains_key(http::header::AUTHORIZATION);
     if let (true, Some(token), false) = (admin.has_secret(), cookie(headers), sends_bearer) {
-        let now = ingress.clock.now().timestamp();
-        return match session_keys(admin, token, now) {
+        return match session(ingress, token).await? {
             Ok(keys) => csrf_ok(&keys, token, headers, method),
             Err(e) => {
                 tracing::info!(path = crate::ingress::bounded(path), reason = %e, "refused: console session");
@@ -238,7 +264,7 @@ mod tests {
     use super::*;
 
     fn keys(secret: &str) -> Keys {
-        Keys::new(Some(&Secret::new(secret.to_string())))
+        Keys::signed_in(&Secret::new(secret.to_string()), &[7u8; 32])
     }
 
     #[test]
@@ -261,19 +287,25 @@ mod tests {
             secrets: vec![Secret::new("new")],
             ..Admin::default()
         };
-        let token = keys("new").issue(0);
-        assert!(session_keys(&both, &token, 1).is_ok());
+        let console = [7u8; 32];
+        let token = Keys::signed_in(&Secret::new("new"), &console).issue(0);
+        assert!(session_keys(&both, &console, &token, 1).is_ok());
+        assert_eq!(
+            session_keys(&both, &[8u8; 32], &token, 1).err(),
+            Some(TokenError::Forged),
+            "a new console key ends every session"
+        );
         let rotated = Admin {
             secret: Some(Secret::new("newer")),
             secrets: vec![Secret::new("old")],
             ..Admin::default()
         };
         assert_eq!(
-            session_keys(&rotated, &token, 1).err(),
+            session_keys(&rotated, &console, &token, 1).err(),
             Some(TokenError::Forged)
         );
         assert_eq!(
-            session_keys(&both, &token, SESSION_SECS).err(),
+            session_keys(&both, &console, &token, SESSION_SECS).err(),
             Some(TokenError::Expired)
         );
     }

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod config;
+mod keep;
 mod stream;
 
 pub use stream::close_all as close_streams;
@@ -39,6 +40,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let admin = Router::new()
         .route("/console/stream", get(stream::events))
         .route("/config", get(config::show))
+        .route("/console/logout-everywhere", post(logout_everywhere))
         .route_layer(middleware::from_fn_with_state(state, super::admin_only));
     Router::new()
         .route("/console", get(page))
@@ -100,7 +102,6 @@ async fn session(
 ) -> Response {
     let webhooks = &ingress.config.config.webhooks;
     let admin = &webhooks.admin;
-    let now = ingress.clock.now().timestamp();
     let (authenticated, csrf) = match auth::cookie(&headers) {
         _ if !admin.has_secret() => (
             ingress
@@ -109,9 +110,10 @@ async fn session(
                 .is_ok(),
             None,
         ),
-        Some(token) => match auth::session_keys(admin, token, now) {
-            Ok(keys) => (true, Some(keys.csrf(token))),
-            Err(_) => (false, None),
+        Some(token) => match auth::session(&ingress, token).await {
+            Ok(Ok(keys)) => (true, Some(keys.csrf(token))),
+            Ok(Err(_)) => (false, None),
+            Err(refusal) => return refusal.into_response(),
         },
         None => (false, None),
     };
@@ -162,8 +164,12 @@ async fn login(
             Json(json!({ "ok": true, "csrf": null })).into_response(),
         ));
     };
-    let keys = auth::Keys::new(Some(secret));
-    let token = keys.issue(ingress.clock.now().timestamp());
+    let now = ingress.clock.now().timestamp();
+    let console_key = keep::console_key(ingress.backend.store.as_ref(), now)
+        .await
+        .map_err(|e| Refusal::backend("reading the console key", e))?;
+    let keys = auth::Keys::signed_in(secret, &console_key);
+    let token = keys.issue(now);
     let mut r = Json(json!({ "ok": true, "csrf": keys.csrf(&token) })).into_response();
     let cookie = HeaderValue::from_str(&auth::set_cookie(Some(&token), &headers))
         .expect("a token is header-safe");
@@ -171,21 +177,40 @@ async fn login(
     Ok(no_store(r))
 }
 
-/// `POST /console/logout`: clears the cookie (with the session's CSRF
-/// token, so another site cannot log a user out).
+/// `POST /console/logout`: clears the cookie and signs the session out in
+/// the store, so a copy of the token stops working too (with the
+/// session's CSRF token, so another site cannot sign a user out).
 async fn logout(State(ingress): State<AppState>, req: Request) -> Result<Response, Refusal> {
     let headers = req.headers().clone();
     let admin = &ingress.config.config.webhooks.admin;
     auth::same_origin(&headers, &Method::POST, admin.public_origin.as_deref())?;
-    let now = ingress.clock.now().timestamp();
-    if let Some(token) = auth::cookie(&headers) {
-        if let Ok(keys) = auth::session_keys(admin, token, now) {
+    if let Some(token) = auth::cookie(&headers).filter(|_| admin.has_secret()) {
+        if let Ok(keys) = auth::session(&ingress, token).await? {
             auth::csrf_ok(&keys, token, &headers, &Method::POST)?;
+            let (expiry, nonce) = auth::parts(token).expect("a checked token has its parts");
+            keep::sign_out(ingress.backend.store.as_ref(), nonce, expiry)
+                .await
+                .map_err(|e| Refusal::backend("signing a console session out", e))?;
         }
     }
     let mut r = (StatusCode::OK, Json(json!({ "ok": true }))).into_response();
     let cookie = HeaderValue::from_str(&auth::set_cookie(None, &headers))
         .expect("a cleared cookie is header-safe");
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(no_store(r))
+}
+
+/// `POST /console/logout-everywhere` (an admin route): a new console key,
+/// so every console session, in every browser, is signed out at once.
+async fn logout_everywhere(State(ingress): State<AppState>) -> Result<Response, Refusal> {
+    keep::rotate(ingress.backend.store.as_ref())
+        .await
+        .map_err(|e| Refusal::backend("replacing the console key", e))?;
+    tracing::warn!("every console session signed out");
+    let mut r = (StatusCode::OK, Json(json!({ "ok": true }))).into_response();
+    let cookie = HeaderValue::from_static(
+        "clawhooks_console=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+    );
     r.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(no_store(r))
 }

@@ -231,7 +231,7 @@ impl Supervised {
         for id in events {
             let record: serde_json::Value = client
                 .get(format!("{base}/events/{id}"))
-                .header("X-Webhook-Secret", "s")
+                .bearer_auth(ADMIN_SECRET)
                 .send()
                 .await
                 .expect("GET /events")

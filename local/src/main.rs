@@ -152,7 +152,7 @@ fn validate(files: &[PathBuf]) -> Result<()> {
     match config::load_files(files, &config::load::process_env) {
         Ok(cfg) => {
             for w in &cfg.warnings {
-                println!("warning: {w}");
+                println!("warning: {}", cfg.scrubbed(&w.to_string()));
             }
             println!("OK");
             Ok(())
@@ -196,7 +196,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let cfg = Arc::new(load(&args.config)?);
     for w in &cfg.warnings {
-        tracing::warn!("config: {w}");
+        tracing::warn!("config: {}", cfg.scrubbed(&w.to_string()));
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let backend: Backend = if args.backend == BackendKind::Aws {

@@ -23,10 +23,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The admin secret: console sign-in and admin routes.
 const SECRET: &str = "console-secret";
+/// The hook secret senders hold: it opens neither.
+const HOOK_SECRET: &str = "console-hook-secret";
 
 fn config_json() -> String {
-    json!({"webhooks": {"incoming": {"secret": SECRET}}}).to_string()
+    json!({"webhooks": {"incoming": {"secret": HOOK_SECRET}, "admin": {"secret": SECRET}}})
+        .to_string()
 }
 
 /// Logs in over HTTP; the cookie (`name=value`) and the CSRF token.
@@ -130,6 +134,52 @@ async fn a_login_cookie_opens_the_admin_routes_and_state_changes_need_its_csrf_t
     s.stop().await;
 }
 
+/// Sign-out ends the session in the store, so a copy of its cookie stops
+/// working while other sessions go on; "sign out everywhere" ends them all
+/// and a new sign-in works.
+#[tokio::test]
+async fn sign_out_ends_the_session_server_side_and_everywhere_ends_them_all() {
+    let s = server(&config_json()).await;
+    let signed_in = || async {
+        let resp = login(&s, SECRET).await;
+        let cookie = cookie_of(&resp);
+        let (_, body, _) = answer(resp).await;
+        (cookie, body["csrf"].as_str().unwrap().to_string())
+    };
+    let status = |cookie: String| {
+        let req = s.client.get(s.url("/events")).header("cookie", cookie);
+        async move { req.send().await.unwrap().status() }
+    };
+    let post = |path: &str, cookie: &str, csrf: &str| {
+        s.client
+            .post(s.url(path))
+            .header("cookie", cookie)
+            .header("x-csrf-token", csrf)
+            .send()
+    };
+    let (a, a_csrf) = signed_in().await;
+    let (b, b_csrf) = signed_in().await;
+    assert_eq!(status(a.clone()).await, 200);
+    assert_eq!(
+        post("/console/logout", &a, &a_csrf).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        status(a.clone()).await,
+        401,
+        "a copy of the signed-out cookie"
+    );
+    assert_eq!(status(b.clone()).await, 200, "another session goes on");
+    let everywhere = post("/console/logout-everywhere", &b, &b_csrf)
+        .await
+        .unwrap();
+    assert_eq!(everywhere.status(), 200);
+    assert_eq!(status(b).await, 401, "every session ended");
+    let (c, _) = signed_in().await;
+    assert_eq!(status(c).await, 200, "a new sign-in works");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn failed_logins_count_against_the_failed_authentication_limit() {
     let s = server(&config_json()).await;
@@ -144,15 +194,32 @@ async fn failed_logins_count_against_the_failed_authentication_limit() {
         assert!(refused <= 100, "never locked out");
     }
     assert!(refused >= 5, "locked out after {refused}");
-    assert_eq!(login(&s, SECRET).await.status(), 429);
-    let header = s
+    assert_eq!(
+        login(&s, HOOK_SECRET).await.status(),
+        429,
+        "the hook secret is a failure"
+    );
+    let wrong_bearer = s
         .client
         .get(s.url("/events"))
-        .header("x-webhook-secret", SECRET)
+        .bearer_auth("wrong")
         .send()
-        .await
-        .unwrap();
-    assert_eq!(header.status(), 429, "one limit for logins and the secret");
+        .await;
+    assert_eq!(
+        wrong_bearer.unwrap().status(),
+        429,
+        "one limit for logins and the bearer"
+    );
+    // The right admin secret is never refused by the limit: whoever
+    // shares the operator's address cannot lock the operator out.
+    assert_eq!(login(&s, SECRET).await.status(), 200);
+    let right_bearer = s
+        .client
+        .get(s.url("/events"))
+        .bearer_auth(SECRET)
+        .send()
+        .await;
+    assert_eq!(right_bearer.unwrap().status(), 200);
     s.stop().await;
 }
 
@@ -263,9 +330,11 @@ async fn a_console_session_expires() {
     assert_eq!(list().await.status, 401, "a day-old login no longer works");
 }
 
+/// The hook secret for hooks, the admin secret for admin routes.
 fn secret_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("x-webhook-secret", SECRET.parse().unwrap());
+    h.insert("x-webhook-secret", HOOK_SECRET.parse().unwrap());
+    h.insert("authorization", format!("Bearer {SECRET}").parse().unwrap());
     h.insert("content-type", "application/json".parse().unwrap());
     h
 }
@@ -394,7 +463,7 @@ async fn the_live_stream_sends_a_new_hook_without_being_asked_again() {
     let mut stream = s
         .client
         .get(s.url("/console/stream"))
-        .header("x-webhook-secret", SECRET)
+        .bearer_auth(SECRET)
         .send()
         .await
         .unwrap();
@@ -415,7 +484,7 @@ async fn the_live_stream_sends_a_new_hook_without_being_asked_again() {
     let (status, posted, _) = answer(
         s.client
             .post(s.url("/webhook/alerts"))
-            .header("x-webhook-secret", SECRET)
+            .header("x-webhook-secret", HOOK_SECRET)
             .body("{}")
             .send()
             .await
@@ -531,7 +600,7 @@ async fn a_hook_in_the_handler_dead_letter_queue_is_listed_and_replayed_by_id() 
         let sent = s
             .client
             .post(s.url("/webhook/alerts"))
-            .header("x-webhook-secret", SECRET)
+            .header("x-webhook-secret", HOOK_SECRET)
             .body("{}")
             .send()
             .await
@@ -547,7 +616,7 @@ async fn a_hook_in_the_handler_dead_letter_queue_is_listed_and_replayed_by_id() 
     let admin = |method: reqwest::Method, path: &str, body: &str| {
         s.client
             .request(method, s.url(path))
-            .header("x-webhook-secret", SECRET)
+            .bearer_auth(SECRET)
             .body(body.to_string())
             .send()
     };

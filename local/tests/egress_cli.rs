@@ -230,6 +230,7 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
         &cfg,
         serde_json::json!({"webhooks": {
             "incoming": {"secret": "your-secret"},
+            "admin": {"secret": "your-admin-secret-0b7d"},
             // The sink is on 127.0.0.1, which the SSRF guard refuses by default.
             "network": {"allowPrivate": true},
             "outgoing": [{"id": "slack-notify", "url": sink.url("/out"),
@@ -256,6 +257,7 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
 
     // The seed's curl example.
+    clawhooks::adapters::http::install_crypto_provider();
     let client = reqwest::Client::new();
     let posted = client
         .post(format!("{base}/webhook/my-hook"))
@@ -281,7 +283,7 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
     let read_log = || async {
         let log: serde_json::Value = client
             .get(format!("{base}/deliveries?event={id}"))
-            .header("X-Webhook-Secret", "your-secret")
+            .bearer_auth("your-admin-secret-0b7d")
             .send()
             .await
             .map_err(|e| e.to_string())?
@@ -307,7 +309,18 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
     );
     assert_eq!(log["attempts"][0]["status"], serde_json::json!(200));
     let refused = client.get(format!("{base}/dlq")).send().await.unwrap();
-    assert_eq!(refused.status(), 401, "admin routes need the secret");
+    assert_eq!(refused.status(), 401, "admin routes need the admin secret");
+    let hook_secret = client
+        .get(format!("{base}/dlq"))
+        .header("X-Webhook-Secret", "your-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hook_secret.status(),
+        401,
+        "the hook secret is not the admin's"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const SECRET: &str = "metrics-test-secret";
+/// The scraper's credential: the admin secret, never the hook secret.
+const ADMIN: &str = "metrics-test-admin-secret";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
@@ -21,6 +23,7 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     let sink = Recorder::start_with(Reply::status(500)).await;
     let cfg = json!({"webhooks": {
         "incoming": {"secret": SECRET},
+        "admin": {"secret": ADMIN},
         "network": {"allowPrivate": true},
         "channels": {"chat": {"type": "webhook", "url": chat.url("/in")}},
         "handlers": [{"id": "notify", "action": "send_message", "template": "n={{n}}",
@@ -50,9 +53,16 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     chat.wait_for(3, wait::SETTLE).await;
     sink.wait_for(3, wait::SETTLE).await;
 
-    // Without the secret: refused like every admin route.
+    // Without the admin secret (or with the hook secret): refused like
+    // every admin route.
     let anon = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(anon.status(), 401);
+    let hook_secret = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(SECRET)
+        .send()
+        .await;
+    assert_eq!(hook_secret.unwrap().status(), 401);
 
     // The handler and egress count after their work is logged, and the
     // handler deletes its queue message after it counts the run: wait until
@@ -60,7 +70,7 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     let scrape = || async {
         let r = client
             .get(format!("{base}/metrics"))
-            .bearer_auth(SECRET)
+            .bearer_auth(ADMIN)
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -79,7 +89,7 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
         text.contains("# TYPE clawhooks_hooks_total counter"),
         "{text}"
     );
-    assert!(!text.contains(SECRET));
+    assert!(!text.contains(SECRET) && !text.contains(ADMIN));
 }
 
 /// Every value the traffic above must leave in the scrape, or the first

@@ -122,7 +122,7 @@ impl Init {
             crate::config::fit::check(&config.config, function, invocation)?;
         }
         for w in &config.warnings {
-            tracing::warn!("config: {w}");
+            tracing::warn!("config: {}", config.scrubbed(&w.to_string()));
         }
         let config = Arc::new(config);
         let backend = crate::adapters::wanted_events::only_wanted(

@@ -16,6 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 /// `rateLimit` on a handler.
@@ -81,36 +82,94 @@ impl FixedWindow {
 }
 
 /// Counters in this process: the local server.
+///
+/// Memory is bounded whatever the traffic: a key is kept as a 64-bit
+/// keyed hash (not its text), at most [`MAX_KEYS`] counters live at once,
+/// and counters of finished windows are dropped when room is needed (at
+/// most once a second, so a flood of new keys costs O(1) each). Past the
+/// bound, a new key is let through uncounted: these limits throttle, they
+/// never decide who is authenticated, and failing open keeps an attacker
+/// with many addresses from refusing anyone else.
 #[derive(Debug, Default)]
 pub struct MemoryLimiter {
-    /// key → (window start, count)
-    counts: Mutex<HashMap<String, (i64, u64)>>,
+    state: Mutex<Counters>,
+    hasher: RandomState,
 }
 
-/// Past this many keys, counters of finished windows are dropped, so a
-/// stream of distinct source addresses cannot grow the map for ever.
-const PRUNE_AT: usize = 10_000;
+#[derive(Debug, Default)]
+struct Counters {
+    /// key hash → counter
+    counts: HashMap<u64, Counter>,
+    /// When finished windows were last dropped (unix seconds).
+    pruned_at: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counter {
+    start: i64,
+    end: i64,
+    count: u64,
+}
+
+/// The most counters the memory limiter keeps: ~40 bytes each, so a few
+/// MB at most, and room for 100,000 sources a minute with every one counted.
+pub const MAX_KEYS: usize = 200_000;
 
 impl MemoryLimiter {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
+    /// Counters alive now.
+    pub fn len(&self) -> usize {
+        self.state.lock().expect("limiter lock").counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counts (when `add`) and decides under one lock: concurrent hits
+    /// never both take the last place. A peek stores nothing.
     fn count(&self, key: &str, rule: FixedWindow, now: i64, add: bool) -> Decision {
         let start = rule.window_start(now);
-        let mut counts = self.counts.lock().expect("limiter lock");
-        if counts.len() >= PRUNE_AT && !counts.contains_key(key) {
-            counts.retain(|_, (s, _)| *s + rule.width() > now);
+        let hash = self.hasher.hash_one(key);
+        let mut state = self.state.lock().expect("limiter lock");
+        let current = state
+            .counts
+            .get(&hash)
+            .filter(|c| c.start == start)
+            .map_or(0, |c| c.count);
+        let decision = rule.decide(current, now);
+        if !add || !decision.allowed() {
+            return decision;
         }
-        let entry = counts.entry(key.to_string()).or_insert((start, 0));
-        if entry.0 != start {
-            *entry = (start, 0);
+        if !state.counts.contains_key(&hash) && !state.make_room(now) {
+            return decision;
         }
-        let decision = rule.decide(entry.1, now);
-        if add && decision.allowed() {
-            entry.1 += 1;
-        }
+        state.counts.insert(
+            hash,
+            Counter {
+                start,
+                end: start + rule.width(),
+                count: current + 1,
+            },
+        );
         decision
+    }
+}
+
+impl Counters {
+    /// Whether a new counter fits, dropping finished ones if need be.
+    fn make_room(&mut self, now: i64) -> bool {
+        if self.counts.len() < MAX_KEYS {
+            return true;
+        }
+        if self.pruned_at != now {
+            self.pruned_at = now;
+            self.counts.retain(|_, c| c.end > now);
+        }
+        self.counts.len() < MAX_KEYS
     }
 }
 
@@ -224,10 +283,43 @@ mod tests {
         for _ in 0..10 {
             assert!(l.peek("ip", RULE, 0).await.unwrap().allowed());
         }
+        assert!(l.is_empty(), "a peek stores no counter");
         for _ in 0..3 {
             l.hit("ip", RULE, 0).await.unwrap();
         }
         assert!(!l.peek("ip", RULE, 1).await.unwrap().allowed());
+    }
+
+    /// 100,000 distinct sources in one minute are each counted, cheaply;
+    /// three times the bound in one window never grows the map past it,
+    /// and the next window's keys find room again.
+    #[test]
+    fn a_flood_of_distinct_keys_stays_cheap_and_bounded() {
+        let l = MemoryLimiter::default();
+        let t0 = 1_700_000_000;
+        let began = std::time::Instant::now();
+        for i in 0..100_000u32 {
+            let key = format!("auth-failures:{}", std::net::Ipv4Addr::from(i));
+            assert!(l.count(&key, RULE, t0, true).allowed());
+        }
+        let took = began.elapsed();
+        eprintln!("limiter: 100,000 distinct sources counted in {took:?}");
+        assert_eq!(l.len(), 100_000);
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "100,000 sources took {took:?}"
+        );
+        // Each is counted: the first key is at 1 of 3.
+        assert_eq!(
+            l.count("auth-failures:0.0.0.0", RULE, t0, false),
+            Decision::Allow { remaining: 1 }
+        );
+        for i in 100_000..3 * MAX_KEYS as u32 {
+            l.count(&format!("k{i}"), RULE, t0, true);
+        }
+        assert_eq!(l.len(), MAX_KEYS);
+        assert!(l.count("late", RULE, t0 + 60, true).allowed());
+        assert!(l.len() < 10, "finished windows dropped: {}", l.len());
     }
 
     /// The shared limiter on the embedded store (the DynamoDB-shaped one):

@@ -20,6 +20,10 @@ pub enum Refusal {
     /// prober learns nothing of which hooks exist. The log names the cause.
     #[error("authentication failed: send the secret in the {header} header (or as Authorization: Bearer <secret>), or the provider's signature")]
     Unauthenticated { header: String },
+    /// 401 on an admin route or the console: no admin secret, or a wrong
+    /// one. Hook secrets never count here.
+    #[error("admin authentication failed: send webhooks.admin.secret as Authorization: Bearer <secret> (hook secrets do not open admin routes)")]
+    AdminUnauthenticated,
     /// 403: the source address is not allowed.
     #[error("{0}")]
     Forbidden(String),
@@ -51,7 +55,9 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Refusal::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Refusal::Unauthenticated { .. } | Refusal::AdminUnauthenticated => {
+                StatusCode::UNAUTHORIZED
+            }
             Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
             Refusal::NotFound(_) => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -72,6 +78,10 @@ impl Refusal {
             Refusal::Unavailable(_) => vec![(
                 http::header::RETRY_AFTER,
                 UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
+            )],
+            Refusal::AdminUnauthenticated => vec![(
+                http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"clawhooks admin\"".to_string(),
             )],
             Refusal::MethodNotAllowed { allow } => {
                 vec![(http::header::ALLOW, (*allow).to_string())]

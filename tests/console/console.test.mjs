@@ -21,7 +21,9 @@ const BIN = process.env.CLAWHOOKS_BIN;
 const OUT = process.env.OUT;
 const require = createRequire(path.join(process.env.NODE_DIR, "package.json"));
 const { chromium } = require("playwright-core");
-const SECRET = "console-test-secret-" + Math.random().toString(36).slice(2);
+// The operators' secret (sign-in, admin routes) and the senders' hook secret.
+const SECRET = "console-test-admin-" + Math.random().toString(36).slice(2);
+const HOOK_SECRET = "console-test-hook-" + Math.random().toString(36).slice(2);
 
 fs.rmSync(OUT, { recursive: true, force: true });
 fs.mkdirSync(OUT, { recursive: true });
@@ -75,7 +77,8 @@ const base = `http://127.0.0.1:${port}`;
 
 const config = {
   webhooks: {
-    incoming: { secret: SECRET, host: "127.0.0.1", port },
+    incoming: { secret: HOOK_SECRET, host: "127.0.0.1", port },
+    admin: { secret: SECRET },
     network: { allowPrivate: true },
     channels: { team: { type: "slack", webhookUrl: channel.url("/services/T0/B0/console") } },
     handlers: [
@@ -102,7 +105,7 @@ let browser;
 async function hook(id, body) {
   const r = await fetch(`${base}/webhook/${id}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-webhook-secret": SECRET },
+    headers: { "content-type": "application/json", "x-webhook-secret": HOOK_SECRET },
     body: JSON.stringify(body),
   });
   const text = await r.text();
@@ -111,7 +114,7 @@ async function hook(id, body) {
 }
 
 async function admin(p) {
-  const r = await fetch(base + p, { headers: { "x-webhook-secret": SECRET } });
+  const r = await fetch(base + p, { headers: { authorization: `Bearer ${SECRET}` } });
   assert.equal(r.status, 200, p);
   return r.json();
 }
@@ -129,8 +132,10 @@ try {
   for (const [method, p] of [["GET", "/events"], ["GET", "/console/stream"], ["POST", "/dlq/replay"], ["GET", "/config"]]) {
     const r = await fetch(base + p, { method });
     assert.equal(r.status, 401, `${method} ${p} without a cookie`);
+    const hooky = await fetch(base + p, { method, headers: { "x-webhook-secret": HOOK_SECRET, authorization: `Bearer ${HOOK_SECRET}` } });
+    assert.equal(hooky.status, 401, `${method} ${p} with the hook secret`);
   }
-  passed("admin routes refuse without the cookie or the secret");
+  passed("admin routes refuse without the cookie or the admin secret, and with the hook secret");
 
   // A fresh profile per run (playwright passes it as --user-data-dir).
   const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(OUT, "profile-")), {
@@ -151,7 +156,7 @@ try {
   await page.goto(base + "/console");
   await page.waitForSelector("#login-form", { state: "visible" });
   await shot("01-login");
-  await page.fill("#secret", "not-the-secret");
+  await page.fill("#secret", HOOK_SECRET);
   await page.click("#login-form button[type=submit]");
   await page.waitForSelector("#login-error:not(.hidden)");
   await page.fill("#secret", SECRET);
@@ -169,7 +174,7 @@ try {
   // A hook posted with curl appears without a reload.
   const marker = await page.evaluate(() => (window.__marker = Math.random()));
   const posted = JSON.parse(execFileSync("curl", ["-sS", "-X", "POST", `${base}/webhook/alerts`,
-    "-H", `X-Webhook-Secret: ${SECRET}`, "-H", "Content-Type: application/json",
+    "-H", `X-Webhook-Secret: ${HOOK_SECRET}`, "-H", "Content-Type: application/json",
     "-d", JSON.stringify({ alert: { name: "DiskFull", message: "/var at 97%" } })], { encoding: "utf8" }));
   const row = `tr[data-id="${posted.eventId}"]`;
   await page.waitForSelector(row, { timeout: 10000 });
@@ -194,7 +199,7 @@ try {
   assert.match(await page.textContent("#rendered"), /DiskFull/, "the rendered template is shown");
   const received = await page.textContent("main");
   assert.ok(received.includes("/var at 97%"), "the received body is shown");
-  assert.ok(!received.includes(SECRET), "the secret header is not shown");
+  assert.ok(!received.includes(HOOK_SECRET) && !received.includes(SECRET), "the secret header is not shown");
   await shot("03-event");
   passed("an event shows the rendered template, the action's result and the received body, without the secret");
 
@@ -246,7 +251,7 @@ try {
     await shot(name);
   }
   await page.fill("#hook-id", "alerts");
-  await page.fill("#hook-secret", SECRET);
+  await page.fill("#hook-secret", HOOK_SECRET);
   await page.fill("#hook-body", JSON.stringify({ alert: { name: "FromConsole", message: "sent by the form" } }));
   await page.click("#send-result ~ form button[type=submit], form.card button[type=submit]");
   await page.waitForSelector("#send-result .pill");

@@ -15,6 +15,16 @@ impl Captured {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+
+    /// A subscriber writing every level, without colours, into this buffer
+    /// (for `set_global_default`, or `set_default` on one thread).
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish()
+    }
 }
 
 impl Write for Captured {

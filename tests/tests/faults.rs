@@ -114,10 +114,14 @@ struct Report {
     handled_again: usize,
 }
 
+/// The operators' secret of the supervised server (admin routes).
+const ADMIN_SECRET: &str = "faults-admin-secret-0f3e";
+
 fn write_config(dir: &Path, outgoing: serde_json::Value) -> PathBuf {
     let config = dir.join("config.json");
     let doc = serde_json::json!({"webhooks": {
         "incoming": {"secret": "s"},
+        "admin": {"secret": ADMIN_SECRET},
         "network": {"allowPrivate": true},
         "handlers": [{"id": "orders"}],
         "outgoing": outgoing
@@ -227,7 +231,7 @@ impl Supervised {
         for id in events {
             let record: serde_json::Value = client
                 .get(format!("{base}/events/{id}"))
-                .header("X-Webhook-Secret", "s")
+                .bearer_auth(ADMIN_SECRET)
                 .send()
                 .await
                 .expect("GET /events")
@@ -507,7 +511,7 @@ async fn give_up_once(mode: Mode, backend_name: &str) {
         let base = deployment.base.lock().unwrap().clone();
         let listed: Option<serde_json::Value> = match client
             .get(format!("{base}/dlq"))
-            .header("X-Webhook-Secret", "s")
+            .bearer_auth(ADMIN_SECRET)
             .send()
             .await
         {

@@ -298,7 +298,8 @@ async fn persistent_agent_sessions_send_the_history_along() {
 #[tokio::test]
 async fn unknown_hook_ids_only_emit_message_received() {
     let h = Harness::new(
-        &json!({"webhooks": {"incoming": {"enabled": true, "port": 3011, "secret": "your-webhook-secret"}}})
+        &json!({"webhooks": {"incoming": {"enabled": true, "port": 3011, "secret": "your-webhook-secret"},
+                             "admin": {"secret": "the-operators-admin-secret"}}})
             .to_string(),
     );
     let a = h
@@ -323,7 +324,7 @@ async fn unknown_hook_ids_only_emit_message_received() {
         .request(
             http::Method::GET,
             &format!("/events/{}", a.event_id()),
-            &[("x-webhook-secret", "your-webhook-secret")],
+            &[("authorization", "Bearer the-operators-admin-secret")],
             "",
         )
         .await;

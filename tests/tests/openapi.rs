@@ -1,6 +1,7 @@
 //! The OpenAPI document served at `/openapi.json` matches the router:
 //! every documented operation is routed (neither the unknown-path 404 nor
-//! a 405), admin operations refuse a caller without the secret, and the
+//! a 405), admin operations refuse a caller without the admin secret (and
+//! one with the hook secret), and the
 //! schemas the answers reference are in the document.
 
 use clawhooks::api::openapi::OPERATIONS;
@@ -8,10 +9,15 @@ use clawhooks::config::load_str;
 use clawhooks_e2e::ingress_kit::{ingress_for, post, Serve};
 use http::{Method, StatusCode};
 
-const CONFIG: &str = r#"{"webhooks":{"incoming":{"secret":"s3cret","secretHeader":"X-Hook-Key"}}}"#;
+const CONFIG: &str = r#"{"webhooks":{"incoming":{"secret":"s3cret","secretHeader":"X-Hook-Key"},
+  "admin":{"secret":"admin-s3cret-for-openapi"}}}"#;
 
-fn call(method: &str, path: &str, secret: Option<&str>) -> clawhooks::api::Call {
-    let headers: Vec<(&str, &str)> = secret.map(|s| vec![("x-hook-key", s)]).unwrap_or_default();
+/// A call with the hook secret in its header and, for `Some`, an
+/// `Authorization: Bearer` (the admin secret, or a wrong one).
+fn call(method: &str, path: &str, bearer: Option<&str>) -> clawhooks::api::Call {
+    let auth = bearer.map(|b| format!("Bearer {b}"));
+    let mut headers: Vec<(&str, &str)> = vec![("x-hook-key", "s3cret")];
+    headers.extend(auth.as_deref().map(|a| ("authorization", a)));
     let mut c = post(path, &headers, b"{}");
     c.method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
     c
@@ -36,7 +42,13 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
             .sum::<usize>(),
         OPERATIONS.len()
     );
-    for op in OPERATIONS {
+    for (i, op) in OPERATIONS.iter().enumerate() {
+        // Refused calls come from an address of their own per operation,
+        // under the failed-authentication limit.
+        let refused = |mut c: clawhooks::api::Call| {
+            c.peer = std::net::IpAddr::from([198, 51, 100, i as u8]);
+            c
+        };
         let documented = &doc["paths"][op.path][op.method];
         assert!(
             documented.is_object(),
@@ -49,7 +61,9 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
             .replace("{hookId}", "h")
             .replace("{eventId}", "e")
             .replace("{key}", "k");
-        let answer = ing.handle(call(op.method, &path, Some("s3cret"))).await;
+        let answer = ing
+            .handle(call(op.method, &path, Some("admin-s3cret-for-openapi")))
+            .await;
         let error = answer.body["error"]
             .as_str()
             .unwrap_or_default()
@@ -65,7 +79,7 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
             "{} {path}",
             op.method
         );
-        let anonymous = ing.handle(call(op.method, &path, None)).await;
+        let anonymous = ing.handle(refused(call(op.method, &path, None))).await;
         if op.admin {
             assert_eq!(
                 anonymous.status,
@@ -73,7 +87,19 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
                 "{} {path}",
                 op.method
             );
-            assert_eq!(documented["security"].as_array().unwrap().len(), 2);
+            assert_eq!(
+                documented["security"],
+                serde_json::json!([{"adminBearer": []}])
+            );
+            let hook_secret_as_bearer = ing
+                .handle(refused(call(op.method, &path, Some("s3cret"))))
+                .await;
+            assert_eq!(
+                hook_secret_as_bearer.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {path} with the hook secret",
+                op.method
+            );
         }
     }
     // Every schema a response references is defined.
@@ -100,7 +126,9 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
 async fn a_path_the_document_does_not_name_is_not_routed() {
     let (ing, _) = ingress_for(load_str(CONFIG, &|_| None).unwrap(), 1_700_000_000);
     for path in ["/eventz", "/session", "/dlq/other", "/openapi.yaml", "/"] {
-        let answer = ing.handle(call("get", path, Some("s3cret"))).await;
+        let answer = ing
+            .handle(call("get", path, Some("admin-s3cret-for-openapi")))
+            .await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         assert!(
             answer.body["error"]

@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 const WEBHOOK_SECRET: &str = "your-webhook-secret";
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const DISCORD_TOKEN: &str = "bot-token-1";
+const ADMIN_SECRET: &str = "the-operators-admin-secret-7d1c";
 
 /// Each secret, the function that holds it, and the `${VAR}` it fills.
-const SECRETS: [(&str, &str, &str); 3] = [
+const SECRETS: [(&str, &str, &str); 4] = [
     ("ingress", "CLAWHOOKS_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ("ingress", "CLAWHOOKS_ADMIN_SECRET", ADMIN_SECRET),
     ("handler", "DISCORD_BOT_TOKEN", DISCORD_TOKEN),
     ("egress", "CLAWHOOKS_SIGNING_SECRET", SIGNING_SECRET),
 ];
@@ -230,6 +232,7 @@ impl StandIns {
 fn write_config(at: &StandIns) -> PathBuf {
     let config = json!({"webhooks": {
         "incoming": {"secret": "${CLAWHOOKS_WEBHOOK_SECRET}"},
+        "admin": {"secret": "${CLAWHOOKS_ADMIN_SECRET}"},
         "network": {"allowPrivate": true},
         "handlers": [
             {"id": "github", "path": "/github", "action": "send_message",
@@ -329,7 +332,7 @@ impl Api {
         let res = self
             .http
             .get(format!("{}/events/{event_id}", self.base))
-            .header("X-Webhook-Secret", WEBHOOK_SECRET)
+            .bearer_auth(ADMIN_SECRET)
             .send()
             .await
             .unwrap();
@@ -678,6 +681,16 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
         .post_hook("my-hook", "wrong-secret", &json!({"message": "no"}))
         .await;
     assert_eq!(status, 401, "a wrong secret through API Gateway");
+    // The hook secret opens no admin route; the admin secret (from the
+    // ingress SSM folder) is what `event_status` below uses.
+    let refused = api
+        .http
+        .get(format!("{}/events", api.base))
+        .header("X-Webhook-Secret", WEBHOOK_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "the hook secret on an admin route");
 
     let sent_at = Instant::now();
     let seed = api

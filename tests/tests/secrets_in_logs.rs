@@ -21,6 +21,7 @@ use std::time::Duration;
 /// Every secret of the config below, by its environment variable.
 const SECRETS: &[(&str, &str)] = &[
     ("IN_SECRET", "in-secret-5c1d0e8a9b"),
+    ("ADMIN_SECRET", "admin-secret-e6f41a9c2d"),
     ("HANDLER_SECRET", "handler-secret-77aa41"),
     ("GH_OLD", "gh-old-signing-3f9e2c"),
     ("GH_NEW", "gh-new-signing-a4b81d"),
@@ -40,6 +41,7 @@ const SECRETS: &[(&str, &str)] = &[
 
 const SECRET_CONFIG: &str = r#"{"webhooks":{
   "incoming": {"secret": "${IN_SECRET}"},
+  "admin": {"secret": "${ADMIN_SECRET}"},
   "handlers": [
     {"id": "own", "secret": "${HANDLER_SECRET}"},
     {"id": "gh", "verify": {"scheme": "github", "secret": "${GH_OLD}", "secrets": ["${GH_NEW}"]}},
@@ -90,11 +92,7 @@ async fn traces_of(ing: &Ingress, req: Call, seen: &mut Vec<String>) -> Answer {
 #[tokio::test]
 async fn configured_secrets_never_reach_logs_answers_or_records() {
     let buffer = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(buffer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
+    let subscriber = buffer.subscriber();
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let cfg = load_str(SECRET_CONFIG, &secret_env).unwrap();
@@ -112,6 +110,7 @@ async fn configured_secrets_never_reach_logs_answers_or_records() {
 
     let in_secret = secret_env("IN_SECRET").unwrap();
     let gh_new = secret_env("GH_NEW").unwrap();
+    let admin_bearer = format!("Bearer {}", secret_env("ADMIN_SECRET").unwrap());
     let body = br#"{"event":"deploy","data":{"ok":true}}"#;
     let cases: Vec<(Call, StatusCode)> = vec![
         // Bad and good shared secrets, by header and by bearer.
@@ -180,13 +179,27 @@ async fn configured_secrets_never_reach_logs_answers_or_records() {
             StatusCode::ACCEPTED,
         ),
         (post("/webhook/sw", &[], body), StatusCode::UNAUTHORIZED),
-        // Admin routes with a bad and a good secret.
+        // Admin routes with a bad secret, the hook secret and the admin secret.
         (
             Call {
                 method: Method::GET,
-                ..post("/events", &[("x-webhook-secret", "nope")], b"")
+                ..post("/events", &[("authorization", "Bearer nope")], b"")
             },
             StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Call {
+                method: Method::GET,
+                ..post("/events", &[("x-webhook-secret", &in_secret)], b"")
+            },
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            Call {
+                method: Method::GET,
+                ..post("/events", &[("authorization", &admin_bearer)], b"")
+            },
+            StatusCode::OK,
         ),
     ];
     for (req, expected) in cases {

@@ -247,8 +247,12 @@ pub fn document(secret_header: &str) -> Value {
         "components": {
             "schemas": g.take_definitions(true),
             "securitySchemes": {
-                "secretHeader": {"type": "apiKey", "in": "header", "name": secret_header},
-                "bearer": {"type": "http", "scheme": "bearer"}
+                "secretHeader": {"type": "apiKey", "in": "header", "name": secret_header,
+                                 "description": "a hook secret (webhooks.incoming.secret or a handler's secret)"},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "a hook secret as a bearer token"},
+                "adminBearer": {"type": "http", "scheme": "bearer",
+                                "description": "an admin secret (webhooks.admin.secret or secrets); hook secrets never open admin operations"}
             }
         }
     })
@@ -289,13 +293,12 @@ fn operation(op: &Operation, g: &mut SchemaGenerator, refusal: &Value) -> Value 
     out
 }
 
-/// Admin routes take the secret in its header or as a bearer token. A hook
-/// may also come without (a handler with no secret, or one that checks a
-/// provider's signature instead).
+/// Admin routes take an admin secret as a bearer token. A hook takes a
+/// hook secret in its header or as a bearer token, or comes without (a
+/// handler with no secret, or one that checks a provider's signature).
 fn security(admin: bool) -> Value {
-    let schemes = json!([{"secretHeader": []}, {"bearer": []}]);
     match admin {
-        true => schemes,
+        true => json!([{"adminBearer": []}]),
         false => json!([{"secretHeader": []}, {"bearer": []}, {}]),
     }
 }

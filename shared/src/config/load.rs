@@ -8,8 +8,8 @@
 use super::error::{ConfigError, ConfigErrors};
 use super::validate::{self, CompiledConfig, Withheld};
 use super::{
-    Agent, Channel, Concurrency, Config, Handler, Incoming, Network, Outgoing, SessionDefaults,
-    Webhooks,
+    Admin, Agent, Channel, Concurrency, Config, Handler, Incoming, Network, Outgoing,
+    SessionDefaults, Webhooks,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -141,6 +141,7 @@ fn load_value(
         env,
         unset,
         withheld: Vec::new(),
+        substituted: Vec::new(),
     };
     substitute_env(&mut value, String::new(), &mut vars, &mut errors);
     let mut origins = Origins::default();
@@ -148,6 +149,7 @@ fn load_value(
     match validate::compile(config) {
         Ok(mut compiled) if errors.is_empty() => {
             compiled.withheld = vars.withheld;
+            compiled.substituted = vars.substituted;
             Ok(compiled)
         }
         Ok(_) => Err(ConfigErrors(errors)),
@@ -191,12 +193,18 @@ struct Variables<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     unset: Unset,
     withheld: Vec<Withheld>,
+    /// The values variables took (not their fallbacks, which the file shows).
+    substituted: Vec<crate::secret::Secret>,
 }
 
 impl Variables<'_> {
     fn value(&mut self, name: &str, fallback: Option<&str>, path: &str) -> Option<String> {
-        if let Some(v) = (self.env)(name).or_else(|| fallback.map(str::to_string)) {
+        if let Some(v) = (self.env)(name) {
+            self.substituted.push(crate::secret::Secret::new(v.clone()));
             return Some(v);
+        }
+        if let Some(v) = fallback {
+            return Some(v.to_string());
         }
         if self.unset == Unset::Error {
             return None;
@@ -298,6 +306,7 @@ fn expand(
 
 const WEBHOOKS_KEYS: &[&str] = &[
     "incoming",
+    "admin",
     "handlers",
     "outgoing",
     "channels",
@@ -346,6 +355,9 @@ fn deserialize_sections(
     let mut w = Webhooks::default();
     if let Some(v) = hooks.remove("incoming") {
         w.incoming = section::<Incoming>(v, "webhooks.incoming", errors).unwrap_or_default();
+    }
+    if let Some(v) = hooks.remove("admin") {
+        w.admin = section::<Admin>(v, "webhooks.admin", errors).unwrap_or_default();
     }
     if let Some(v) = hooks.remove("network") {
         w.network = section::<Network>(v, "webhooks.network", errors).unwrap_or_default();

@@ -39,6 +39,9 @@ pub struct Config {
 pub struct Webhooks {
     #[serde(default)]
     pub incoming: Incoming,
+    /// The operators' credentials and where admin routes may be reached.
+    #[serde(default)]
+    pub admin: Admin,
     #[serde(default)]
     pub handlers: Vec<Handler>,
     #[serde(default)]
@@ -140,6 +143,44 @@ pub struct Incoming {
     /// What a 2xx promises on the embedded backend (`clawhooks serve`).
     #[serde(default)]
     pub durability: Durability,
+}
+
+/// `webhooks.admin`: the operators' side. Hook secrets are handed to every
+/// sender (GitHub, an alerting system, a partner), so they never open an
+/// admin route or the console; only these do.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Admin {
+    /// Sent as `Authorization: Bearer <secret>` to the admin routes, and
+    /// typed into the console's sign-in. Without one (nor `secrets`),
+    /// admin routes answer only local requests (see `allowedHosts`).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// More admin secrets accepted beside `secret`: add the new one here,
+    /// move the callers, then remove the old one (rotation without downtime).
+    #[serde(default)]
+    pub secrets: Vec<Secret>,
+    /// Host names (with or without a port) a local request may address
+    /// besides `localhost`, `127.0.0.1` and `[::1]`, when no admin secret
+    /// is set. Anything else is taken as a DNS-rebinding page and refused.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// The origin (`https://hooks.example.com`) browsers see when a proxy
+    /// in front rewrites `Host`; the console's same-origin check accepts it.
+    #[serde(default)]
+    pub public_origin: Option<String>,
+}
+
+impl Admin {
+    /// Every admin secret accepted, `secret` first.
+    pub fn credentials(&self) -> impl Iterator<Item = &Secret> {
+        self.secret.iter().chain(self.secrets.iter())
+    }
+
+    /// Whether admin routes take a credential (else: local requests only).
+    pub fn has_secret(&self) -> bool {
+        self.credentials().next().is_some()
+    }
 }
 
 /// How far the embedded backend's commit of a hook goes before its 2xx.
@@ -316,9 +357,14 @@ pub struct Custom {
     /// An AWS Lambda function name or ARN, invoked with the event as payload.
     #[serde(default)]
     pub lambda: Option<String>,
-    /// Free-form options passed to the function.
+    /// Free-form options passed to the function. They often hold
+    /// credentials, so `/config` and the console show each value as
+    /// `[redacted]` unless its name is in `publicOptions`.
     #[serde(default)]
     pub options: serde_json::Value,
+    /// Names of `options` that hold no secret and may be shown.
+    #[serde(default)]
+    pub public_options: Vec<String>,
 }
 
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]

@@ -144,6 +144,92 @@ impl fmt::Debug for Agent {
     }
 }
 
+/// What may be shown of a loaded config: `/config`, the console.
+impl super::CompiledConfig {
+    /// The config as JSON with every secret hidden: typed secrets, header
+    /// values and token URLs by their own serialization; `custom.options`
+    /// values not named in `publicOptions`; and every value a `${VAR}`
+    /// put anywhere (a template, a prompt, an option, part of a URL).
+    pub fn shown(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null);
+        if let Some(handlers) = v["webhooks"]["handlers"].as_array_mut() {
+            for h in handlers {
+                hide_options(&mut h["custom"]);
+            }
+        }
+        self.scrub_value(&mut v);
+        v
+    }
+
+    /// `text` with every value a `${VAR}` took replaced by `[redacted]`:
+    /// for warnings and anything else quoting the config.
+    pub fn scrubbed(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for value in self.substituted_longest_first() {
+            if value.len() >= MIN_SCRUBBED {
+                out = out.replace(value, REDACTED);
+            }
+        }
+        out
+    }
+
+    fn substituted_longest_first(&self) -> Vec<&str> {
+        let mut values: Vec<&str> = self
+            .substituted
+            .iter()
+            .map(|s| s.expose())
+            .filter(|s| !s.is_empty())
+            .collect();
+        values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        values
+    }
+
+    fn scrub_value(&self, v: &mut serde_json::Value) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => {
+                let whole = self.substituted.iter().any(|x| x.expose() == s.as_str());
+                *s = if whole {
+                    REDACTED.to_string()
+                } else {
+                    self.scrubbed(s)
+                };
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.scrub_value(i)),
+            Value::Object(map) => map.values_mut().for_each(|i| self.scrub_value(i)),
+            _ => {}
+        }
+    }
+}
+
+/// Values shorter than this are hidden only where they are a whole
+/// string: replacing every `a` or `10` inside other text would show
+/// nothing useful and hide nothing.
+const MIN_SCRUBBED: usize = 4;
+
+/// `custom.options`, each value `[redacted]` unless `publicOptions` names it.
+fn hide_options(custom: &mut serde_json::Value) {
+    let public: Vec<String> = custom["publicOptions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    match custom.get_mut("options") {
+        Some(serde_json::Value::Object(options)) => {
+            for (name, value) in options.iter_mut() {
+                if !public.contains(name) {
+                    *value = serde_json::Value::String(REDACTED.into());
+                }
+            }
+        }
+        Some(other) if !other.is_null() => *other = serde_json::Value::String(REDACTED.into()),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

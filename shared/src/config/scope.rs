@@ -1,6 +1,7 @@
 //! Which Lambda function uses which part of the config, so that each is
 //! given only its own secrets: ingress the inbound ones (the shared secret,
-//! per-hook secrets, provider signature secrets), the handler the channel,
+//! per-hook secrets, provider signature secrets) and the admin secrets (it
+//! serves the admin routes and the console), the handler the channel,
 //! agent, forward and custom credentials, egress the outgoing signing keys.
 //! A function loads the whole config with the others' secrets withheld
 //! ([`super::load::Unset::Withhold`]) and refuses to start if a secret of
@@ -36,7 +37,7 @@ impl Function {
 
 /// The one function that reads the value at `path`, if only one does.
 pub fn owner(path: &str) -> Option<Function> {
-    if under(path, "webhooks.incoming") {
+    if under(path, "webhooks.incoming") || under(path, "webhooks.admin") {
         return Some(Function::Ingress);
     }
     if under(path, "webhooks.channels") || under(path, "webhooks.agents") {
@@ -101,6 +102,8 @@ mod tests {
     fn each_secret_has_the_function_that_uses_it() {
         for (path, owner_) in [
             ("webhooks.incoming.secret", Some(Function::Ingress)),
+            ("webhooks.admin.secret", Some(Function::Ingress)),
+            ("webhooks.admin.secrets[1]", Some(Function::Ingress)),
             ("webhooks.handlers[3].secret", Some(Function::Ingress)),
             (
                 "webhooks.handlers[0].verify.secrets[1]",

@@ -55,6 +55,9 @@ pub struct CompiledConfig {
     routes: HashMap<String, usize>,
     /// Secrets left unset in this process ([`super::load::Unset::Withhold`]).
     pub withheld: Vec<Withheld>,
+    /// Every value a `${VAR}` was replaced with: never shown, wherever it
+    /// landed (a template, a URL, an option), by [`CompiledConfig::shown`].
+    pub(crate) substituted: Vec<crate::secret::Secret>,
 }
 
 /// A `${VAR}` that was left unset under [`super::load::Unset::Withhold`]:
@@ -204,6 +207,22 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                     .into(),
         });
     }
+    check_admin(w, &mut errors, &mut warnings);
+    if inc.secret.is_none() && inc.allowed_ips.is_empty() {
+        let open = w
+            .handlers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.secret.is_none() && h.verify.is_none());
+        if open.clone().count() < w.handlers.len() {
+            for (i, h) in open {
+                warnings.push(Warning {
+                    path: format!("webhooks.handlers[{i}]"),
+                    message: format!("hook {:?} has no secret and no verify, and webhooks.incoming.secret is unset: anyone who can reach the endpoint can post it", h.id),
+                });
+            }
+        }
+    }
     errors.extend(super::net::check_network(&w.network));
     check_concurrency(&w.concurrency, &mut errors);
 
@@ -352,6 +371,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             key_templates,
             routes,
             withheld: Vec::new(),
+            substituted: Vec::new(),
         })
     } else {
         Err(ConfigErrors(errors))
@@ -503,6 +523,56 @@ fn check_handler(
 
 /// A credential header is gone before the handler runs, so passing it on
 /// cannot work; saying so at load beats a downstream 401 later.
+/// The admin secrets: not empty, not a hook secret (senders hold those),
+/// long enough that guessing is hopeless; and a warning when the server
+/// binds a non-loopback address with none (admin routes are then closed
+/// to every other machine, which is safe but likely not what was meant).
+fn check_admin(w: &super::Webhooks, errors: &mut Vec<ConfigError>, warnings: &mut Vec<Warning>) {
+    let hook_secrets: Vec<&str> = w
+        .incoming
+        .secret
+        .iter()
+        .chain(w.handlers.iter().filter_map(|h| h.secret.as_ref()))
+        .map(|s| s.expose())
+        .collect();
+    for (i, secret) in w.admin.credentials().enumerate() {
+        let at = match i {
+            0 if w.admin.secret.is_some() => "webhooks.admin.secret".to_string(),
+            _ => format!(
+                "webhooks.admin.secrets[{}]",
+                i - usize::from(w.admin.secret.is_some())
+            ),
+        };
+        if secret.is_empty() {
+            errors.push(ConfigError::new(&at, "is empty"));
+        } else if hook_secrets.contains(&secret.expose()) {
+            errors.push(ConfigError::new(
+                &at,
+                "is also a hook secret; senders hold hook secrets, so the admin secret must differ",
+            ));
+        } else if secret.expose().len() < 16 {
+            warnings.push(Warning {
+                path: at,
+                message: "is shorter than 16 characters; use a long random value".into(),
+            });
+        }
+    }
+    let host = w.incoming.host.trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback());
+    if !loopback && !w.admin.has_secret() {
+        warnings.push(Warning {
+            path: "webhooks.admin.secret".into(),
+            message: format!(
+                "the server binds {} but has no admin secret: admin routes and the console answer only requests made on this machine",
+                w.incoming.host
+            ),
+        });
+    }
+}
+
 fn warn_stripped_pass_headers(
     inc: &super::Incoming,
     f: &super::Forward,

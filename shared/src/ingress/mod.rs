@@ -4,6 +4,7 @@
 //! Nothing slow happens here; the handler stage does the work. HTTP
 //! (routes, methods, reading the body) is `crate::api`'s.
 
+pub mod admin;
 pub(crate) mod auth;
 mod body;
 pub mod headers;
@@ -23,8 +24,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Headers whose values identify a delivery; a repeat within the dedup
-/// window gets the first answer and is not enqueued again.
+/// Headers whose values identify a delivery of a hook without `verify`; a
+/// repeat within the dedup window gets the first answer and is not
+/// enqueued again. With `verify`, only what the signature covers counts
+/// ([`crate::verify::VerifyConfig::replay_key`]).
 pub const IDEMPOTENCY_HEADERS: [&str; 3] = ["idempotency-key", "webhook-id", "x-github-delivery"];
 
 /// A hook as the transport delivered it (API Gateway or the local socket),
@@ -69,6 +72,7 @@ impl Ingress {
     /// under way when time ran out can land), which the idempotency key
     /// makes harmless.
     pub async fn accept(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
+        check_hook_id(hook_id)?;
         let deadline = self.config.config.webhooks.incoming.accept_timeout;
         match tokio::time::timeout(deadline.as_duration(), self.accept_hook(hook_id, req)).await {
             Ok(answer) => answer,
@@ -104,16 +108,7 @@ impl Ingress {
             )));
         }
 
-        // A source that keeps failing authentication is refused before its
-        // next guess is even checked, so a correct guess cannot get through.
-        let failures_key = auth_failures_key(source);
         let now_secs = self.clock.now().timestamp();
-        self.not_locked_out(source, &failures_key, now_secs)
-            .await
-            .inspect_err(
-                |_| tracing::warn!(%source, hook_id, "refused: too many failed authentications"),
-            )?;
-
         let handler = self.config.handler_for(hook_id);
         // A handler with `verify` authenticates by the provider's signature
         // (providers cannot send our header); only its own `secret` is added.
@@ -129,16 +124,14 @@ impl Ingress {
         if let Some(secret) = secret {
             if let Err(refusal) = auth::check_secret(&req.headers, &inc.secret_header, secret) {
                 tracing::warn!(%source, hook_id, reason = refusal.as_str(), "refused: authentication");
-                self.count_failure(&failures_key, now_secs).await;
-                return Err(self.unauthenticated());
+                return Err(self.failed(source, now_secs, self.unauthenticated()).await);
             }
         }
         // --- provider signature (webhooks.handlers[].verify), on the raw bytes ---
         if let Some(v) = handler.and_then(|h| h.verify.as_ref()) {
             if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {
                 tracing::warn!(%source, hook_id, scheme = %e.scheme(), reason = e.kind(), "refused: signature");
-                self.count_failure(&failures_key, now_secs).await;
-                return Err(self.unauthenticated());
+                return Err(self.failed(source, now_secs, self.unauthenticated()).await);
             }
         }
         // --- end provider signature ---
@@ -210,7 +203,14 @@ impl Ingress {
             Err(msg) => return Err(Refusal::BadRequest(msg)),
         }
 
-        let key = idempotency_key(&req.headers).map(|k| format!("{hook_id}\u{0}{k}"));
+        // With `verify`, a delivery is known by what its signature covers;
+        // an unsigned header would let a replayer pass an old delivery off
+        // as new.
+        let key = match handler.and_then(|h| h.verify.as_ref()) {
+            Some(v) => Some(v.replay_key(&req.headers, &req.body)),
+            None => idempotency_key(&req.headers),
+        }
+        .map(|k| format!("{hook_id}\u{0}{k}"));
         let dedup_until = now.timestamp() + inc.dedup_window.0 as i64;
         self.keep(ev, key, dedup_until).await
     }
@@ -316,15 +316,23 @@ impl Ingress {
         }
     }
 
-    /// A source that keeps failing authentication is refused before its
-    /// next guess is even checked, so a correct guess cannot get through.
-    async fn not_locked_out(&self, source: IpAddr, key: &str, now: i64) -> Result<(), Refusal> {
-        match self.limited(key, limits::AUTH_FAILURES, now, false).await {
-            Some(retry_after_secs) => Err(Refusal::TooManyRequests {
-                message: format!("too many failed authentications from {source}; retry later"),
-                retry_after_secs,
-            }),
-            None => Ok(()),
+    /// The answer to a failed authentication: `refusal` (401), or 429 once
+    /// the source has failed [`limits::AUTH_FAILURES`] times this window.
+    /// Only failures are counted, and only after the credential was
+    /// checked, so a request that authenticates is never refused here: a
+    /// stranger sharing the sender's address or proxy cannot lock it out.
+    /// The count and the decision are one limiter operation (atomic).
+    async fn failed(&self, source: IpAddr, now: i64, refusal: Refusal) -> Refusal {
+        let key = auth_failures_key(source);
+        match self.limited(&key, limits::AUTH_FAILURES, now, true).await {
+            Some(retry_after_secs) => {
+                tracing::warn!(%source, "too many failed authentications");
+                Refusal::TooManyRequests {
+                    message: format!("too many failed authentications from {source}; retry later"),
+                    retry_after_secs,
+                }
+            }
+            None => refusal,
         }
     }
 
@@ -335,57 +343,80 @@ impl Ingress {
         }
     }
 
-    /// Admin routes need the global secret (header or bearer). Without one
-    /// configured they answer only to loopback callers, so a local setup
-    /// works out of the box and an exposed one does not leak. Failures
-    /// count against the source's failed-authentication limit, shared with
-    /// the hooks, which take the same secret: guessing on `/events` is no
-    /// cheaper than on `/webhook`.
+    /// Admin routes take an admin secret (`webhooks.admin`), sent as
+    /// `Authorization: Bearer`; hook secrets never do. With none
+    /// configured they answer only a request made on this machine
+    /// ([`admin::local_request`]), so a local setup works out of the box
+    /// and an exposed, proxied or DNS-rebound one does not leak.
     pub async fn authorize_admin(
         &self,
         headers: &HeaderMap,
         peer: IpAddr,
         path: &str,
     ) -> Result<(), Refusal> {
-        let inc = &self.config.config.webhooks.incoming;
-        let source = source::client_ip(peer, headers, &inc.trusted_proxies);
-        let Some(secret) = &inc.secret else {
-            return match source.is_loopback() {
-                true => Ok(()),
-                false => Err(Refusal::Forbidden(
-                    "admin routes need webhooks.incoming.secret when called from another host"
-                        .into(),
-                )),
-            };
-        };
-        let failures = auth_failures_key(source);
-        let now = self.clock.now().timestamp();
-        self.not_locked_out(source, &failures, now)
-            .await
-            .inspect_err(
-                |_| tracing::warn!(%source, path, "refused: too many failed authentications"),
-            )?;
-        if let Err(r) = auth::check_secret(headers, &inc.secret_header, secret) {
-            tracing::warn!(%source, path, reason = r.as_str(), "refused: admin authentication");
-            self.count_failure(&failures, now).await;
-            return Err(self.unauthenticated());
+        let cfg = &self.config.config.webhooks;
+        if !cfg.admin.has_secret() {
+            return admin::local_request(peer, headers, &cfg.admin.allowed_hosts).map_err(|why| {
+                tracing::warn!(%peer, path = bounded(path), why, "refused: admin route from afar");
+                Refusal::Forbidden(format!(
+                    "admin routes without webhooks.admin.secret answer only requests made on this machine: {why}"
+                ))
+            });
+        }
+        if let Err(r) = admin::credential(headers, &cfg.admin) {
+            let source = source::client_ip(peer, headers, &cfg.incoming.trusted_proxies);
+            tracing::warn!(%source, path = bounded(path), reason = r.as_str(), "refused: admin authentication");
+            let now = self.clock.now().timestamp();
+            return Err(self
+                .failed(source, now, Refusal::AdminUnauthenticated)
+                .await);
         }
         Ok(())
     }
+}
 
-    async fn count_failure(&self, key: &str, now: i64) {
-        if let Err(e) = self
-            .backend
-            .limiter
-            .hit(key, limits::AUTH_FAILURES, now)
-            .await
-        {
-            tracing::warn!(error = %e, "could not count a failed authentication");
-        }
+/// At most [`LOGGED_PREFIX`] characters of a request-controlled value, for
+/// a log line.
+pub fn bounded(value: &str) -> &str {
+    match value.char_indices().nth(LOGGED_PREFIX) {
+        Some((end, _)) => &value[..end],
+        None => value,
     }
 }
 
+/// How much of a request-controlled value a log line quotes.
+pub const LOGGED_PREFIX: usize = 128;
+
 pub use crate::event::EVENT_RECORD_TTL_SECS;
+
+/// The longest hook id, in bytes: it is logged, stored and becomes part of
+/// store keys (DynamoDB refuses keys over 2 KB).
+pub const MAX_HOOK_ID_BYTES: usize = 256;
+
+/// The longest session key, in bytes, whether configured or rendered from
+/// a payload: it is a store key and a log field.
+pub const MAX_SESSION_KEY_BYTES: usize = 512;
+
+/// A hook id is at most [`MAX_HOOK_ID_BYTES`] of the characters a URL path
+/// carries unencoded: letters, digits and `-._~!$&'()*+,;=:@/`. Anything
+/// else is refused (404) before it is logged or stored.
+pub fn check_hook_id(hook_id: &str) -> Result<(), Refusal> {
+    const MARKS: &[u8] = b"-._~!$&'()*+,;=:@/";
+    let well_formed = hook_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || MARKS.contains(&b));
+    if hook_id.len() > MAX_HOOK_ID_BYTES {
+        return Err(Refusal::NotFound(format!(
+            "no such hook: hook ids are at most {MAX_HOOK_ID_BYTES} bytes"
+        )));
+    }
+    if !well_formed {
+        return Err(Refusal::NotFound(
+            "no such hook: hook ids are letters, digits and -._~!$&'()*+,;=:@/".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// The refusal of a post to `/webhook` with no hook id after it.
 pub fn no_hook_id() -> Refusal {
@@ -400,10 +431,21 @@ fn accepted(event_id: &str, session_key: &str, duplicate: bool) -> Accepted {
     }
 }
 
-/// The limiter key counting a source's failed authentications: one count
-/// for hooks and admin routes, which take the same secret.
-fn auth_failures_key(source: IpAddr) -> String {
-    format!("auth-failures:{source}")
+/// The limiter key counting a source's failed authentications, one count
+/// for hooks and admin routes. An IPv6 source counts per /64, the block
+/// one host is usually given: it cannot dodge its count by changing the
+/// low bits.
+pub fn auth_failures_key(source: IpAddr) -> String {
+    match crate::config::net::canonical(source) {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!(
+                "auth-failures:{:x}:{:x}:{:x}:{:x}::/64",
+                s[0], s[1], s[2], s[3]
+            )
+        }
+        v4 => format!("auth-failures:{v4}"),
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Option<String> {
@@ -451,6 +493,13 @@ fn session_key(
             .unwrap_or_else(|| format!("webhook:{}", h.id))
     };
     let key = key.trim().to_string();
+    if key.len() > MAX_SESSION_KEY_BYTES {
+        return Err(format!(
+            "the sessionKey of handler {:?} is {} bytes from this payload; session keys are at most {MAX_SESSION_KEY_BYTES}",
+            h.id,
+            key.len()
+        ));
+    }
     if key.is_empty() {
         return Err(format!(
             "the sessionKey template of handler {:?} rendered an empty key from this payload",

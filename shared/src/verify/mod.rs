@@ -14,6 +14,7 @@
 
 mod header;
 mod mac;
+mod replay;
 
 pub use crate::protocol::signature::MAX_CANDIDATES;
 pub use header::{parse_prefixed, parse_standard_signatures, parse_stripe_header, StripeHeader};

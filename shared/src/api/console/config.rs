@@ -1,6 +1,7 @@
 //! `GET /config`: the config this gateway runs, as the console's config
-//! page shows it, with `clawhooks validate`'s warnings. Secrets serialize
-//! as `[redacted]` (see `config::redact`), so nothing here is a credential.
+//! page shows it, with `clawhooks validate`'s warnings. Secrets, option
+//! values and every value a `${VAR}` filled in show as `[redacted]` (see
+//! [`crate::config::CompiledConfig::shown`]), so nothing here is a credential.
 
 use super::super::AppState;
 use axum::extract::State;
@@ -29,13 +30,13 @@ pub async fn show(State(ingress): State<AppState>) -> Json<ConfigAnswer> {
     let compiled = &ingress.config;
     Json(ConfigAnswer {
         ok: true,
-        config: serde_json::to_value(&compiled.config).unwrap_or(Value::Null),
+        config: compiled.shown(),
         warnings: compiled
             .warnings
             .iter()
             .map(|w| ConfigWarning {
                 path: w.path.clone(),
-                message: w.message.clone(),
+                message: compiled.scrubbed(&w.message),
             })
             .collect(),
     })

@@ -4,11 +4,12 @@
 //! server-sent events (`/console/stream`).
 //!
 //! The page itself holds no data and is open to anyone; everything it
-//! shows comes from admin routes, which take the secret or the console's
-//! session cookie (see [`auth`]).
+//! shows comes from admin routes, which take an admin secret or the
+//! console's session cookie (see [`auth`]).
 
 pub mod auth;
 pub mod config;
+mod keep;
 mod stream;
 
 pub use stream::close_all as close_streams;
@@ -39,6 +40,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let admin = Router::new()
         .route("/console/stream", get(stream::events))
         .route("/config", get(config::show))
+        .route("/console/logout-everywhere", post(logout_everywhere))
         .route_layer(middleware::from_fn_with_state(state, super::admin_only));
     Router::new()
         .route("/console", get(page))
@@ -91,33 +93,36 @@ async fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// `GET /console/session`: whether this browser may use the console, the
-/// CSRF token its state-changing requests send, and the secret header's
-/// name (for the test-hook form). Never the secret.
+/// CSRF token its state-changing requests send, and the hook secret
+/// header's name (for the test-hook form). Never a secret.
 async fn session(
     State(ingress): State<AppState>,
     Peer(peer): Peer,
     headers: HeaderMap,
 ) -> Response {
-    let incoming = &ingress.config.config.webhooks.incoming;
-    let keys = auth::Keys::new(incoming.secret.as_ref());
-    let now = ingress.clock.now().timestamp();
-    let (authenticated, csrf) = match (&incoming.secret, auth::cookie(&headers)) {
-        (Some(_), Some(token)) if keys.check(token, now).is_ok() => (true, Some(keys.csrf(token))),
-        (Some(_), _) => (false, None),
-        (None, _) => (
+    let webhooks = &ingress.config.config.webhooks;
+    let admin = &webhooks.admin;
+    let (authenticated, csrf) = match auth::cookie(&headers) {
+        _ if !admin.has_secret() => (
             ingress
                 .authorize_admin(&headers, peer, "/console/session")
                 .await
                 .is_ok(),
             None,
         ),
+        Some(token) => match auth::session(&ingress, token).await {
+            Ok(Ok(keys)) => (true, Some(keys.csrf(token))),
+            Ok(Err(_)) => (false, None),
+            Err(refusal) => return refusal.into_response(),
+        },
+        None => (false, None),
     };
     let body = json!({
         "ok": true,
         "authenticated": authenticated,
         "csrf": csrf,
-        "loginRequired": incoming.secret.is_some(),
-        "secretHeader": incoming.secret_header,
+        "loginRequired": admin.has_secret(),
+        "secretHeader": webhooks.incoming.secret_header,
     });
     no_store(Json(body).into_response())
 }
@@ -128,38 +133,43 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-/// `POST /console/login` with a form `secret=…`: checked like the admin
-/// header (constant time, counted against the failed-authentication
-/// limit), then a session cookie. The answer carries the CSRF token.
+/// `POST /console/login` with a form `secret=…`: an admin secret, checked
+/// like the bearer token (constant time, counted against the
+/// failed-authentication limit), then a session cookie bound to that
+/// secret. The answer carries the CSRF token.
 async fn login(
     State(ingress): State<AppState>,
     Peer(peer): Peer,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, Refusal> {
-    auth::same_origin(&headers, &Method::POST)?;
-    let incoming = &ingress.config.config.webhooks.incoming;
+    let admin = &ingress.config.config.webhooks.admin;
+    auth::same_origin(&headers, &Method::POST, admin.public_origin.as_deref())?;
     let typed: String = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "secret")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
     let mut presented = headers.clone();
-    presented.remove(header::AUTHORIZATION);
-    let value = HeaderValue::from_str(&typed)
+    let value = HeaderValue::from_str(&format!("Bearer {typed}"))
         .map_err(|_| Refusal::BadRequest("the secret holds characters no header can".into()))?;
-    let name = http::HeaderName::from_bytes(incoming.secret_header.as_bytes())
-        .map_err(|_| Refusal::BadRequest("secretHeader is not a header name".into()))?;
-    presented.insert(name, value);
+    presented.insert(header::AUTHORIZATION, value);
     ingress
         .authorize_admin(&presented, peer, "/console/login")
         .await?;
-    let Some(secret) = &incoming.secret else {
+    let Some(secret) = crate::ingress::admin::credential(&presented, admin)
+        .ok()
+        .and_then(|i| admin.credentials().nth(i))
+    else {
         return Ok(no_store(
             Json(json!({ "ok": true, "csrf": null })).into_response(),
         ));
     };
-    let keys = auth::Keys::new(Some(secret));
-    let token = keys.issue(ingress.clock.now().timestamp());
+    let now = ingress.clock.now().timestamp();
+    let console_key = keep::console_key(ingress.backend.store.as_ref(), now)
+        .await
+        .map_err(|e| Refusal::backend("reading the console key", e))?;
+    let keys = auth::Keys::signed_in(secret, &console_key);
+    let token = keys.issue(now);
     let mut r = Json(json!({ "ok": true, "csrf": keys.csrf(&token) })).into_response();
     let cookie = HeaderValue::from_str(&auth::set_cookie(Some(&token), &headers))
         .expect("a token is header-safe");
@@ -167,19 +177,40 @@ async fn login(
     Ok(no_store(r))
 }
 
-/// `POST /console/logout`: clears the cookie (with the session's CSRF
-/// token, so another site cannot log a user out).
+/// `POST /console/logout`: clears the cookie and signs the session out in
+/// the store, so a copy of the token stops working too (with the
+/// session's CSRF token, so another site cannot sign a user out).
 async fn logout(State(ingress): State<AppState>, req: Request) -> Result<Response, Refusal> {
     let headers = req.headers().clone();
-    auth::same_origin(&headers, &Method::POST)?;
-    let keys = auth::Keys::new(ingress.config.config.webhooks.incoming.secret.as_ref());
-    let now = ingress.clock.now().timestamp();
-    if let Some(token) = auth::cookie(&headers).filter(|t| keys.check(t, now).is_ok()) {
-        auth::csrf_ok(&keys, token, &headers, &Method::POST)?;
+    let admin = &ingress.config.config.webhooks.admin;
+    auth::same_origin(&headers, &Method::POST, admin.public_origin.as_deref())?;
+    if let Some(token) = auth::cookie(&headers).filter(|_| admin.has_secret()) {
+        if let Ok(keys) = auth::session(&ingress, token).await? {
+            auth::csrf_ok(&keys, token, &headers, &Method::POST)?;
+            let (expiry, nonce) = auth::parts(token).expect("a checked token has its parts");
+            keep::sign_out(ingress.backend.store.as_ref(), nonce, expiry)
+                .await
+                .map_err(|e| Refusal::backend("signing a console session out", e))?;
+        }
     }
     let mut r = (StatusCode::OK, Json(json!({ "ok": true }))).into_response();
     let cookie = HeaderValue::from_str(&auth::set_cookie(None, &headers))
         .expect("a cleared cookie is header-safe");
+    r.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(no_store(r))
+}
+
+/// `POST /console/logout-everywhere` (an admin route): a new console key,
+/// so every console session, in every browser, is signed out at once.
+async fn logout_everywhere(State(ingress): State<AppState>) -> Result<Response, Refusal> {
+    keep::rotate(ingress.backend.store.as_ref())
+        .await
+        .map_err(|e| Refusal::backend("replacing the console key", e))?;
+    tracing::warn!("every console session signed out");
+    let mut r = (StatusCode::OK, Json(json!({ "ok": true }))).into_response();
+    let cookie = HeaderValue::from_static(
+        "clawhooks_console=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+    );
     r.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(no_store(r))
 }

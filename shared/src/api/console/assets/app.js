@@ -100,6 +100,7 @@ function showApp(notice, canLogOut) {
   $("#login").classList.add("hidden");
   $("#app").classList.remove("hidden");
   $("#logout").classList.toggle("hidden", canLogOut === false);
+  $("#logout-all").classList.toggle("hidden", canLogOut === false);
   if (notice) main().append(notice);
   else route();
 }
@@ -123,6 +124,13 @@ async function login(ev) {
 
 async function logout() {
   await fetch("/console/logout", { method: "POST", headers: { "X-CSRF-Token": state.csrf || "" }, credentials: "same-origin" });
+  state.csrf = null;
+  showLogin();
+}
+
+// Every session, in every browser: the server replaces the console key.
+async function logoutEverywhere() {
+  await fetch("/console/logout-everywhere", { method: "POST", headers: { "X-CSRF-Token": state.csrf || "" }, credentials: "same-origin" });
   state.csrf = null;
   showLogin();
 }
@@ -543,6 +551,7 @@ async function sendPage() {
 document.addEventListener("DOMContentLoaded", () => {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
+  $("#logout-all").addEventListener("click", logoutEverywhere);
   window.addEventListener("hashchange", () => { $("#toast").classList.add("hidden"); route(); });
   checkSession().catch((e) => toast("Could not reach the gateway: " + e.message, true));
 });

@@ -1,0 +1,149 @@
+//! The identity of a signed delivery, for deduplication: taken only from
+//! what the signature covers, so a replayer cannot make an old delivery
+//! look new (or a new one look old) by adding or changing a header.
+//!
+//! | scheme | the key | a replay is refused for |
+//! |---|---|---|
+//! | `standard_webhooks` | `webhook-id` (signed) | `dedupWindow` |
+//! | `stripe` | the event `id` in the (signed) body; else the signed `t` and the body | `dedupWindow` |
+//! | `slack` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
+//! | `github`, `hmac` | the body and the signature (no signed time or id) | `dedupWindow` |
+
+use super::{Scheme, VerifyConfig};
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+impl VerifyConfig {
+    /// The deduplication key of a delivery that passed [`Self::verify`];
+    /// an unsigned `Idempotency-Key` or `X-GitHub-Delivery` never counts.
+    pub fn replay_key(&self, headers: &HeaderMap, body: &[u8]) -> String {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .trim()
+        };
+        match self.scheme {
+            Scheme::StandardWebhooks => format!("webhook-id:{}", text("webhook-id")),
+            Scheme::Stripe => match event_id(body) {
+                Some(id) => format!("stripe-event:{id}"),
+                None => digest("stripe", &[stripe_t(text("stripe-signature")), body]),
+            },
+            Scheme::Slack => digest(
+                "slack",
+                &[text("x-slack-request-timestamp").as_bytes(), body],
+            ),
+            Scheme::Github => digest("github", &[text("x-hub-signature-256").as_bytes(), body]),
+            Scheme::Hmac => {
+                let header = self.header.as_deref().unwrap_or_default();
+                digest("hmac", &[text(header).as_bytes(), body])
+            }
+        }
+    }
+}
+
+/// `<label>:` and the hex SHA-256 of the length-prefixed parts.
+fn digest(label: &str, parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{label}:{hex}")
+}
+
+/// The top-level string `id` of a JSON body (Stripe's event id), bounded.
+fn event_id(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let id = v.get("id")?.as_str()?;
+    (!id.is_empty() && id.len() <= 256).then(|| id.to_string())
+}
+
+/// The `t=` element of a `Stripe-Signature` header.
+fn stripe_t(header: &str) -> &[u8] {
+    header
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("t="))
+        .unwrap_or_default()
+        .as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(scheme: &str) -> VerifyConfig {
+        serde_json::from_value(
+            serde_json::json!({"scheme": scheme, "secret": "s", "header": "x-sig"}),
+        )
+        .unwrap()
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unsigned_headers_never_change_the_key() {
+        for scheme in ["github", "hmac", "slack", "stripe", "standard_webhooks"] {
+            let c = cfg(scheme);
+            let base = [
+                ("x-hub-signature-256", "sha256=ab"),
+                ("x-sig", "ab"),
+                ("x-slack-request-timestamp", "1700000000"),
+                ("stripe-signature", "t=1700000000,v1=ab"),
+                ("webhook-id", "msg_1"),
+            ];
+            let mut more = base.to_vec();
+            more.extend([
+                ("idempotency-key", "fresh"),
+                ("x-github-delivery", "new-id"),
+            ]);
+            assert_eq!(
+                c.replay_key(&headers(&base), b"{}"),
+                c.replay_key(&headers(&more), b"{}"),
+                "{scheme}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_signature_covers_makes_the_key() {
+        let gh = cfg("github");
+        let h = |sig: &str| headers(&[("x-hub-signature-256", sig)]);
+        assert_ne!(
+            gh.replay_key(&h("sha256=ab"), b"1"),
+            gh.replay_key(&h("sha256=ab"), b"2")
+        );
+        assert_ne!(
+            gh.replay_key(&h("sha256=ab"), b"1"),
+            gh.replay_key(&h("sha256=cd"), b"1")
+        );
+        let stripe = cfg("stripe");
+        let s = |t: &str| headers(&[("stripe-signature", t)]);
+        assert_eq!(
+            stripe.replay_key(&s("t=1,v1=a"), br#"{"id":"evt_1"}"#),
+            stripe.replay_key(&s("t=2,v1=b"), br#"{"id":"evt_1"}"#),
+            "one Stripe event, whenever signed"
+        );
+        assert_ne!(
+            stripe.replay_key(&s("t=1,v1=a"), b"x"),
+            stripe.replay_key(&s("t=2,v1=a"), b"x")
+        );
+        let sw = cfg("standard_webhooks");
+        assert_eq!(
+            sw.replay_key(&headers(&[("webhook-id", "msg_1")]), b"a"),
+            "webhook-id:msg_1"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use clawhooks::config::{self, CompiledConfig};
-use clawhooks::embedded::{BackendOptions, Embedded};
+use clawhooks::embedded::{BackendOptions, Embedded, Reaping};
 use clawhooks::ingress::Ingress;
 use clawhooks::ports::{Backend, Clock, SystemClock};
 use std::net::SocketAddr;
@@ -176,13 +176,14 @@ fn open_db(path: &std::path::Path, durability: config::Durability) -> Result<Emb
 }
 
 #[cfg(feature = "aws")]
-async fn aws(args: &ServeArgs) -> Result<Backend> {
+async fn aws(args: &ServeArgs, cfg: &CompiledConfig) -> Result<Backend> {
     let prefix = args.bootstrap.then_some(args.aws_prefix.as_str());
-    aws_backend::connect(prefix, args.max_receive_count).await
+    let dead_letters = cfg.config.webhooks.retention.dead_letters.as_duration();
+    aws_backend::connect(prefix, args.max_receive_count, dead_letters).await
 }
 
 #[cfg(not(feature = "aws"))]
-async fn aws(_: &ServeArgs) -> Result<Backend> {
+async fn aws(_: &ServeArgs, _: &CompiledConfig) -> Result<Backend> {
     bail!("this clawhooks was built without AWS support; build it with `--features aws` (cargo build --release -p clawhooks-local --features aws) to use --backend aws")
 }
 
@@ -200,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let backend: Backend = if args.backend == BackendKind::Aws {
-        aws(&args).await?
+        aws(&args, &cfg).await?
     } else {
         if args.bootstrap {
             bail!("--bootstrap creates AWS resources: use it with --backend aws");
@@ -210,6 +211,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         } else {
             open_db(&args.db, cfg.config.webhooks.incoming.durability)?
         };
+        let reaping = Arc::new(Reaping::new(&cfg.config.webhooks.retention));
+        tokio::spawn(embedded.clone().reap_forever(reaping));
         let recovered = embedded.recover_in_flight()?;
         if recovered > 0 {
             tracing::info!(

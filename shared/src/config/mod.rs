@@ -380,6 +380,11 @@ pub struct Custom {
     /// Free-form options passed to the function.
     #[serde(default)]
     pub options: serde_json::Value,
+    /// How long a `lambda` invocation may take before it counts as failed
+    /// (and is tried again): a function that never answers would otherwise
+    /// hold the hook for good.
+    #[serde(default = "default_agent_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]

@@ -52,6 +52,14 @@ enum Command {
     /// Dead-lettered deliveries: list them, replay them.
     #[command(subcommand)]
     Dlq(commands::dlq::DlqCommand),
+    /// Write a consistent copy of the database, safe while `serve` runs.
+    Backup {
+        /// The SQLite file `clawhooks serve` uses.
+        #[arg(long, env = "CLAWHOOKS_DB", default_value = "clawhooks.db")]
+        db: PathBuf,
+        /// Where the copy goes (replaced whole once the copy is complete).
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -118,7 +126,25 @@ fn main() -> Result<()> {
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Deliveries(cmd) => runtime()?.block_on(commands::deliveries::run(cmd)),
         Command::Dlq(cmd) => runtime()?.block_on(commands::dlq::run(cmd)),
+        Command::Backup { db, file } => backup(&db, &file),
     }
+}
+
+fn backup(db: &std::path::Path, file: &std::path::Path) -> Result<()> {
+    if !db.exists() {
+        bail!(
+            "{} does not exist; pass --db (or CLAWHOOKS_DB) with the file `clawhooks serve` uses",
+            db.display()
+        );
+    }
+    let bytes = clawhooks::embedded::backup(db, file)
+        .with_context(|| format!("backing up {} to {}", db.display(), file.display()))?;
+    println!(
+        "backed up {} to {} ({bytes} bytes)",
+        db.display(),
+        file.display()
+    );
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -2,54 +2,16 @@
 //! `webhooks.retention` keeps and no more: expired events answer 404, their
 //! rows are deleted, and the file stops growing.
 
+mod common;
+
 use clawhooks_e2e::recorder::Recorder;
-use std::io::{BufRead, BufReader};
+use common::spawned::{serve, TempDir};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A directory removed when the test ends, passed or not.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Hooks per round: enough that the file's size is the rows', not SQLite's
 /// fixed pages.
 const HOOKS: usize = 150;
-
-fn serve(config: &Path, db: &Path) -> (KillOnDrop, String) {
-    let log = std::fs::File::create(db.with_extension("log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
-        .args(["serve", "--port", "0", "--config"])
-        .arg(config)
-        .arg("--db")
-        .arg(db)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("start clawhooks");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-    (KillOnDrop(child), base)
-}
 
 fn size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -125,9 +87,7 @@ async fn event_status(client: &reqwest::Client, base: &str, id: &str) -> u16 {
 async fn a_steady_load_keeps_the_file_at_the_size_of_what_retention_keeps() {
     clawhooks::adapters::http::install_crypto_provider();
     let sink = Recorder::start().await;
-    let dir =
-        TempDir(std::env::temp_dir().join(format!("clawhooks-retention-{}", uuid::Uuid::new_v4())));
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("retention");
     let (config, db) = (dir.0.join("config.json"), dir.0.join("clawhooks.db"));
     let doc = serde_json::json!({"webhooks": {
         "incoming": {"secret": "s", "dedupWindow": "2s"},

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod spawned;
+
 use clawhooks::config;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::InboundEvent;

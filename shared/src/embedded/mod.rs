@@ -6,11 +6,13 @@
 //! counts, redrive after `maxReceiveCount`, FIFO groups, conditional writes,
 //! expiry) so the same conformance suite passes here and on AWS.
 
+mod backup;
 mod intake;
 mod queue;
 mod reaper;
 mod store;
 
+pub use backup::backup;
 pub use intake::EmbeddedIntake;
 pub use queue::{EmbeddedQueue, QueueOptions};
 pub use reaper::{Reaped, Reaping};

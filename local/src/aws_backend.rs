@@ -11,12 +11,18 @@ use clawhooks::ports::Backend;
 /// dead-letter queues and tables are created first (idempotent) under that
 /// prefix; without, they are named by the `CLAWHOOKS_*` variables of
 /// `clawhooks::aws`, as on Lambda.
-pub async fn connect(bootstrap_prefix: Option<&str>, max_receive_count: u32) -> Result<Backend> {
+/// `dead_letters`: how long the dead-letter queues it creates keep a message.
+pub async fn connect(
+    bootstrap_prefix: Option<&str>,
+    max_receive_count: u32,
+    dead_letters: std::time::Duration,
+) -> Result<Backend> {
     let clients = AwsClients::from_env().await;
     let resources = match bootstrap_prefix {
         Some(prefix) => {
             let settings = BootstrapSettings {
                 max_receive_count,
+                dead_letter_retention: dead_letters,
                 ..BootstrapSettings::new(prefix)
             };
             let res = aws::bootstrap(&clients, &settings)

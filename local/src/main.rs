@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use clawhooks::config::{self, CompiledConfig};
-use clawhooks::embedded::{BackendOptions, Embedded};
+use clawhooks::embedded::{BackendOptions, Embedded, Reaping};
 use clawhooks::ingress::Ingress;
 use clawhooks::ports::{Backend, Clock, SystemClock};
 use std::net::SocketAddr;
@@ -52,6 +52,14 @@ enum Command {
     /// Dead-lettered deliveries: list them, replay them.
     #[command(subcommand)]
     Dlq(commands::dlq::DlqCommand),
+    /// Write a consistent copy of the database, safe while `serve` runs.
+    Backup {
+        /// The SQLite file `clawhooks serve` uses.
+        #[arg(long, env = "CLAWHOOKS_DB", default_value = "clawhooks.db")]
+        db: PathBuf,
+        /// Where the copy goes (replaced whole once the copy is complete).
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -118,7 +126,25 @@ fn main() -> Result<()> {
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Deliveries(cmd) => runtime()?.block_on(commands::deliveries::run(cmd)),
         Command::Dlq(cmd) => runtime()?.block_on(commands::dlq::run(cmd)),
+        Command::Backup { db, file } => backup(&db, &file),
     }
+}
+
+fn backup(db: &std::path::Path, file: &std::path::Path) -> Result<()> {
+    if !db.exists() {
+        bail!(
+            "{} does not exist; pass --db (or CLAWHOOKS_DB) with the file `clawhooks serve` uses",
+            db.display()
+        );
+    }
+    let bytes = clawhooks::embedded::backup(db, file)
+        .with_context(|| format!("backing up {} to {}", db.display(), file.display()))?;
+    println!(
+        "backed up {} to {} ({bytes} bytes)",
+        db.display(),
+        file.display()
+    );
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -176,13 +202,14 @@ fn open_db(path: &std::path::Path, durability: config::Durability) -> Result<Emb
 }
 
 #[cfg(feature = "aws")]
-async fn aws(args: &ServeArgs) -> Result<Backend> {
+async fn aws(args: &ServeArgs, cfg: &CompiledConfig) -> Result<Backend> {
     let prefix = args.bootstrap.then_some(args.aws_prefix.as_str());
-    aws_backend::connect(prefix, args.max_receive_count).await
+    let dead_letters = cfg.config.webhooks.retention.dead_letters.as_duration();
+    aws_backend::connect(prefix, args.max_receive_count, dead_letters).await
 }
 
 #[cfg(not(feature = "aws"))]
-async fn aws(_: &ServeArgs) -> Result<Backend> {
+async fn aws(_: &ServeArgs, _: &CompiledConfig) -> Result<Backend> {
     bail!("this clawhooks was built without AWS support; build it with `--features aws` (cargo build --release -p clawhooks-local --features aws) to use --backend aws")
 }
 
@@ -200,7 +227,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let backend: Backend = if args.backend == BackendKind::Aws {
-        aws(&args).await?
+        aws(&args, &cfg).await?
     } else {
         if args.bootstrap {
             bail!("--bootstrap creates AWS resources: use it with --backend aws");
@@ -210,6 +237,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         } else {
             open_db(&args.db, cfg.config.webhooks.incoming.durability)?
         };
+        let reaping = Arc::new(Reaping::new(&cfg.config.webhooks.retention));
+        tokio::spawn(embedded.clone().reap_forever(reaping));
         let recovered = embedded.recover_in_flight()?;
         if recovered > 0 {
             tracing::info!(

@@ -242,7 +242,7 @@ async fn deliveries_list_shows_the_newest_of(n: usize) -> Figures {
         backend,
         took,
     } = filled("deliveries-scale", n, move |store, i, now| async move {
-        log::record_attempt(store.as_ref(), &attempt(i, n, now), now)
+        log::record_attempt(store.as_ref(), &attempt(i, n, now), now, log::RETENTION)
             .await
             .expect("attempt logged");
     })
@@ -254,7 +254,9 @@ async fn deliveries_list_shows_the_newest_of(n: usize) -> Figures {
         .unwrap();
 
     let started = Instant::now();
-    let read = log::recent(backend.store.as_ref(), 5, now).await.unwrap();
+    let read = log::recent(backend.store.as_ref(), 5, now, log::RETENTION)
+        .await
+        .unwrap();
     let read_took = started.elapsed();
     let (out, listed) = latest_five(&db);
     assert!(

@@ -112,7 +112,8 @@ impl Default for PollSettings {
 /// Outcome of one message, for the loop and for tests: `true` when it is
 /// done and deleted.
 pub async fn process_one(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -> bool {
-    if !attempt(queue, stage, msg).await {
+    let pending = Pending::new(std::slice::from_ref(msg));
+    if !attempt(queue, stage, msg, &pending).await {
         return false;
     }
     if let Err(e) = queue.delete(&msg.receipt).await {
@@ -121,10 +122,64 @@ pub async fn process_one(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -
     true
 }
 
+/// Receipts a [`heartbeat`] keeps hidden: the messages of a chain not yet
+/// finished. Locked across each beat, so a message taken off it is never
+/// extended afterwards (over its retry delay, say).
+pub struct Pending(tokio::sync::Mutex<Vec<String>>);
+
+impl Pending {
+    pub fn new(msgs: &[Received]) -> Self {
+        Pending(tokio::sync::Mutex::new(
+            msgs.iter().map(|m| m.receipt.clone()).collect(),
+        ))
+    }
+
+    async fn remove(&self, receipt: &str) {
+        self.0.lock().await.retain(|r| r != receipt);
+    }
+
+    async fn clear(&self) {
+        self.0.lock().await.clear();
+    }
+}
+
+/// Runs `work` while extending the visibility of the `pending` messages
+/// every third of `visibility`: a hook whose agent takes longer than the
+/// visibility timeout is not shown again, and so not handled twice, while
+/// it is still being worked on. A crash stops the beats, so the message
+/// shows again one visibility timeout later, as before.
+pub async fn heartbeat<F: std::future::Future>(
+    queue: &dyn Queue,
+    pending: &Pending,
+    visibility: Duration,
+    work: F,
+) -> F::Output {
+    let every = (visibility / 3).max(Duration::from_millis(100));
+    let beats = async {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            let receipts = pending.0.lock().await;
+            for r in receipts.iter() {
+                if let Err(e) = queue.change_visibility(r, visibility).await {
+                    tracing::warn!(queue = queue.name(), error = %e, "could not extend a message's visibility");
+                }
+            }
+        }
+    };
+    tokio::select! {
+        out = work => out,
+        never = beats => never,
+    }
+}
+
 /// Runs the stage on one message; `true` when it is done and may be
-/// deleted. A retry with a delay sets the message's visibility here.
-async fn attempt(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -> bool {
-    match stage.process(msg).await {
+/// deleted. A retry with a delay sets the message's visibility here, once
+/// the message is off `pending`.
+async fn attempt(queue: &dyn Queue, stage: &dyn Stage, msg: &Received, pending: &Pending) -> bool {
+    let outcome = stage.process(msg).await;
+    pending.remove(&msg.receipt).await;
+    match outcome {
         Ok(()) => match crate::faults::check(crate::faults::WORKER_BEFORE_DELETE) {
             Ok(()) => true,
             Err(e) => {
@@ -244,16 +299,22 @@ async fn poll(
                 for chain in by_group(msgs) {
                     let permit = held.split(1).expect("a permit per message received");
                     let (q, s, finished) = (queue.clone(), stage.clone(), finished.clone());
+                    let visibility = settings.visibility;
                     tasks.spawn(async move {
-                        for msg in chain {
-                            if !attempt(q.as_ref(), s.as_ref(), &msg).await {
-                                // Later messages of the group wait for this one's redelivery.
-                                break;
+                        let pending = Pending::new(&chain);
+                        let work = async {
+                            for msg in &chain {
+                                if !attempt(q.as_ref(), s.as_ref(), msg, &pending).await {
+                                    // Later messages of the group wait for this one's redelivery.
+                                    pending.clear().await;
+                                    break;
+                                }
+                                if finished.send(msg.receipt.clone()).is_err() {
+                                    tracing::error!(stage = s.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
+                                }
                             }
-                            if finished.send(msg.receipt).is_err() {
-                                tracing::error!(stage = s.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
-                            }
-                        }
+                        };
+                        heartbeat(q.as_ref(), &pending, visibility, work).await;
                         drop(permit);
                     });
                 }

@@ -30,7 +30,8 @@ pub async fn run(cmd: DeliveriesCommand) -> Result<()> {
     let now = SystemClock.now();
     let attempts = match &event {
         Some(id) => log::for_event(store.as_ref(), id, now).await?.attempts,
-        None => log::recent(store.as_ref(), limit, now).await?,
+        // No config here: the default retention bounds the read.
+        None => log::recent(store.as_ref(), limit, now, log::RETENTION).await?,
     };
     if backend.json {
         println!("{}", serde_json::to_string_pretty(&attempts)?);

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod spawned;
+
 use clawhooks::config;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::event::InboundEvent;
@@ -60,6 +62,14 @@ pub async fn server_on(config_json: &str, addr: &str) -> Server {
 /// The whole server (ingress and every consumer) on a fresh in-memory
 /// embedded backend, on 127.0.0.1, sending outbound HTTP to loopback.
 pub async fn whole_server(cfg: Arc<config::CompiledConfig>) -> Running {
+    whole_server_polling(cfg, Default::default()).await.0
+}
+
+/// [`whole_server`] with its consumers polling as `poll` says, and its backend.
+pub async fn whole_server_polling(
+    cfg: Arc<config::CompiledConfig>,
+    poll: clawhooks::worker::PollSettings,
+) -> (Running, Backend) {
     clawhooks::adapters::http::install_crypto_provider();
     let backend = Embedded::memory()
         .unwrap()
@@ -68,19 +78,20 @@ pub async fn whole_server(cfg: Arc<config::CompiledConfig>) -> Running {
     let http = Arc::new(clawhooks_e2e::loopback_http());
     let consumers =
         clawhooks_local::stages::consumers(cfg.clone(), &backend, http, clock.clone(), 5).await;
-    start(ServerOptions {
+    let running = start(ServerOptions {
         ingress: Ingress {
             config: cfg,
-            backend,
+            backend: backend.clone(),
             clock,
         },
         addr: "127.0.0.1:0".parse().unwrap(),
         consumers,
-        poll: Default::default(),
+        poll,
         sweep_every: None,
     })
     .await
-    .unwrap()
+    .unwrap();
+    (running, backend)
 }
 
 impl Server {

@@ -44,7 +44,8 @@ pub async fn list(
             )))
         }
     };
-    match log::recent(store, limit, now).await {
+    let kept = ingress.config.config.webhooks.retention.deliveries_span();
+    match log::recent(store, limit, now, kept).await {
         Ok(attempts) => Ok(Json(DeliveriesAnswer::Recent { ok: true, attempts })),
         Err(e) => Err(Refusal::backend("the delivery log", e)),
     }

@@ -9,7 +9,7 @@
 
 use super::extract::Query;
 use super::AppState;
-use crate::event::{EventRecord, EventStatus, EVENT_RECORD_TTL_SECS};
+use crate::event::{EventRecord, EventStatus};
 use crate::handler::session::SessionRecord;
 use crate::ports::{IndexOrder, Store, StoreError, Table};
 use crate::refusal::Refusal;
@@ -65,15 +65,17 @@ pub struct EventPage {
 }
 
 /// Reads up to `limit` events matching `filter` with index keys below
-/// `before` (a cursor), newest first.
+/// `before` (a cursor), newest first. Only events of the last `kept_secs`
+/// (`Webhooks::status_kept_secs`) can be live, so the read stops there.
 pub async fn events_page(
     store: &dyn Store,
     filter: &EventFilter,
     before: Option<i64>,
     limit: usize,
     now: i64,
+    kept_secs: i64,
 ) -> Result<EventPage, StoreError> {
-    let lowest = (now - EVENT_RECORD_TTL_SECS) * 1_000_000;
+    let lowest = (now - kept_secs) * 1_000_000;
     let mut upper = before.map_or(i64::MAX, |c| c - 1);
     let chunk = if filter.is_empty() {
         limit + 1
@@ -145,7 +147,9 @@ pub async fn events(
     };
     let limit = limit(&query)?;
     let now = ingress.clock.now().timestamp();
-    let page = events_page(ingress.backend.store.as_ref(), &filter, before, limit, now)
+    let kept = ingress.config.config.webhooks.status_kept_secs();
+    let store = ingress.backend.store.as_ref();
+    let page = events_page(store, &filter, before, limit, now, kept)
         .await
         .map_err(|e| Refusal::backend("event listing", e))?;
     Ok(Json(page))

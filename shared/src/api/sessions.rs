@@ -39,7 +39,8 @@ pub async fn end(
             already_ended,
         })
     };
-    match session::close(store, events, &key, "closed", When::Always, now).await {
+    let kept = ingress.config.config.webhooks.status_kept_secs();
+    match session::close(store, events, &key, "closed", When::Always, now, kept).await {
         Ok(Closed::Ended(s)) => Ok(ended(s, false)),
         Ok(Closed::AlreadyEnded(s)) => Ok(ended(s, true)),
         Ok(Closed::Absent | Closed::Active) => Err(not_found(&key)),

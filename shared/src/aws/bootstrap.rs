@@ -20,8 +20,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::time::Duration;
 
-/// How long a dead letter is kept: SQS's longest, the template's too, so a
-/// failure noticed after a long weekend can still be replayed.
+/// How long a dead letter is kept unless `retention.deadLetters` says
+/// otherwise: SQS's longest, the template's default too, so a failure
+/// noticed after a long weekend can still be replayed.
 pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// What `--bootstrap` creates is what `infra/template.yaml` deploys
@@ -36,6 +37,9 @@ pub struct BootstrapSettings {
     pub max_receive_count: u32,
     /// The queues' default visibility timeout (a consumer may ask for another).
     pub visibility_timeout: Duration,
+    /// How long the dead-letter queues keep a message
+    /// (`webhooks.retention.deadLetters`; SQS takes 60 s to 14 days).
+    pub dead_letter_retention: Duration,
 }
 
 impl BootstrapSettings {
@@ -44,6 +48,7 @@ impl BootstrapSettings {
             prefix: prefix.into(),
             max_receive_count: 5,
             visibility_timeout: Duration::from_secs(60),
+            dead_letter_retention: DEAD_LETTER_RETENTION,
         }
     }
 }
@@ -115,7 +120,11 @@ async fn queue_pair(
         .queue_url(&dlq_url)
         .attributes(
             QueueAttributeName::MessageRetentionPeriod,
-            DEAD_LETTER_RETENTION.as_secs().to_string(),
+            settings
+                .dead_letter_retention
+                .clamp(Duration::from_secs(60), DEAD_LETTER_RETENTION)
+                .as_secs()
+                .to_string(),
         )
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .send()

@@ -128,7 +128,18 @@ fn handler_takes(config: &Config, i: usize, h: &super::Handler) -> Option<Longes
             takes: Duration::from_millis(h.forward.as_ref()?.timeout_ms),
             why: format!("handler {:?} forwards with timeoutMs", h.id),
         }),
-        Action::Custom | Action::None => None,
+        Action::Custom => {
+            let custom = h.custom.as_ref().filter(|c| c.lambda.is_some())?;
+            Some(Longest {
+                path: format!("{at}.custom.timeoutMs"),
+                takes: Duration::from_millis(custom.timeout_ms) + channel.unwrap_or_default(),
+                why: format!(
+                    "handler {:?} waits for its Lambda function's timeoutMs, then its channel's",
+                    h.id
+                ),
+            })
+        }
+        Action::None => None,
     }
 }
 
@@ -190,6 +201,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("webhooks.incoming.acceptTimeout"), "{err}");
+    }
+
+    #[test]
+    fn a_custom_lambda_is_sized_by_its_timeout() {
+        let c = config(
+            r#"{"webhooks":{"handlers":[{"id":"fn","action":"custom","custom":{"lambda":"f","timeoutMs":200000}}]}}"#,
+        );
+        let err = check(&c, Function::Handler, inv(180, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("webhooks.handlers[0].custom.timeoutMs: handler \"fn\""),
+            "{err}"
+        );
+        let quick = config(
+            r#"{"webhooks":{"handlers":[{"id":"fn","action":"custom","custom":{"lambda":"f"}}]}}"#,
+        );
+        check(&quick, Function::Handler, inv(180, 1)).expect("the default 120 s fits");
     }
 
     #[test]

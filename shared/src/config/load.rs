@@ -8,7 +8,7 @@
 use super::error::{ConfigError, ConfigErrors};
 use super::validate::{self, CompiledConfig, Withheld};
 use super::{
-    Admin, Agent, Channel, Concurrency, Config, Handler, Incoming, Network, Outgoing,
+    Admin, Agent, Channel, Concurrency, Config, Handler, Incoming, Network, Outgoing, Retention,
     SessionDefaults, Webhooks,
 };
 use serde::de::DeserializeOwned;
@@ -314,6 +314,7 @@ const WEBHOOKS_KEYS: &[&str] = &[
     "network",
     "sessions",
     "concurrency",
+    "retention",
 ];
 
 fn deserialize_sections(
@@ -368,6 +369,9 @@ fn deserialize_sections(
     if let Some(v) = hooks.remove("concurrency") {
         w.concurrency =
             section::<Concurrency>(v, "webhooks.concurrency", errors).unwrap_or_default();
+    }
+    if let Some(v) = hooks.remove("retention") {
+        w.retention = section::<Retention>(v, "webhooks.retention", errors).unwrap_or_default();
     }
     if let Some(v) = hooks.remove("handlers") {
         (w.handlers, origins.handlers) = list::<Handler>(v, "webhooks.handlers", errors)
@@ -640,6 +644,41 @@ mod tests {
         );
         let e = errors(r#"{"webhooks":{"concurrency":{"handler":"lots"}}}"#);
         assert!(e[0].starts_with("webhooks.concurrency.handler: "), "{e:?}");
+    }
+
+    #[test]
+    fn retention_has_defaults_and_bounds_named_by_path() {
+        let w = load_str(
+            r#"{"webhooks":{"incoming":{"dedupWindow":"30d"}}}"#,
+            &|_| None,
+        )
+        .unwrap()
+        .config
+        .webhooks;
+        let r = &w.retention;
+        let day = 24 * 3600;
+        assert_eq!(
+            (r.events.0, r.deliveries.0, r.dead_letters.0),
+            (7 * day, 30 * day, 14 * day)
+        );
+        assert_eq!(
+            w.status_kept_secs(),
+            30 * day as i64,
+            "an event is kept as long as a repeat of its key is recognised"
+        );
+        let e = errors(r#"{"webhooks":{"retention":{"events":0,"deadLetters":"15d"}}}"#);
+        assert_eq!(
+            e,
+            [
+                "webhooks.retention.events: must be at least 1s",
+                "webhooks.retention.deadLetters: must be at most 14d (1209600s, the longest SQS keeps a message), not 1296000s"
+            ],
+        );
+        let e = errors(r#"{"webhooks":{"retention":{"event":"1d"}}}"#);
+        assert!(
+            e[0].starts_with("webhooks.retention.event: unknown key"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -58,6 +58,67 @@ pub struct Webhooks {
     pub sessions: SessionDefaults,
     #[serde(default)]
     pub concurrency: Concurrency,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+/// How long what a hook leaves behind is kept. Past it, an event answers
+/// 404, and the embedded backend deletes its rows (DynamoDB's TTL and the
+/// dead-letter queues' retention do the same on AWS), so a server that runs
+/// for months keeps a bounded file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retention {
+    /// An event's status record (`GET /events/<id>`).
+    #[serde(default = "default_events_retention")]
+    pub events: Seconds,
+    /// The outgoing-webhook delivery log.
+    #[serde(default = "default_deliveries_retention")]
+    pub deliveries: Seconds,
+    /// Dead letters, counted from when the message was first sent (as SQS
+    /// does); at most 14 days, SQS's limit.
+    #[serde(default = "default_dead_letters_retention")]
+    pub dead_letters: Seconds,
+}
+
+impl Webhooks {
+    /// How long an event's status record is kept (seconds): `retention.events`,
+    /// or the `dedupWindow` if that is longer, so a repeat of a key still
+    /// remembered always finds the record of the event it names (without
+    /// it, a repeat would be taken for a hook never queued and run again).
+    pub fn status_kept_secs(&self) -> i64 {
+        self.retention.events.max(self.incoming.dedup_window).0 as i64
+    }
+}
+
+/// The longest `retention.deadLetters`: SQS keeps a message 14 days at most.
+pub const MAX_DEAD_LETTER_RETENTION: Seconds = Seconds(14 * 24 * 3600);
+
+impl Retention {
+    /// `events` in seconds, as the store's expiry takes it.
+    pub fn events_secs(&self) -> i64 {
+        self.events.0 as i64
+    }
+    /// `deliveries` as a span of time.
+    pub fn deliveries_span(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.deliveries.0 as i64)
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+fn default_events_retention() -> Seconds {
+    Seconds(7 * 24 * 3600)
+}
+fn default_deliveries_retention() -> Seconds {
+    Seconds(30 * 24 * 3600)
+}
+fn default_dead_letters_retention() -> Seconds {
+    MAX_DEAD_LETTER_RETENTION
 }
 
 /// How many messages each stage of `clawhooks serve` works on at once. A
@@ -365,6 +426,11 @@ pub struct Custom {
     /// Names of `options` that hold no secret and may be shown.
     #[serde(default)]
     pub public_options: Vec<String>,
+    /// How long a `lambda` invocation may take before it counts as failed
+    /// (and is tried again): a function that never answers would otherwise
+    /// hold the hook for good.
+    #[serde(default = "default_agent_timeout_ms")]
+    pub timeout_ms: u64,
 }
 
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]

@@ -225,6 +225,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     }
     errors.extend(super::net::check_network(&w.network));
     check_concurrency(&w.concurrency, &mut errors);
+    check_retention(&w.retention, &mut errors);
 
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
@@ -586,6 +587,31 @@ fn warn_stripped_pass_headers(
                 message: format!("{name:?} carries credentials and is stripped before the event is stored (webhooks.incoming.stripHeaders), so it is never forwarded; set the downstream credential in forward.headers"),
             });
         }
+    }
+}
+
+fn check_retention(r: &crate::config::Retention, errors: &mut Vec<ConfigError>) {
+    let most = crate::config::MAX_DEAD_LETTER_RETENTION;
+    for (key, d) in [
+        ("events", r.events),
+        ("deliveries", r.deliveries),
+        ("deadLetters", r.dead_letters),
+    ] {
+        if d.0 == 0 {
+            errors.push(ConfigError::new(
+                format!("webhooks.retention.{key}"),
+                "must be at least 1s",
+            ));
+        }
+    }
+    if r.dead_letters > most {
+        errors.push(ConfigError::new(
+            "webhooks.retention.deadLetters",
+            format!(
+                "must be at most 14d ({}s, the longest SQS keeps a message), not {}s",
+                most.0, r.dead_letters.0
+            ),
+        ));
     }
 }
 

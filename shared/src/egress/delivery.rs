@@ -122,7 +122,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             };
             tracing::warn!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: {why}");
             attempt.error = Some(why.into());
-            log::record_attempt(store, &attempt, now)
+            log::record_attempt(store, &attempt, now, stage.log_kept())
                 .await
                 .map_err(retry_later)?;
             return Ok(());
@@ -152,7 +152,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     if marker.is_some_and(|m| m.applies_to(&sub.config)) {
         tracing::info!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: the receiver answered 410 Gone earlier");
         attempt.error = Some("the subscription was disabled by 410 Gone".into());
-        log::record_attempt(store, &attempt, now)
+        log::record_attempt(store, &attempt, now, stage.log_kept())
             .await
             .map_err(retry_later)?;
         return Ok(());
@@ -239,7 +239,7 @@ async fn settle(
                 latency_ms = attempt.latency_ms,
                 "delivered"
             );
-            log::record_attempt(store, &attempt, now)
+            log::record_attempt(store, &attempt, now, stage.log_kept())
                 .await
                 .map_err(retry_later)
         }
@@ -257,7 +257,7 @@ async fn settle(
                 .add(store, DisabledMarker::gone(&job.subscription, url, now))
                 .await
                 .map_err(retry_later)?;
-            log::record_attempt(store, &attempt, now)
+            log::record_attempt(store, &attempt, now, stage.log_kept())
                 .await
                 .map_err(retry_later)
         }
@@ -283,7 +283,7 @@ async fn settle(
                     attempt.outcome = Outcome::Retrying;
                     attempt.next_attempt_at = Some(event::timestamp(due));
                     tracing::warn!(event_id = fields.0, subscription = fields.1, attempt = fields.2, status = attempt.status, %error, retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
-                    log::record_attempt(store, &attempt, now)
+                    log::record_attempt(store, &attempt, now, stage.log_kept())
                         .await
                         .map_err(retry_later)?;
                     stage
@@ -301,7 +301,7 @@ async fn settle(
                     // Logged before anything else: from here on a
                     // redelivered job resumes the give-up instead of
                     // calling the receiver again.
-                    log::record_attempt(store, &attempt, now)
+                    log::record_attempt(store, &attempt, now, stage.log_kept())
                         .await
                         .map_err(retry_later)?;
                     finish_giving_up(stage, job, sub, attempt, now).await
@@ -338,7 +338,7 @@ async fn finish_giving_up(
             .await
             .map_err(retry_later)?;
         attempt.dead_lettered = true;
-        log::record_attempt(backend.store.as_ref(), &attempt, now)
+        log::record_attempt(backend.store.as_ref(), &attempt, now, stage.log_kept())
             .await
             .map_err(retry_later)?;
     }

@@ -27,7 +27,8 @@ use std::collections::HashMap;
 
 /// Partition of the 410 markers; not a UUID, so never an event id.
 pub const MARKERS_PK: &str = "#gone";
-/// How long attempts and outcomes are kept.
+/// How long attempts and outcomes are kept unless `retention.deliveries`
+/// says otherwise (its default).
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// How much of a response body is kept.
 pub const RESPONSE_KEPT: usize = 1024;
@@ -148,8 +149,8 @@ pub fn attempt_key(subscription: &str, seq: u32) -> String {
     format!("{subscription}#{seq:04}")
 }
 
-fn expiry(now: DateTime<Utc>) -> i64 {
-    (now + RETENTION).timestamp()
+fn expiry(now: DateTime<Utc>, kept: chrono::Duration) -> i64 {
+    (now + kept).timestamp()
 }
 
 /// The first KiB of a body, cut on a character boundary.
@@ -158,13 +159,15 @@ pub fn excerpt(body: &[u8]) -> String {
     text.trim_end_matches('\u{FFFD}').to_string()
 }
 
+/// Logs an attempt, kept for `kept` (`retention.deliveries`).
 pub async fn record_attempt(
     store: &dyn Store,
     a: &Attempt,
     now: DateTime<Utc>,
+    kept: chrono::Duration,
 ) -> Result<(), StoreError> {
     store
-        .put(Table::Deliveries, attempt_item(a, now))
+        .put(Table::Deliveries, attempt_item(a, now, kept))
         .await
         .map(|_| ())
 }
@@ -173,13 +176,13 @@ pub async fn record_attempt(
 /// writes, and what bulk loads (tests, benches) write. Indexed by the
 /// attempt's own time (`now` if that does not parse), in milliseconds:
 /// several attempts a second are common.
-pub fn attempt_item(a: &Attempt, now: DateTime<Utc>) -> Item {
+pub fn attempt_item(a: &Attempt, now: DateTime<Utc>, kept: chrono::Duration) -> Item {
     let at = DateTime::parse_from_rfc3339(&a.time)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(now);
     let value = serde_json::to_value(a).expect("log records serialize");
     Item::new(&a.event_id, attempt_key(&a.subscription, a.seq), value)
-        .expires_at(expiry(now))
+        .expires_at(expiry(now, kept))
         .index_key(at.timestamp_millis())
 }
 
@@ -256,14 +259,15 @@ pub async fn for_event(
 
 /// The latest attempts over all events, newest first (admin listing): the
 /// newest end of the index, so it reads `limit` attempts however long the
-/// log is. Only attempts of the last [`RETENTION`] can be live, so the read
-/// starts there and never wades through expired ones.
+/// log is. Only attempts of the last `kept` (`retention.deliveries`) can be
+/// live, so the read starts there and never wades through expired ones.
 pub async fn recent(
     store: &dyn Store,
     limit: usize,
     now: DateTime<Utc>,
+    kept: chrono::Duration,
 ) -> Result<Vec<Attempt>, StoreError> {
-    let oldest_live = (now - RETENTION).timestamp_millis();
+    let oldest_live = (now - kept).timestamp_millis();
     let items = store
         .query_index(
             Table::Deliveries,

@@ -63,6 +63,11 @@ pub struct EgressStage {
 }
 
 impl EgressStage {
+    /// How long the delivery log keeps an attempt (`retention.deliveries`).
+    pub(crate) fn log_kept(&self) -> chrono::Duration {
+        self.config.config.webhooks.retention.deliveries_span()
+    }
+
     /// Decodes every subscription's signing secret once; a bad `whsec_`
     /// secret is an error here (config validation reports it first).
     pub fn new(

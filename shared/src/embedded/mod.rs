@@ -6,12 +6,16 @@
 //! counts, redrive after `maxReceiveCount`, FIFO groups, conditional writes,
 //! expiry) so the same conformance suite passes here and on AWS.
 
+mod backup;
 mod intake;
 mod queue;
+mod reaper;
 mod store;
 
+pub use backup::backup;
 pub use intake::EmbeddedIntake;
 pub use queue::{EmbeddedQueue, QueueOptions};
+pub use reaper::{Reaped, Reaping};
 pub use store::EmbeddedStore;
 
 use crate::config::Durability;
@@ -23,8 +27,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 #[derive(Debug, thiserror::Error)]
-#[error("embedded database: {0}")]
-pub struct EmbeddedError(#[from] rusqlite::Error);
+pub enum EmbeddedError {
+    #[error("embedded database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A write job failed, or the writer thread is gone.
+    #[error("embedded database: {0}")]
+    Write(String),
+}
 
 /// The shared database handle: one writer thread that commits many
 /// writers' statements in one transaction (group commit), and a separate
@@ -183,6 +192,9 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// the WAL over: about 16 MiB.
 const WAL_RESTART_FRAMES: i64 = 4096;
 
+/// Bytes a WAL is cut back to when it starts over (`journal_size_limit`).
+const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+
 /// Copies committed WAL frames into the database file until `stop` is
 /// dropped. PASSIVE never blocks the writer, but under steady writes it
 /// never catches up either, and the WAL would grow without end (and every
@@ -195,11 +207,19 @@ fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
         // Rows: (busy, frames in the WAL, frames checkpointed).
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
     };
+    // Frames in the WAL at the last look: unchanged means no commit since.
+    let mut last = 0;
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
         let outcome = checkpoint("PASSIVE").and_then(|frames| {
             if frames > WAL_RESTART_FRAMES {
                 checkpoint("RESTART")?;
+            } else if frames > 0 && frames == last {
+                // Idle: the WAL is all copied; give its space back.
+                checkpoint("TRUNCATE")?;
+                last = 0;
+                return Ok(());
             }
+            last = frames;
             Ok(())
         });
         if let Err(e) = outcome {
@@ -276,6 +296,9 @@ impl Db {
     }
 }
 
+/// The dead-letter queues of [`Embedded::backend`].
+pub const DEAD_LETTER_QUEUES: [&str; 3] = ["handler-dlq", "events-dlq", "deliveries-dlq"];
+
 /// How the six queues of a deployment are set up.
 #[derive(Debug, Clone, Copy)]
 pub struct BackendOptions {
@@ -334,6 +357,11 @@ CREATE TABLE IF NOT EXISTS fifo_dedup (
     PRIMARY KEY (queue, dedup)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fifo_dedup_age ON fifo_dedup (queue, sent_at);
+";
+
+/// The store's table, created after [`SCHEMA`]; [`rowid_items`] makes it
+/// under another name for a file from before.
+const ITEMS: &str = "
 CREATE TABLE IF NOT EXISTS items (
     tbl TEXT NOT NULL,
     pk TEXT NOT NULL,
@@ -343,16 +371,28 @@ CREATE TABLE IF NOT EXISTS items (
     version INTEGER NOT NULL,
     -- The store's index key (`Store::query_index`); NULL: not indexed.
     index_key INTEGER,
-    PRIMARY KEY (tbl, pk, sk)
-) WITHOUT ROWID;
+    UNIQUE (tbl, pk, sk)
+);
+";
+
+/// Moves a file's items from `items` into the new table
+/// `items_with_rowid`, which then takes the name.
+const MOVE_ITEMS: &str = "
+INSERT INTO items_with_rowid (tbl, pk, sk, value, expires_at, version, index_key)
+    SELECT tbl, pk, sk, value, expires_at, version, index_key FROM items;
+DROP TABLE items;
+ALTER TABLE items_with_rowid RENAME TO items;
 ";
 
 /// Runs after [`SCHEMA`] and [`add_index_key`], as the index needs the
 /// column that a database file from before it lacks. Partial: most rows
 /// (finished sessions, dedup keys, event records) have no index key and
-/// cost nothing here.
+/// cost nothing here. It ends with the key, so reads in index order break
+/// ties by it without a sort.
 const INDEXES: &str = "
-CREATE INDEX IF NOT EXISTS items_by_index_key ON items (tbl, index_key) WHERE index_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_by_index_key ON items (tbl, index_key, pk, sk) WHERE index_key IS NOT NULL;
+-- The reaper's: expired rows, oldest first, without a scan of the table.
+CREATE INDEX IF NOT EXISTS items_by_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
 ";
 
 /// Gives the rows of a database file from before the index the keys their
@@ -376,41 +416,112 @@ WHERE tbl = 'deliveries' AND json_extract(value, '$.time') IS NOT NULL
 /// Creates the tables, brings a file from an earlier version up to date,
 /// and creates the indexes.
 fn create_schema(c: &Connection) -> rusqlite::Result<()> {
+    // Only takes effect before the first table; see [`incremental_vacuum`].
+    c.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
     c.execute_batch(SCHEMA)?;
+    c.execute_batch(ITEMS)?;
     add_index_key(c)?;
+    rowid_items(c)?;
     c.execute_batch(INDEXES)
 }
 
-/// Adds `index_key` to a file that lacks it and backfills it, once: the
-/// check is repeated inside a write transaction, so two processes opening
-/// the same file at once (the server and the CLI) cannot both add it.
-fn add_index_key(c: &Connection) -> rusqlite::Result<()> {
-    let has_column = |c: &Connection| {
+/// Moves the items of a file from before into a table with row ids, once
+/// (checked again inside the write transaction, as [`add_index_key`]).
+///
+/// A table WITHOUT ROWID keeps at most about 1 KB of a row on its page
+/// (a quarter of the page, as an index does) and puts the rest on an
+/// overflow page of its own: an event record of a 600-byte body used a
+/// page and a half, 10 KB a hook with its session. A table with row ids
+/// keeps rows of up to 4 KB on their page and fills overflow pages.
+fn rowid_items(c: &Connection) -> rusqlite::Result<()> {
+    let todo = |c: &Connection| {
         c.query_row(
-            "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'index_key'",
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'items' AND sql LIKE '%WITHOUT ROWID%'",
             [],
             |r| r.get::<_, i64>(0),
         )
         .map(|n| n > 0)
     };
-    if has_column(c)? {
-        return Ok(());
+    let started = std::time::Instant::now();
+    let moved = migrate_once(c, todo, |c| {
+        c.execute_batch(&ITEMS.replacen("IF NOT EXISTS items", "items_with_rowid", 1))?;
+        c.execute_batch(MOVE_ITEMS)
+    })?;
+    if moved {
+        tracing::info!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "store items moved to a table with row ids"
+        );
+    }
+    Ok(())
+}
+
+/// Runs `migrate` if `todo` says so, in a write transaction that asks
+/// `todo` again first, so two processes opening the same file at once (the
+/// server and the CLI) cannot both run it. `true` if it ran.
+fn migrate_once(
+    c: &Connection,
+    todo: impl Fn(&Connection) -> rusqlite::Result<bool>,
+    migrate: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+) -> rusqlite::Result<bool> {
+    if !todo(c)? {
+        return Ok(false);
     }
     c.execute_batch("BEGIN IMMEDIATE")?;
-    let migrated = has_column(c).and_then(|done| {
-        if done {
-            return Ok(());
-        }
-        c.execute_batch("ALTER TABLE items ADD COLUMN index_key INTEGER;")?;
-        c.execute_batch(BACKFILL_INDEX_KEYS)
+    let ran = todo(c).and_then(|still| match still {
+        true => migrate(c).map(|()| true),
+        false => Ok(false),
     });
-    match migrated {
-        Ok(()) => c.execute_batch("COMMIT"),
+    match ran {
+        Ok(ran) => c.execute_batch("COMMIT").map(|()| ran),
         Err(e) => {
             if let Err(rollback) = c.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %rollback, "could not roll back the index migration");
+                tracing::warn!(error = %rollback, "could not roll back a migration");
             }
             Err(e)
+        }
+    }
+}
+
+/// Adds `index_key` to a file that lacks it and backfills it, once.
+fn add_index_key(c: &Connection) -> rusqlite::Result<()> {
+    let todo = |c: &Connection| {
+        c.query_row(
+            "SELECT count(*) FROM pragma_table_info('items') WHERE name = 'index_key'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n == 0)
+    };
+    migrate_once(c, todo, |c| {
+        c.execute_batch("ALTER TABLE items ADD COLUMN index_key INTEGER;")?;
+        c.execute_batch(BACKFILL_INDEX_KEYS)
+    })
+    .map(|_| ())
+}
+
+/// Makes a file from before incremental auto-vacuum use it, so the pages
+/// the reaper frees can be handed back to the file system. That takes one
+/// `VACUUM`, which rewrites the file (and needs as much free disk again):
+/// on a file that cannot be rewritten now (another process holds it, the
+/// disk is full), the server still runs, reusing freed pages inside the
+/// file, and tries again at the next start.
+fn incremental_vacuum(c: &Connection, path: &Path) {
+    let mode = |c: &Connection| c.query_row("PRAGMA auto_vacuum", [], |r| r.get::<_, i64>(0));
+    if mode(c).is_ok_and(|m| m == 2) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    tracing::info!(db = %path.display(), bytes = size, "rewriting the database file once so that freed space can be returned");
+    match c.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;") {
+        Ok(()) => tracing::info!(
+            db = %path.display(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "database file rewritten"
+        ),
+        Err(e) => {
+            tracing::warn!(db = %path.display(), error = %e, "could not rewrite the database file; freed space is reused inside it")
         }
     }
 }
@@ -445,8 +556,13 @@ impl Embedded {
         };
         let writer = open()?;
         create_schema(&writer)?;
-        // Checkpoints are the checkpoint thread's job, off the writer's path.
-        writer.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")?;
+        incremental_vacuum(&writer, path);
+        // Checkpoints are the checkpoint thread's job, off the writer's
+        // path. A WAL that grew under a burst is cut back to 16 MiB when
+        // it starts over, and to nothing once the server is idle.
+        writer.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};"
+        ))?;
         let db = Db::new(writer, Some(open()?), Some(open()?), Arc::new(SystemClock));
         Ok(Embedded { db: Arc::new(db) })
     }

@@ -86,8 +86,7 @@ pub(super) fn read(
 }
 
 /// Reads one end of the `items_by_index_key` index. Equal keys are broken
-/// by the primary key, which the index holds after the index key (a
-/// WITHOUT ROWID table's indexes end with its primary key), so SQLite
+/// by the item's key, which the index holds after the index key, so SQLite
 /// walks the index in order and stops after `LIMIT` rows: no sort, no
 /// look at the rest of the table.
 fn index_query(order: IndexOrder) -> String {
@@ -321,7 +320,8 @@ mod tests {
 
     /// A `clawhooks.db` from before the index: the upgrade adds the column
     /// and gives every row the key its writer gives it today, so idle
-    /// sessions are still swept and old attempts still listed.
+    /// sessions are still swept and old attempts still listed; and turns
+    /// on incremental auto-vacuum.
     #[tokio::test]
     async fn a_database_from_before_the_index_is_migrated_with_its_rows_keyed() {
         let db = TempDb(std::env::temp_dir().join(format!(
@@ -335,7 +335,7 @@ mod tests {
         let live = session("live", None, at).to_item(now);
         let unannounced = session("unannounced", Some(false), at).to_item(now);
         let announced = session("announced", Some(true), at).to_item(now);
-        let tried = log::attempt_item(&attempt(at), at);
+        let tried = log::attempt_item(&attempt(at), at, log::RETENTION);
         let marker = DisabledMarker::gone("old", "https://x.example", at);
         let rows = [
             ("sessions", &live),
@@ -369,6 +369,21 @@ mod tests {
         }
         let store = Embedded::open(path).unwrap().store();
         Embedded::open(path).expect("opening again changes nothing");
+        // Rewritten once, so that the space the reaper frees can be handed back.
+        let vacuum: i64 = Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(vacuum, 2, "incremental auto-vacuum");
+        let without_rowid: i64 = Connection::open(path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%WITHOUT ROWID%' AND name = 'items'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(without_rowid, 0, "items moved to a table with row ids");
         for (tbl, it) in rows {
             let table = if tbl == "sessions" {
                 Table::Sessions

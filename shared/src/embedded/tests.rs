@@ -343,7 +343,7 @@ async fn a_failing_write_leaves_nothing_behind_and_its_batch_mates_alone() {
 #[tokio::test]
 async fn a_batch_with_a_failing_job_is_run_again_and_keeps_the_others() {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
-    conn.execute_batch(SCHEMA).unwrap();
+    create_schema(&conn).unwrap();
     conn.execute(
         "INSERT INTO items (tbl, pk, sk, value, version) VALUES ('t', 'taken', '', 'x', 1)",
         [],
@@ -491,4 +491,53 @@ async fn the_oldest_message_age_counts_from_the_first_send_still_waiting() {
     assert_eq!(q.oldest_age().await.unwrap(), Some(Duration::from_secs(2)));
     let other = db.queue("other", QueueOptions::default());
     assert_eq!(other.oldest_age().await.unwrap(), None, "per queue");
+}
+
+/// The reaper deletes expired items and dead letters past their retention,
+/// in batches (more rows than one batch here), and nothing still live.
+#[tokio::test]
+async fn the_reaper_deletes_expired_items_and_old_dead_letters_only() {
+    let (db, clock) = clocked();
+    let store = db.store();
+    let now = clock.now().timestamp();
+    for i in 0..1_200 {
+        let it = Item::new(format!("old{i}"), "status", serde_json::json!({"n": i}));
+        store
+            .put(Table::Events, it.expires_at(now + 5))
+            .await
+            .unwrap();
+    }
+    let live = Item::new("live", "status", serde_json::json!({})).expires_at(now + 60);
+    store.put(Table::Events, live).await.unwrap();
+    let forever = Item::new("forever", "", serde_json::json!({}));
+    store.put(Table::Deliveries, forever).await.unwrap();
+    let dlq = db.queue(DEAD_LETTER_QUEUES[1], QueueOptions::default());
+    dlq.send(NewMessage::new("old letter")).await.unwrap();
+    clock.advance(chrono::Duration::seconds(30));
+    dlq.send(NewMessage::new("new letter")).await.unwrap();
+    let retention: crate::config::Retention =
+        serde_json::from_value(serde_json::json!({"deadLetters": "20s"})).unwrap();
+    let reaping = Reaping::new(&retention);
+    assert_eq!(reaping.every, Duration::from_secs(10), "half the shortest");
+
+    let reaped = db.reap(&reaping).await.unwrap();
+    assert_eq!(
+        (reaped.items, reaped.dead_letters),
+        (1_200, 1),
+        "{reaped:?}"
+    );
+    let now = clock.now().timestamp();
+    assert!(store
+        .get(Table::Events, "live", "status", now)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .get(Table::Deliveries, "forever", "", now)
+        .await
+        .unwrap()
+        .is_some());
+    let left = dlq.peek_all(10).unwrap();
+    assert_eq!(bodies(&left), ["new letter"]);
+    assert_eq!(db.reap(&reaping).await.unwrap(), Reaped::default());
 }

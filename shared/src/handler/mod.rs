@@ -94,7 +94,8 @@ impl HandlerStage {
     pub async fn handle(&self, ev: &InboundEvent, receive_count: u32) -> Result<(), StageError> {
         let now = self.clock.now();
         let store = self.backend.store.as_ref();
-        let mut status = Status::begin(store, ev, now).await.map_err(retry)?;
+        let kept = self.config.config.webhooks.status_kept_secs();
+        let mut status = Status::begin(store, ev, now, kept).await.map_err(retry)?;
         if status.is_done() {
             return Ok(()); // finished before; the delete was lost
         }
@@ -274,6 +275,7 @@ impl HandlerStage {
                 "idle timeout",
                 session::When::Idle,
                 now,
+                self.config.config.webhooks.status_kept_secs(),
             )
             .await
             .map_err(to_action)?;
@@ -327,9 +329,11 @@ impl HandlerStage {
         let store = self.backend.store.as_ref();
         let events = self.backend.events_queue.as_ref();
         let (reason, always) = ("finished", session::When::Always);
+        let kept = self.config.config.webhooks.status_kept_secs();
+        let key = &ev.session_key;
         match joined {
-            Some(j) => session::end_joined(store, events, j, reason, now).await,
-            None => session::close(store, events, &ev.session_key, reason, always, now).await,
+            Some(j) => session::end_joined(store, events, j, reason, now, kept).await,
+            None => session::close(store, events, key, reason, always, now, kept).await,
         }
         .map_err(|e| ActionError::transient("handler", e.to_string()))?;
         status.progress.session_ended = true;

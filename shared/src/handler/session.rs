@@ -21,7 +21,7 @@ pub const SORT_KEY: &str = "session";
 
 /// How long a record stays readable past its idle deadline or its end, so
 /// the sweeper can still find and announce it, and `GET` can show it.
-const RETAIN_SECS: i64 = 24 * 3600;
+pub const RETAIN_SECS: i64 = 24 * 3600;
 
 /// The index keys of sessions the sweeper should look at by `now`: due,
 /// and not yet expired. A record expires [`RETAIN_SECS`] after its index
@@ -118,8 +118,12 @@ impl SessionRecord {
         self.is_live() && self.idle_at <= now
     }
 
-    fn store_expiry(&self, now: i64) -> i64 {
+    /// An ended `hook:` session (one hook's) is kept no longer than
+    /// `hook_kept`, its hook's event record: thousands a day otherwise
+    /// outweigh everything else the file keeps.
+    fn store_expiry(&self, now: i64, hook_kept: i64) -> i64 {
         match &self.ended {
+            Some(_) if !self.persistent => now + hook_kept.min(RETAIN_SECS),
             Some(_) => now + RETAIN_SECS,
             None => self.idle_at + RETAIN_SECS,
         }
@@ -141,12 +145,18 @@ impl SessionRecord {
     /// The store item of this record as of `now` (unix seconds): what every
     /// session write stores, and what bulk loads (tests, benches) write.
     pub fn to_item(&self, now: i64) -> Item {
+        self.to_item_kept(now, RETAIN_SECS)
+    }
+
+    /// [`SessionRecord::to_item`], an ended `hook:` session kept
+    /// `hook_kept` seconds at most.
+    pub fn to_item_kept(&self, now: i64, hook_kept: i64) -> Item {
         let mut item = Item::new(
             self.key.clone(),
             SORT_KEY,
             serde_json::to_value(self).expect("session serializes"),
         )
-        .expires_at(self.store_expiry(now));
+        .expires_at(self.store_expiry(now, hook_kept));
         item.index_key = self.sweep_due(now);
         item
     }
@@ -380,6 +390,7 @@ pub async fn close(
     reason: &str,
     when: When,
     now: DateTime<Utc>,
+    hook_kept: i64,
 ) -> Result<Closed, SessionError> {
     let unix = now.timestamp();
     for _ in 0..MAX_CONFLICTS {
@@ -398,8 +409,9 @@ pub async fn close(
                     reason: reason.to_string(),
                     announced: false,
                 });
+                let item = rec.to_item_kept(unix, hook_kept);
                 if store
-                    .put_if_version(Table::Sessions, rec.to_item(unix), version, unix)
+                    .put_if_version(Table::Sessions, item, version, unix)
                     .await?
                     .is_none()
                 {
@@ -416,7 +428,7 @@ pub async fn close(
             &lifecycle::session_ended(rec.facts(), &ended.reason, at),
         )
         .await?;
-        mark_announced(store, &rec, unix).await?;
+        mark_announced(store, &rec, unix, hook_kept).await?;
         if let Some(e) = rec.ended.as_mut() {
             e.announced = true;
         }
@@ -431,6 +443,7 @@ async fn mark_announced(
     store: &dyn Store,
     ended: &SessionRecord,
     unix: i64,
+    hook_kept: i64,
 ) -> Result<(), SessionError> {
     for _ in 0..MAX_CONFLICTS {
         let Some((mut rec, version)) = get(store, &ended.key, unix).await? else {
@@ -444,7 +457,12 @@ async fn mark_announced(
             _ => return Ok(()),
         }
         if store
-            .put_if_version(Table::Sessions, rec.to_item(unix), version, unix)
+            .put_if_version(
+                Table::Sessions,
+                rec.to_item_kept(unix, hook_kept),
+                version,
+                unix,
+            )
             .await?
             .is_some()
         {
@@ -467,11 +485,13 @@ pub async fn end_joined(
     joined: &Joined,
     reason: &str,
     now: DateTime<Utc>,
+    hook_kept: i64,
 ) -> Result<Closed, SessionError> {
     let unix = now.timestamp();
     let key = &joined.session.key;
+    let always = When::Always;
     if !joined.session.is_live() {
-        return close(store, events, key, reason, When::Always, now).await;
+        return close(store, events, key, reason, always, now, hook_kept).await;
     }
     let mut rec = joined.session.clone();
     rec.ended = Some(Ended {
@@ -480,12 +500,13 @@ pub async fn end_joined(
         announced: true,
     });
     event::emit(events, &lifecycle::session_ended(rec.facts(), reason, now)).await?;
+    let item = rec.to_item_kept(unix, hook_kept);
     let written = store
-        .put_if_version(Table::Sessions, rec.to_item(unix), joined.version, unix)
+        .put_if_version(Table::Sessions, item, joined.version, unix)
         .await?;
     match written {
         Some(_) => Ok(Closed::Ended(rec)),
-        None => close(store, events, key, reason, When::Always, now).await,
+        None => close(store, events, key, reason, always, now, hook_kept).await,
     }
 }
 

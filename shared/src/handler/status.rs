@@ -62,6 +62,9 @@ pub struct Status {
     version: u64,
     /// This attempt has written the record at least once.
     saved: bool,
+    /// Seconds the record is kept after its hook was received
+    /// (`Webhooks::status_kept_secs`).
+    kept_secs: i64,
 }
 
 impl Status {
@@ -75,8 +78,10 @@ impl Status {
         store: &dyn Store,
         ev: &InboundEvent,
         now: DateTime<Utc>,
+        kept_secs: i64,
     ) -> Result<Status, ActionError> {
         let mut status = Status::load(store, ev, now).await?;
+        status.kept_secs = kept_secs;
         if !status.is_done() {
             status.record.status = EventStatus::Processing;
             status.record.attempts += 1;
@@ -100,6 +105,7 @@ impl Status {
                     progress: s.progress,
                     version: item.version,
                     saved: false,
+                    kept_secs: EVENT_RECORD_TTL_SECS,
                 },
                 Err(_) => Status::fresh(ev, now, item.version),
             },
@@ -113,6 +119,7 @@ impl Status {
             progress: Progress::default(),
             version,
             saved: false,
+            kept_secs: EVENT_RECORD_TTL_SECS,
         }
     }
 
@@ -186,7 +193,7 @@ impl Status {
         })
         .expect("status serializes");
         let item = Item::new(self.record.event_id.clone(), SORT_KEY, value)
-            .expires_at(received.max(unix) + EVENT_RECORD_TTL_SECS)
+            .expires_at(received.max(unix) + self.kept_secs)
             .index_key(event::status_index_key(&self.record.event_id, received_at));
         let written = store
             .put_if_version(Table::Events, item, self.version, unix)

@@ -66,6 +66,8 @@ pub async fn sweep_sessions(
             "idle timeout",
             session::When::Idle,
             now,
+            // No config here: an ended `hook:` session is kept the full day.
+            session::RETAIN_SECS,
         )
         .await
         {

@@ -2,13 +2,14 @@
 //! idempotency claim, the `queued` status record and the handler-queue
 //! message (see [`crate::ports::intake`] for how a backend writes them).
 
-use crate::event::{self, EventRecord, InboundEvent, EVENT_RECORD_TTL_SECS};
+use crate::event::{self, EventRecord, InboundEvent};
 use crate::ports::{Acceptance, Item, NewMessage};
 use crate::refusal::Refusal;
 use serde_json::json;
 
-/// The writes for `ev`; `claim` is the idempotency key and when it expires.
-pub fn acceptance(ev: &InboundEvent, claim: Option<(String, i64)>) -> Acceptance {
+/// The writes for `ev`; `claim` is the idempotency key and when it expires;
+/// the status record is kept `kept_secs` (see `Webhooks::status_kept_secs`).
+pub fn acceptance(ev: &InboundEvent, claim: Option<(String, i64)>, kept_secs: i64) -> Acceptance {
     let now = ev.received_at.timestamp();
     let claim = claim.map(|(key, until)| {
         let value = json!({ "eventId": ev.event_id, "sessionKey": ev.session_key });
@@ -22,7 +23,7 @@ pub fn acceptance(ev: &InboundEvent, claim: Option<(String, i64)>) -> Acceptance
     message.dedup_id = Some(ev.event_id.clone());
     Acceptance {
         claim,
-        status: status_item(ev).expires_at(now + EVENT_RECORD_TTL_SECS),
+        status: status_item(ev).expires_at(now + kept_secs),
         message,
     }
 }

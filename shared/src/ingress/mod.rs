@@ -224,7 +224,8 @@ impl Ingress {
         dedup_until: i64,
     ) -> Result<Accepted, Refusal> {
         let now = ev.received_at.timestamp();
-        let acceptance = keep::acceptance(&ev, key.map(|k| (k, dedup_until)));
+        let kept = self.config.config.webhooks.status_kept_secs();
+        let acceptance = keep::acceptance(&ev, key.map(|k| (k, dedup_until)), kept);
         match self.backend.intake.admit(acceptance, now).await {
             Ok(Admission::Queued) => {
                 if let Err(e) = faults::check(faults::INGRESS_BEFORE_ANSWER) {
@@ -278,7 +279,14 @@ impl Ingress {
                 let again = self
                     .backend
                     .intake
-                    .admit(keep::acceptance(&earlier, None), now)
+                    .admit(
+                        keep::acceptance(
+                            &earlier,
+                            None,
+                            self.config.config.webhooks.status_kept_secs(),
+                        ),
+                        now,
+                    )
                     .await;
                 if let Err(e) = again {
                     tracing::error!(error = %e, event_id = %earlier.event_id, "could not queue a claimed event again");

@@ -100,7 +100,9 @@ impl Watch {
     async fn look(&mut self) -> Option<Event> {
         let now = self.state.clock.now().timestamp();
         let store = self.state.backend.store.as_ref();
-        let page = match events_page(store, &EventFilter::default(), None, WINDOW, now).await {
+        let kept = self.state.config.config.webhooks.status_kept_secs();
+        let all = EventFilter::default();
+        let page = match events_page(store, &all, None, WINDOW, now, kept).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "console stream: could not read events");

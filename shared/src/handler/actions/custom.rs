@@ -70,7 +70,11 @@ async fn invoke_lambda(
     input: &Input<'_>,
 ) -> Result<Output, ActionError> {
     match &run.stage.lambda {
-        Some(l) => l.invoke(function, &run.handler.id, input).await,
+        Some(l) => {
+            let timeout_ms = run.handler.custom.as_ref().map_or(0, |c| c.timeout_ms);
+            let timeout = std::time::Duration::from_millis(timeout_ms);
+            l.invoke(function, &run.handler.id, input, timeout).await
+        }
         None => Err(ActionError::permanent(
             "custom",
             "custom.lambda is set but this deployment has no Lambda client (HandlerStage::with_lambda)",

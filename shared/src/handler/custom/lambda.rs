@@ -56,11 +56,14 @@ impl LambdaInvoker {
         &self.client
     }
 
+    /// Invokes `function`; past `timeout` (`custom.timeoutMs`) the call is
+    /// given up as a transient failure, so the hook is tried again.
     pub async fn invoke(
         &self,
         function: &str,
         handler_id: &str,
         input: &Input<'_>,
+        timeout: std::time::Duration,
     ) -> Result<Output, ActionError> {
         let payload = json!({
             "event": input.event,
@@ -75,8 +78,18 @@ impl LambdaInvoker {
             .payload(Blob::new(
                 serde_json::to_vec(&payload).expect("json serializes"),
             ))
-            .send()
+            .send();
+        let out = tokio::time::timeout(timeout, out)
             .await
+            .map_err(|_| {
+                ActionError::transient(
+                    "custom",
+                    format!(
+                        "lambda {function}: no answer within custom.timeoutMs ({} ms)",
+                        timeout.as_millis()
+                    ),
+                )
+            })?
             .map_err(|e| {
                 let code = e.code().map(str::to_string);
                 let message = match (&code, e.message()) {

@@ -9,6 +9,7 @@
 pub mod adapters;
 #[cfg(feature = "api")]
 pub mod api;
+pub mod channels;
 pub mod config;
 pub mod egress;
 pub mod event;

@@ -52,6 +52,49 @@ impl Serialize for Secret {
     }
 }
 
+/// A URL as scheme, host and port; any path or query becomes `[redacted]`
+/// (Slack and Discord webhook URLs, Telegram's bot URLs carry their token
+/// there).
+pub fn url_shape(url: &str) -> String {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return format!("[unparsable URL {REDACTED}]");
+    };
+    let mut shown = format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""));
+    if let Some(port) = u.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    if u.path() != "/" || u.query().is_some() {
+        shown.push('/');
+        shown.push_str(REDACTED);
+    }
+    shown
+}
+
+/// A URL that may carry a token in its path or query (a service's
+/// `apiBase`, a generic webhook's `url`): `Debug` and `Serialize` show only
+/// its [`url_shape`].
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct TokenUrl(String);
+
+impl TokenUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TokenUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", url_shape(&self.0))
+    }
+}
+
+impl Serialize for TokenUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&url_shape(&self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

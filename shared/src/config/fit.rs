@@ -103,7 +103,7 @@ fn handler_takes(config: &Config, i: usize, h: &super::Handler) -> Option<Longes
         .target
         .as_ref()
         .and_then(|t| w.channels.get(&t.channel))
-        .map(|c| Duration::from_millis(c.timeout_ms));
+        .and_then(|c| c.kind().timeout());
     let at = format!("webhooks.handlers[{i}]");
     match h.action {
         Action::SendMessage => Some(Longest {

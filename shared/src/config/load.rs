@@ -733,16 +733,15 @@ mod tests {
             "s":{"type":"slack"},
             "t":{"type":"telegram","channelId":"42"},
             "w":{"type":"webhook"},
-            "l":{"type":"log","url":"https://chat.example","botToken":"x"},
+            "l":{"type":"log","botToken":"x"},
             "ok":{"type":"log","peers":{"ops":"#ops"},"maxLength":100}}}}"##;
         assert_eq!(
             errors(chans),
             [
                 "webhooks.channels.d: a discord channel needs webhookUrl or botToken",
-                "webhooks.channels.l.botToken: a log channel writes to the server log and sends no request: remove this key",
-                "webhooks.channels.l.url: a log channel writes to the server log and sends no request: remove this key",
+                "webhooks.channels.l.botToken: unknown key \"botToken\"; known keys: \"channelId\", \"peers\", \"maxLength\"",
                 "webhooks.channels.s: a slack channel needs webhookUrl or botToken",
-                "webhooks.channels.t: a telegram channel needs botToken",
+                "webhooks.channels.t: missing required key \"botToken\"",
                 "webhooks.channels.w: a webhook channel needs url",
             ]
         );

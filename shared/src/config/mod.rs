@@ -14,6 +14,7 @@ mod redact;
 pub mod scope;
 pub mod validate;
 
+pub use crate::channels::Channel;
 pub use crate::event::EventType;
 pub use duration::Seconds;
 pub use error::{ConfigError, ConfigErrors};
@@ -517,54 +518,6 @@ impl Default for Retry {
     fn default() -> Self {
         serde_json::from_str("{}").expect("defaults deserialize")
     }
-}
-
-/// A channel adapter. `kind` picks the service; the other keys are that
-/// service's credentials and API base (overridable so tests can point it at
-/// a recording server).
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Channel {
-    #[serde(rename = "type")]
-    pub kind: ChannelKind,
-    #[serde(default)]
-    pub webhook_url: Option<Secret>,
-    #[serde(default)]
-    pub bot_token: Option<Secret>,
-    /// Default destination (Discord channel id, Slack channel, Telegram chat id)
-    /// when the handler's `target.peer` does not name one.
-    #[serde(default)]
-    pub channel_id: Option<String>,
-    #[serde(default, serialize_with = "redact::url_opt_shape")]
-    pub api_base: Option<String>,
-    /// The generic webhook's URL.
-    #[serde(default, serialize_with = "redact::url_opt_shape")]
-    pub url: Option<String>,
-    #[serde(default, serialize_with = "redact::header_values")]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    /// Friendly peer names to the service's ids, so a handler can say
-    /// `"peer": "dev-channel"` and the adapter posts to channel `1234…`.
-    /// A peer not listed here is used as the id itself.
-    #[serde(default)]
-    pub peers: BTreeMap<String, String>,
-    /// Longest message the service takes; longer text is split into several
-    /// messages. Defaults to the service's own limit (Discord 2000, Slack
-    /// 4000, Telegram 4096, generic webhook: no limit).
-    #[serde(default)]
-    pub max_length: Option<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    Discord,
-    Slack,
-    Telegram,
-    Webhook,
-    /// The server's own log: for a setup with no chat service.
-    Log,
 }
 
 #[derive(Clone, Deserialize, Serialize, JsonSchema)]

@@ -5,7 +5,7 @@
 //! show their shape, not their value. Fields typed [`crate::Secret`] redact
 //! themselves.
 
-use super::{Agent, Channel, Forward, Outgoing};
+use super::{Agent, Forward, Outgoing};
 use crate::secret::REDACTED;
 use serde::Serializer;
 use std::collections::BTreeMap;
@@ -36,18 +36,7 @@ struct UrlShape<'a>(&'a str);
 
 impl UrlShape<'_> {
     fn shown(&self) -> String {
-        let Ok(u) = reqwest::Url::parse(self.0) else {
-            return format!("[unparsable URL {REDACTED}]");
-        };
-        let mut shown = format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""));
-        if let Some(port) = u.port() {
-            shown.push_str(&format!(":{port}"));
-        }
-        if u.path() != "/" || u.query().is_some() {
-            shown.push('/');
-            shown.push_str(REDACTED);
-        }
-        shown
+        crate::secret::url_shape(self.0)
     }
 }
 
@@ -111,21 +100,6 @@ impl fmt::Debug for Outgoing {
             .field("dead_letter", &self.dead_letter)
             .field("filter", &self.filter)
             .field("enabled", &self.enabled)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Channel")
-            .field("kind", &self.kind)
-            .field("webhook_url", &self.webhook_url)
-            .field("bot_token", &self.bot_token)
-            .field("channel_id", &self.channel_id)
-            .field("api_base", &url_opt(&self.api_base))
-            .field("url", &url_opt(&self.url))
-            .field("headers", &HeaderValues(&self.headers))
-            .field("timeout_ms", &self.timeout_ms)
             .finish()
     }
 }

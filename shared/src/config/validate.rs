@@ -4,7 +4,7 @@
 //! names its handler, never a surprise on the first hook.
 
 use super::error::{ConfigError, ConfigErrors};
-use super::{Action, Channel, Config, Handler, SessionMode};
+use super::{Action, Config, Handler, SessionMode};
 use crate::protocol::standard_webhooks::{self, KeyError};
 use crate::template;
 use handlebars::Handlebars;
@@ -351,14 +351,9 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     }
 
     for (name, c) in &w.channels {
-        let at = format!("webhooks.channels.{name}");
-        if let Some(base) = &c.api_base {
-            check_url(base, &format!("{at}.apiBase"), &mut errors);
+        for (key, url) in c.kind().urls() {
+            check_url(url, &format!("webhooks.channels.{name}.{key}"), &mut errors);
         }
-        if let Some(url) = &c.url {
-            check_url(url, &format!("{at}.url"), &mut errors);
-        }
-        check_channel_keys(c, &at, &mut errors);
     }
     for (name, a) in &w.agents {
         check_url(&a.url, &format!("webhooks.agents.{name}.url"), &mut errors);
@@ -377,45 +372,6 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     } else {
         Err(ConfigErrors(errors))
     }
-}
-
-/// The keys a channel kind needs are present, and a kind that sends no
-/// request is not given a service's address or credentials (they would be
-/// ignored, and the user would believe the messages went there).
-fn check_channel_keys(c: &Channel, at: &str, errors: &mut Vec<ConfigError>) {
-    use crate::config::ChannelKind as K;
-    let needs =
-        |what: &str| ConfigError::new(at, format!("a {} channel needs {what}", kind_str(c.kind)));
-    match c.kind {
-        K::Discord | K::Slack if c.webhook_url.is_none() && c.bot_token.is_none() => {
-            errors.push(needs("webhookUrl or botToken"))
-        }
-        K::Telegram if c.bot_token.is_none() => errors.push(needs("botToken")),
-        K::Webhook if c.url.is_none() && c.webhook_url.is_none() => errors.push(needs("url")),
-        K::Log => {
-            let given = [
-                ("webhookUrl", c.webhook_url.is_some()),
-                ("botToken", c.bot_token.is_some()),
-                ("url", c.url.is_some()),
-                ("apiBase", c.api_base.is_some()),
-                ("headers", !c.headers.is_empty()),
-            ];
-            for (key, _) in given.iter().filter(|(_, set)| *set) {
-                errors.push(ConfigError::new(
-                    format!("{at}.{key}"),
-                    "a log channel writes to the server log and sends no request: remove this key",
-                ));
-            }
-        }
-        _ => {}
-    }
-}
-
-fn kind_str(kind: crate::config::ChannelKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// `"/github"` → `"github"`: the part after `/webhook/` that reaches the handler.

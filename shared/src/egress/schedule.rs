@@ -92,17 +92,10 @@ pub fn next(
     }
 }
 
-/// Reads a `Retry-After` value: delay seconds or an HTTP date (a date in
-/// the past means "now").
+/// Reads a `Retry-After` value: delay seconds or an HTTP date (see
+/// [`crate::protocol::retry_after`], which the handler's calls read too).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(value)
-        .ok()?
-        .with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    crate::protocol::retry_after::from_header(value, now)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! `error` event, and the message is deleted so it never loops.
 
 use crate::ports::{Clock, HttpRequest, HttpResponse, HttpSender, SendError, StoreError};
+use crate::protocol::retry_after;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -132,27 +133,13 @@ pub fn body_excerpt(body: &[u8]) -> String {
     out
 }
 
-/// The wait a rate-limited service asks for: the `Retry-After` header
-/// (seconds or an HTTP date), else the JSON body's `retry_after` (Discord:
-/// seconds as a float; Telegram: under `parameters`).
+/// The wait a rate-limited service asks for: the `Retry-After` header,
+/// else the JSON body's (see [`crate::protocol::retry_after`]).
 pub fn retry_after(resp: &HttpResponse, now: DateTime<Utc>) -> Option<Duration> {
-    if let Some(v) = resp.headers.get("retry-after").map(|v| v.trim()) {
-        if let Ok(secs) = v.parse::<f64>() {
-            if secs.is_finite() && secs >= 0.0 {
-                return Some(Duration::from_secs_f64(secs));
-            }
-        }
-        if let Ok(at) = DateTime::parse_from_rfc2822(v) {
-            let wait = at.with_timezone(&Utc) - now;
-            return Some(wait.to_std().unwrap_or(Duration::ZERO));
-        }
-    }
-    let body: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
-    body.get("retry_after")
-        .or_else(|| body.pointer("/parameters/retry_after"))
-        .and_then(serde_json::Value::as_f64)
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    let header = resp.headers.get("retry-after");
+    header
+        .and_then(|v| retry_after::from_header(v, now))
+        .or_else(|| retry_after::from_body(&resp.body))
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ pub async fn deliver(
             "nothing to send: the message text is empty (check the handler's template)",
         ));
     }
-    let parts = match channels::limit(cfg) {
+    let parts = match cfg.kind().limit() {
         Some(limit) => split(text, limit),
         None => vec![text.to_string()],
     };
@@ -80,8 +80,8 @@ pub async fn deliver(
         .collect();
     Ok(json!({
         "channel": target.channel,
-        "type": channels::kind_name(cfg.kind),
-        "peer": channels::destination(cfg, target.peer.as_deref()),
+        "type": cfg.kind_name(),
+        "peer": cfg.kind().destination(target.peer.as_deref()),
         "messageId": ids.first().cloned().unwrap_or(Value::Null),
         "messageIds": ids,
         "parts": parts.len(),

@@ -5,6 +5,7 @@
 use super::{at_path, s, CustomError, Input, Output};
 use serde_json::{json, Value};
 
+/// One line per hook: `[owner/repo] <who did what> <url>`.
 pub fn summarize(input: &Input<'_>) -> Result<Output, CustomError> {
     let b = input.body;
     if !b.is_object() {
@@ -12,32 +13,36 @@ pub fn summarize(input: &Input<'_>) -> Result<Output, CustomError> {
             "github_summary needs a JSON GitHub webhook payload".into(),
         ));
     }
-    let kind = input
+    let kind = event_kind(input);
+    let repo = s(b, "repository.full_name");
+    let actor = s(b, "sender.login");
+    let action = s(b, "action");
+    let (line, url) = describe(&kind, b, actor, action);
+    let include_url = input
+        .options
+        .get("includeUrl")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Ok(Output {
+        text: Some(decorate(line, repo, include_url.then_some(url))),
+        data: json!({ "event": kind, "action": action, "repository": repo, "sender": actor }),
+    })
+}
+
+/// The `X-GitHub-Event` header, else a guess from the payload's keys.
+fn event_kind(input: &Input<'_>) -> String {
+    input
         .event
         .headers
         .get("x-github-event")
         .cloned()
-        .unwrap_or_else(|| guess_kind(b).to_string());
-    let repo = s(b, "repository.full_name");
-    let actor = s(b, "sender.login");
-    let action = s(b, "action");
-    let (line, url) = match kind.as_str() {
-        "pull_request" => {
-            let merged = at_path(b, "pull_request.merged") == Some(&Value::Bool(true));
-            let verb = if action == "closed" && merged {
-                "merged"
-            } else {
-                action
-            };
-            (
-                format!(
-                    "{actor} {verb} pull request #{}: {}",
-                    num(b, "pull_request.number"),
-                    s(b, "pull_request.title")
-                ),
-                s(b, "pull_request.html_url"),
-            )
-        }
+        .unwrap_or_else(|| guess_kind(input.body).to_string())
+}
+
+/// What happened, in words, and the page it happened on (may be empty).
+fn describe<'a>(kind: &str, b: &'a Value, actor: &str, action: &str) -> (String, &'a str) {
+    match kind {
+        "pull_request" => pull_request(b, actor, action),
         "issues" => (
             format!(
                 "{actor} {action} issue #{}: {}",
@@ -54,18 +59,7 @@ pub fn summarize(input: &Input<'_>) -> Result<Output, CustomError> {
             ),
             s(b, "comment.html_url"),
         ),
-        "push" => {
-            let branch = s(b, "ref").trim_start_matches("refs/heads/");
-            let n = at_path(b, "commits")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            let head = first_line(s(b, "head_commit.message"));
-            let commits = if n == 1 { "commit" } else { "commits" };
-            (
-                format!("{actor} pushed {n} {commits} to {branch}: {head}"),
-                s(b, "compare"),
-            )
-        }
+        "push" => push(b, actor),
         "release" => (
             format!(
                 "{actor} {action} release {}",
@@ -87,26 +81,53 @@ pub fn summarize(input: &Input<'_>) -> Result<Output, CustomError> {
             format!("{other} {action}").trim().to_string(),
             s(b, "repository.html_url"),
         ),
+    }
+}
+
+/// A closed pull request that was merged says "merged".
+fn pull_request<'a>(b: &'a Value, actor: &str, action: &str) -> (String, &'a str) {
+    let merged = at_path(b, "pull_request.merged") == Some(&Value::Bool(true));
+    let verb = if action == "closed" && merged {
+        "merged"
+    } else {
+        action
     };
+    (
+        format!(
+            "{actor} {verb} pull request #{}: {}",
+            num(b, "pull_request.number"),
+            s(b, "pull_request.title")
+        ),
+        s(b, "pull_request.html_url"),
+    )
+}
+
+/// How many commits went to which branch, and the head commit's title.
+fn push<'a>(b: &'a Value, actor: &str) -> (String, &'a str) {
+    let branch = s(b, "ref").trim_start_matches("refs/heads/");
+    let n = at_path(b, "commits")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let head = first_line(s(b, "head_commit.message"));
+    let commits = if n == 1 { "commit" } else { "commits" };
+    (
+        format!("{actor} pushed {n} {commits} to {branch}: {head}"),
+        s(b, "compare"),
+    )
+}
+
+/// `[repo] line url`, each part only when there is one (`url`: `None`
+/// when the handler's `includeUrl` is false).
+fn decorate(line: String, repo: &str, url: Option<&str>) -> String {
     let with_repo = if repo.is_empty() {
         line
     } else {
         format!("[{repo}] {line}")
     };
-    let include_url = input
-        .options
-        .get("includeUrl")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let text = if include_url && !url.is_empty() {
-        format!("{with_repo} {url}")
-    } else {
-        with_repo
-    };
-    Ok(Output {
-        text: Some(text),
-        data: json!({ "event": kind, "action": action, "repository": repo, "sender": actor }),
-    })
+    match url {
+        Some(url) if !url.is_empty() => format!("{with_repo} {url}"),
+        _ => with_repo,
+    }
 }
 
 fn guess_kind(b: &Value) -> &'static str {
@@ -231,5 +252,16 @@ mod tests {
             options: &Value::Null,
         };
         assert!(summarize(&input).is_err());
+    }
+
+    #[test]
+    fn the_url_follows_when_asked_and_the_repo_leads_when_known() {
+        let line = || "ann pushed".to_string();
+        assert_eq!(
+            decorate(line(), "o/r", Some("https://github.com/o/r/compare/a...b")),
+            "[o/r] ann pushed https://github.com/o/r/compare/a...b"
+        );
+        assert_eq!(decorate(line(), "o/r", None), "[o/r] ann pushed");
+        assert_eq!(decorate(line(), "", Some("")), "ann pushed");
     }
 }

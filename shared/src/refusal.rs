@@ -1,5 +1,5 @@
-//! Why a request is refused: one variant per row of the README's status
-//! table, so every route says *what* went wrong and the HTTP layer
+//! Why a request is refused: one variant per row of the status tables in
+//! docs/http-api.md and docs/security.md, so every route says *what* went wrong and the HTTP layer
 //! decides how that looks on the wire: status and `Retry-After` / `Allow`
 //! here, the `{"ok": false, "error": …}` body in `api::answer`.
 

@@ -90,7 +90,7 @@ impl Tools {
     }
 
     /// The secrets as SecureString parameters under `/<stack>/<function>/`,
-    /// as the README tells a user to create them before deploying.
+    /// as docs/deploy.md tells a user to create them before deploying.
     fn put_secrets(&self, stack: &str) {
         for (function, name, value) in SECRETS {
             let name = format!("/{stack}/{function}/{name}");

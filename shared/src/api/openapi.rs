@@ -241,7 +241,7 @@ pub fn document(secret_header: &str) -> Value {
         "info": {
             "title": "clawhooks",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Webhook gateway for the Clawdbot AI assistant. Every refusal answers {\"ok\": false, \"error\": \"…\"} with the status the README's table gives."
+            "description": "Webhook gateway for the Clawdbot AI assistant. Every refusal answers {\"ok\": false, \"error\": \"…\"} with the status the table of refusals in docs/http-api.md gives."
         },
         "paths": paths,
         "components": {

@@ -11,7 +11,7 @@
 //! alike ([`key`]), so a secret that signs in one clawhooks verifies in
 //! another: `whsec_<base64>` is its decoded bytes, as every Standard
 //! Webhooks library does; any other secret is its own bytes (what the
-//! README promises); a `whsec_` secret that is not base64, or an empty
+//! docs/configuration.md promises); a `whsec_` secret that is not base64, or an empty
 //! one, is refused, so it fails at load instead of becoming a key nobody's
 //! receiver expects.
 

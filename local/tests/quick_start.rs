@@ -3,36 +3,19 @@
 //! then a GitHub-style hook. Its message must show up in the server's log
 //! through the example's `log` channel, not end as a failure.
 
+mod common;
+
 use clawhooks_e2e::wait;
-use std::io::{BufRead, BufReader};
+use common::spawned::{serve, TempDir};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 #[tokio::test]
 async fn the_example_configs_first_hook_is_visible_in_the_server_log() {
     clawhooks::adapters::http::install_crypto_provider();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clawhooks.json");
-    let dir = std::env::temp_dir().join(format!("clawhooks-quick-start-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log_path = dir.join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
-        .args(["serve", "--memory", "--port", "0", "--config"])
-        .arg(&example)
-        .env("RUST_LOG", "info")
-        .env_remove("CLAWHOOKS_SECRET")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("start clawhooks");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("clawhooks listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let dir = TempDir::new("quick-start");
+    let db = dir.0.join("clawhooks.db");
+    let (server, base) = serve(&example, &db);
 
     let sent = reqwest::Client::new()
         .post(format!("{base}/webhook/github"))
@@ -46,6 +29,7 @@ async fn the_example_configs_first_hook_is_visible_in_the_server_log() {
     let answer: serde_json::Value = sent.json().await.unwrap();
     let event_id = answer["eventId"].as_str().unwrap().to_string();
 
+    let log_path = db.with_extension("log");
     let log = wait::until_sync("the message in the server log", wait::SETTLE, || {
         let log = std::fs::read_to_string(&log_path).unwrap();
         let done = log
@@ -58,9 +42,7 @@ async fn the_example_configs_first_hook_is_visible_in_the_server_log() {
         }
     })
     .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    std::fs::remove_dir_all(&dir).ok();
+    drop(server);
     let message = log
         .lines()
         .find(|l| l.contains("clawhooks::channel:"))

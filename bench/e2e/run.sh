@@ -17,12 +17,15 @@
 #
 #   bench/e2e/run.sh                     # 5 s steps, 10 s at half rate
 #   STEP_SECS=10 HALF_SECS=20 bench/e2e/run.sh
+#   CLAWHOOKS_BIN=/tmp/old/clawhooks bench/e2e/run.sh   # another build of the server
+#                                        # (compare two commits in one sitting)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Two builds, so the server is exactly the one the README's first command builds.
 cargo build --release -q -p clawhooks-local --bin clawhooks
 cargo build --release -q -p clawhooks-bench-e2e
 target=${CARGO_TARGET_DIR:-target}/release
-echo "load before the run: $(uptime)"
-"$target/e2e_load" "$target/clawhooks"
+server=${CLAWHOOKS_BIN:-$target/clawhooks}
+echo "server: $server; load before the run: $(uptime)"
+"$target/e2e_load" "$server"
 echo "load after the run: $(uptime)"

@@ -7,6 +7,7 @@
 #
 #   bench/ingress/run.sh            # 10 s per run
 #   DURATION=30 bench/ingress/run.sh
+#   CLAWHOOKS_BIN=/tmp/old/clawhooks bench/ingress/run.sh   # another build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
@@ -16,6 +17,8 @@ THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p clawhooks-local --bin clawhooks --example bare_202
 target=${CARGO_TARGET_DIR:-target}/release
+server=${CLAWHOOKS_BIN:-$target/clawhooks}
+echo "server: $server"
 
 work=$(mktemp -d)
 pids=()
@@ -42,7 +45,7 @@ url_of() { # name
 
 # Started here, not in $(...), so that the exit trap knows their pids.
 for mode in normal fsync; do
-  start "$mode" env RUST_LOG=error "$target/clawhooks" serve --config "$work/$mode.json" --db "$work/$mode.db" --port 0 --no-workers
+  start "$mode" env RUST_LOG=error "$server" serve --config "$work/$mode.json" --db "$work/$mode.db" --port 0 --no-workers
 done
 start bare "$target/examples/bare_202"
 normal=$(url_of normal); fsync=$(url_of fsync); bare=$(url_of bare)

@@ -3,6 +3,9 @@
 //! Handlers return `Result<_, Refusal>`; [`answer`] alone turns a
 //! refusal into its status, headers and JSON body.
 //!
+//! Each route is declared once, in [`routes::ROUTES`]: [`router`] and the
+//! OpenAPI document ([`openapi`]) are both built from it.
+//!
 //! Admin routes (events, sessions, deliveries, dead letters) sit behind
 //! [`Ingress::authorize_admin`]; so does every unknown path, so a prober
 //! without the secret cannot tell which routes exist.
@@ -21,6 +24,7 @@ mod hooks;
 pub mod listing;
 pub mod metrics;
 pub mod openapi;
+pub mod route;
 pub mod routes;
 pub mod sessions;
 
@@ -34,7 +38,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
-use routes::{Route, ANY};
+use route::{Route, ANY};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 

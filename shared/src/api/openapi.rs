@@ -1,46 +1,24 @@
-//! `GET /openapi.json`: an OpenAPI 3.1 document of every route in
+//! The OpenAPI 3.1 document `GET /openapi.json` serves, of every route in
 //! [`super::routes::ROUTES`], its schemas generated (schemars, JSON Schema
 //! 2020-12, which 3.1 uses) from the types the handlers answer with
 //! ([`super::bodies`]). Built from the
 //! running config, so the secret header it names is the one configured.
 
 use super::bodies::RefusalBody;
-use super::routes::ROUTES;
-use super::AppState;
-use axum::extract::State;
-use axum::Json;
+use super::route::{schema, Operation, Route};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
-use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
-/// What the document says of one route ([`super::routes::Route`]).
-pub struct Operation {
-    pub summary: &'static str,
-    /// `(name, where, description, required)`: `path` or `query`.
-    pub params: &'static [(&'static str, &'static str, &'static str, bool)],
-    /// The success status and its body's schema (`None`: the metrics text).
-    pub success: (u16, fn(&mut SchemaGenerator) -> Option<Value>),
-    pub body: Option<fn(&mut SchemaGenerator) -> Value>,
-}
-
-pub(super) fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
-    g.subschema_for::<T>().to_value()
-}
-
-pub async fn show(State(ingress): State<AppState>) -> Json<Value> {
-    let header = &ingress.config.config.webhooks.incoming.secret_header;
-    Json(document(header))
-}
-
-/// The document, with `secret_header` as the header scheme's name.
-pub fn document(secret_header: &str) -> Value {
+/// The document of `routes`, with `secret_header` as the header scheme's
+/// name.
+pub fn document(secret_header: &str, routes: &[Route]) -> Value {
     let settings = SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = "/components/schemas".into();
     });
     let mut g = settings.into_generator();
     let refusal = schema::<RefusalBody>(&mut g);
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes {
         let Some(op) = route.operation() else {
             continue;
         };

@@ -16,61 +16,20 @@
 //! 3. Add its row to `docs/http-api.md`. `tests/tests/openapi.rs` fails
 //!    until the route is routed, documented and in that page.
 
-use super::openapi::{schema, Operation};
+pub use super::route::{Doc, Operation, Route, ANY};
+
+use super::route::{schema, Param};
 use super::{bodies::*, deliveries, dlq, event_deliveries, events, handler_dlq, hooks};
 use super::{console, listing, metrics, openapi, sessions, AppState};
-use axum::middleware;
-use axum::routing::{any, on, MethodFilter, MethodRouter};
-use serde_json::json;
+use axum::extract::State;
+use axum::routing::{any, on};
+use axum::{middleware, Json};
+use serde_json::{json, Value};
 
-/// One method of one path.
-pub struct Route {
-    /// `GET`, `POST`, `DELETE`: as the `Allow` header writes it; [`ANY`]:
-    /// the handler answers every method (no 405).
-    pub method: &'static str,
-    /// The path in axum's syntax; the document writes it without the `*`.
-    pub path: &'static str,
-    /// Behind the admin secret (`console::auth::authorize`).
-    pub admin: bool,
-    /// The handler for `method` (given as a filter).
-    pub handler: fn(MethodFilter) -> MethodRouter<AppState>,
-    /// Middleware around every answer on the path, the 405 included.
-    pub around: Option<fn(MethodRouter<AppState>) -> MethodRouter<AppState>>,
-    pub doc: Doc,
-}
-
-/// A route's `method` when its handler takes every method.
-pub const ANY: &str = "*";
-
-/// Whether a route is in the OpenAPI document.
-pub enum Doc {
-    Operation(Operation),
-    /// Not in the document, for the reason given.
-    Hidden(&'static str),
-}
-
-impl Route {
-    /// The path as OpenAPI writes it (`/sessions/{key}`).
-    pub fn openapi_path(&self) -> String {
-        self.path.replace("{*", "{")
-    }
-
-    /// The documented operation, if any.
-    pub fn operation(&self) -> Option<&Operation> {
-        match &self.doc {
-            Doc::Operation(op) => Some(op),
-            Doc::Hidden(_) => None,
-        }
-    }
-}
-
-const EVENT_ID: (&str, &str, &str, bool) =
-    ("eventId", "path", "the eventId a hook's answer gave", true);
-const SESSION_KEY: (&str, &str, &str, bool) =
-    ("key", "path", "the session key, percent-encoded", true);
-const SUBSCRIPTION: (&str, &str, &str, bool) =
-    ("subscription", "query", "only this subscription's", false);
-const SINCE: (&str, &str, &str, bool) = (
+const EVENT_ID: Param = ("eventId", "path", "the eventId a hook's answer gave", true);
+const SESSION_KEY: Param = ("key", "path", "the session key, percent-encoded", true);
+const SUBSCRIPTION: Param = ("subscription", "query", "only this subscription's", false);
+const SINCE: Param = (
     "since",
     "query",
     "an RFC 3339 time or an age such as 2h",
@@ -78,7 +37,7 @@ const SINCE: (&str, &str, &str, bool) = (
 );
 
 /// Every route of [`super::router`] but the console's.
-pub const ROUTES: &[Route] = &[
+pub static ROUTES: &[Route] = &[
     Route {
         method: "POST",
         path: "/webhook/{*hookId}",
@@ -133,7 +92,7 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/openapi.json",
         admin: false,
-        handler: |m| on(m, openapi::show),
+        handler: |m| on(m, openapi_json),
         around: None,
         doc: Doc::Hidden("the document itself"),
     },
@@ -343,3 +302,10 @@ pub const ROUTES: &[Route] = &[
         }),
     },
 ];
+
+/// `GET /openapi.json`: the document of [`ROUTES`], naming the configured
+/// secret header.
+async fn openapi_json(State(ingress): State<AppState>) -> Json<Value> {
+    let header = &ingress.config.config.webhooks.incoming.secret_header;
+    Json(openapi::document(header, ROUTES))
+}

@@ -31,6 +31,9 @@ impl SignatureScheme for Verifier {
     }
 
     fn replay_key(&self, _: &VerifyConfig, headers: &HeaderMap, body: &[u8]) -> String {
-        digest("github", &[text(headers, HEADER).as_bytes(), body])
+        digest(
+            Scheme::Github.name(),
+            &[text(headers, HEADER).as_bytes(), body],
+        )
     }
 }

@@ -41,7 +41,10 @@ impl SignatureScheme for Verifier {
 
     fn replay_key(&self, cfg: &VerifyConfig, headers: &HeaderMap, body: &[u8]) -> String {
         let header = cfg.header.as_deref().unwrap_or_default();
-        digest("hmac", &[text(headers, header).as_bytes(), body])
+        digest(
+            Scheme::Hmac.name(),
+            &[text(headers, header).as_bytes(), body],
+        )
     }
 
     /// `header` is required; the other options have defaults.

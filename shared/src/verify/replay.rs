@@ -119,6 +119,15 @@ mod tests {
             stripe.replay_key(&s("t=1,v1=a"), b"x"),
             stripe.replay_key(&s("t=2,v1=a"), b"x")
         );
+        // Kept keys outlive a release: their prefixes stay as stored.
+        for (scheme, prefix) in [
+            ("github", "github:"),
+            ("slack", "slack:"),
+            ("hmac", "hmac:"),
+        ] {
+            assert!(cfg(scheme).replay_key(&h("x"), b"1").starts_with(prefix));
+        }
+        assert!(stripe.replay_key(&s("t=1"), b"x").starts_with("stripe:"));
         let sw = cfg("standard_webhooks");
         assert_eq!(
             sw.replay_key(&headers(&[("webhook-id", "msg_1")]), b"a"),

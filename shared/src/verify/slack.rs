@@ -45,6 +45,9 @@ impl SignatureScheme for Verifier {
     }
 
     fn replay_key(&self, _: &VerifyConfig, headers: &HeaderMap, body: &[u8]) -> String {
-        digest("slack", &[text(headers, TIMESTAMP).as_bytes(), body])
+        digest(
+            Scheme::Slack.name(),
+            &[text(headers, TIMESTAMP).as_bytes(), body],
+        )
     }
 }

@@ -46,7 +46,10 @@ impl SignatureScheme for Verifier {
     fn replay_key(&self, _: &VerifyConfig, headers: &HeaderMap, body: &[u8]) -> String {
         match event_id(body) {
             Some(id) => format!("stripe-event:{id}"),
-            None => digest("stripe", &[signed_t(text(headers, HEADER)), body]),
+            None => digest(
+                Scheme::Stripe.name(),
+                &[signed_t(text(headers, HEADER)), body],
+            ),
         }
     }
 }

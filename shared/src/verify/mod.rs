@@ -68,6 +68,7 @@ use std::fmt;
 
 /// How long a timestamped signature stays valid, either side of now.
 pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+
 /// The `verify` key of a handler.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,6 +1,8 @@
-//! The JSON every route answers, as types: the handlers build them and
-//! the OpenAPI document ([`super::openapi`]) is generated from them, so
-//! the contract cannot drift from what is served.
+//! The JSON types of the routes' answers and request bodies.
+//!
+//! The handlers build them and the OpenAPI document ([`super::openapi`])
+//! generates its schemas from them, so the contract cannot drift from what
+//! is served.
 
 use crate::egress::log::{Attempt, Summary};
 use crate::egress::replay::DeadLetter;

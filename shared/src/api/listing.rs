@@ -1,6 +1,8 @@
-//! `GET /events` and `GET /sessions`: the newest records first, read from
-//! the store's index (`Store::query_index`) so a page costs about its own
-//! size however many records the table holds.
+//! The paged lists of events and sessions (`GET /events`, `GET /sessions`).
+//!
+//! The newest records come first, read from the store's index
+//! (`Store::query_index`) so a page costs about its own size however many
+//! records the table holds.
 //!
 //! Filters are applied while walking the index backwards; a page stops
 //! after [`READ_BOUND`] records read, so a filter that matches nothing in

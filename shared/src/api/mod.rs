@@ -3,6 +3,9 @@
 //! Handlers return `Result<_, Refusal>`; [`answer`] alone turns a
 //! refusal into its status, headers and JSON body.
 //!
+//! Each route is declared once, in [`routes::ROUTES`]: [`router`] and the
+//! OpenAPI document ([`openapi`]) are both built from it.
+//!
 //! Admin routes (events, sessions, deliveries, dead letters) sit behind
 //! [`Ingress::authorize_admin`]; so does every unknown path, so a prober
 //! without the secret cannot tell which routes exist.
@@ -21,6 +24,8 @@ mod hooks;
 pub mod listing;
 pub mod metrics;
 pub mod openapi;
+pub mod route;
+pub mod routes;
 pub mod sessions;
 
 pub use call::{serve, Answer, Call};
@@ -31,52 +36,86 @@ use crate::refusal::Refusal;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get, post, MethodRouter};
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
-use std::sync::Arc;
+use route::{Route, ANY};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What every handler gets: the ingress stage with its config and backend.
 pub type AppState = Arc<Ingress>;
 
-/// Every route of the gateway.
+/// Every route of the gateway: [`routes::ROUTES`], the console's, and the
+/// fallback for any other path.
 pub fn router(ingress: Ingress) -> Router {
     let state: AppState = Arc::new(ingress);
-    let admin = Router::new()
-        .route("/events", only("GET", get(listing::events)))
-        .route("/events/{id}", only("GET", get(events::show)))
-        .route(
-            "/events/{id}/deliveries",
-            only("GET", get(event_deliveries::list)),
-        )
-        .route("/sessions", only("GET", get(listing::sessions)))
-        .route(
-            "/sessions/{*key}",
-            only("GET, DELETE", get(sessions::show).delete(sessions::end)),
-        )
-        .route("/deliveries", only("GET", get(deliveries::list)))
-        .route("/dlq", only("GET", get(dlq::list)))
-        .route("/dlq/replay", only("POST", post(dlq::replay)))
-        .route("/dlq/handler", only("GET", get(handler_dlq::list)))
-        .route(
-            "/dlq/handler/replay",
-            only("POST", post(handler_dlq::replay)),
-        )
-        .route("/metrics", only("GET", get(metrics::show)))
-        .route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
-    Router::new()
-        .route(
-            "/webhook/{*hook_id}",
-            only("POST", post(hooks::accept)).layer(middleware::from_fn(hooks::measured)),
-        )
-        .route("/webhook", any(hooks::no_hook_id))
-        .route("/webhook/", any(hooks::no_hook_id))
-        .route("/health", only("GET", get(hooks::health)))
-        .route("/health/", only("GET", get(hooks::health)))
-        .route("/openapi.json", only("GET", get(openapi::show)))
-        .merge(admin)
+    let mut open = Router::new();
+    let mut admin = Router::new();
+    for (path, methods) in by_path() {
+        let first = methods[0];
+        let mut route = methods.iter().fold(MethodRouter::new(), |r, m| {
+            r.merge((m.handler)(filter(m.method)))
+        });
+        if methods.iter().all(|m| m.method != ANY) {
+            route = only(allow(path, &methods), route);
+        }
+        if let Some(around) = first.around {
+            route = around(route);
+        }
+        if first.admin {
+            admin = admin.route(path, route);
+        } else {
+            open = open.route(path, route);
+        }
+    }
+    let admin = admin.route_layer(middleware::from_fn_with_state(state.clone(), admin_only));
+    open.merge(admin)
         .merge(console::routes(state.clone()))
         .fallback(no_route)
         .with_state(state)
+}
+
+/// [`routes::ROUTES`] grouped by path, in their order. A path's methods
+/// share its access and middleware, so those are read from its first.
+fn by_path() -> Vec<(&'static str, Vec<&'static Route>)> {
+    let mut paths: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
+    for r in routes::ROUTES {
+        match paths.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, methods)) => methods.push(r),
+            None => paths.push((r.path, vec![r])),
+        }
+    }
+    paths
+}
+
+fn filter(method: &str) -> MethodFilter {
+    if method == ANY {
+        return [
+            MethodFilter::DELETE,
+            MethodFilter::HEAD,
+            MethodFilter::OPTIONS,
+        ]
+        .into_iter()
+        .chain([MethodFilter::PATCH, MethodFilter::POST, MethodFilter::PUT])
+        .chain([MethodFilter::TRACE, MethodFilter::CONNECT])
+        .fold(MethodFilter::GET, MethodFilter::or);
+    }
+    let m = http::Method::from_bytes(method.as_bytes()).expect("a route's method is a method");
+    MethodFilter::try_from(m).expect("a route's method is one axum routes")
+}
+
+/// The `Allow` value of a path: its methods, joined once per process
+/// (the refusal holds a `&'static str`).
+fn allow(path: &'static str, methods: &[&Route]) -> &'static str {
+    static ALLOW: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let mut known = ALLOW
+        .get_or_init(Default::default)
+        .lock()
+        .expect("not poisoned");
+    known.entry(path).or_insert_with(|| {
+        let names: Vec<&str> = methods.iter().map(|m| m.method).collect();
+        names.join(", ").leak()
+    })
 }
 
 /// `route` answers any other method with 405 and `Allow: <allow>`.

@@ -1,5 +1,9 @@
-//! Provider signature verification for incoming hooks: GitHub, Stripe,
-//! Slack, Standard Webhooks and a generic HMAC header.
+//! Provider signature verification for incoming hooks (a handler's
+//! `verify` key): one file per scheme, each holding how it checks a
+//! delivery, how it reads its configured secrets into keys, its name and
+//! its replay key. [`Scheme`], the `verify.scheme` names, is generated from
+//! the one [`registry!`] line per scheme below, so the names users write,
+//! the names messages use and the dispatch cannot drift apart.
 //!
 //! Everything here is a pure function of (headers, raw body bytes, now,
 //! secrets): no I/O, no clock, no parsing of the body. Ingress calls
@@ -11,17 +15,51 @@
 //! timestamped schemes refuse deliveries outside a replay window in both
 //! directions. A [`VerifyError`] names the scheme and the header, never a
 //! secret or the signature we expected.
+//!
+//! # Adding a signature scheme
+//!
+//! 1. Write `verify/<scheme>.rs` (copy `slack.rs`, a timestamped HMAC
+//!    scheme): a module doc naming the headers and what is signed, and
+//!    `pub struct Verifier` with `impl SignatureScheme`: `label` (the name
+//!    messages start with), `verify` (refuse through the helpers in
+//!    `error.rs`, so messages read alike), `replay_key` (built only from
+//!    what the signature covers; see `replay.rs`), and, where they differ
+//!    from the defaults, `timestamped` (the `toleranceSeconds` window
+//!    applies), `key` and `check_options`.
+//! 2. A scheme that is not an HMAC fits the same shape: `key` turns each
+//!    configured `secret`/`secrets` entry into the key bytes `verify`
+//!    receives. For Discord's Ed25519, `key` hex-decodes the application's
+//!    public key (refusing anything but 32 bytes, with a message that names
+//!    no secret) and `verify` checks the `X-Signature-Ed25519` signature of
+//!    `X-Signature-Timestamp` + body against each key; rotation and the
+//!    load-time checks come for free.
+//! 3. Add one line to the [`registry!`] call below: `Variant => module`,
+//!    with the doc comment the JSON Schema shows. The module's name is the
+//!    `verify.scheme` users write.
+//! 4. Add the scheme's fixture test, signing as the provider documents
+//!    (its published example where there is one), in `verify/tests.rs`
+//!    or `tests/tests/security.rs`, and list it in [`FIXTURES`]; a unit
+//!    test fails until you do.
+//! 5. Document the scheme in `docs/security.md` and any new key in
+//!    `docs/configuration.md` (`local/tests/docs.rs` fails on a schema key
+//!    it does not name).
 
+mod error;
 mod header;
 mod mac;
 mod replay;
 
+mod github;
+mod hmac;
+mod slack;
+mod standard_webhooks;
+mod stripe;
+
 pub use crate::protocol::signature::MAX_CANDIDATES;
+pub use error::{check_window, VerifyError};
 pub use header::{parse_prefixed, parse_standard_signatures, parse_stripe_header, StripeHeader};
 
 use crate::config::error::ConfigError;
-use crate::protocol::signature::{unix_seconds, Stale};
-use crate::protocol::standard_webhooks::{self, Invalid, KeyError};
 use crate::secret::Secret;
 use http::HeaderMap;
 use schemars::JsonSchema;
@@ -64,40 +102,137 @@ fn default_tolerance() -> u64 {
     DEFAULT_TOLERANCE_SECS
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Scheme {
+/// A delivery as ingress received it, and the moment it is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub headers: &'a HeaderMap,
+    /// The body bytes exactly as received.
+    pub body: &'a [u8],
+    /// Unix seconds.
+    pub now: i64,
+    /// `toleranceSeconds`, for the timestamped schemes.
+    pub tolerance: u64,
+}
+
+/// Why a configured secret is no key of its scheme. Never holds the
+/// secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadKey(pub String);
+
+/// What every signature scheme does. Implemented by a unit `Verifier` in
+/// the scheme's file; [`Scheme::kind`] finds it.
+pub trait SignatureScheme: Sync {
+    /// The scheme's name in messages ("GitHub").
+    fn label(&self) -> &'static str;
+
+    /// Whether the signed text carries a time that `toleranceSeconds`
+    /// bounds (and so must be at least 1).
+    fn timestamped(&self) -> bool {
+        false
+    }
+
+    /// The key one configured secret stands for, refused at load when it
+    /// is none: an HMAC key, or a public key for a signature scheme. By
+    /// default the secret's own bytes.
+    fn key(&self, secret: &str) -> Result<Vec<u8>, BadKey> {
+        match secret {
+            "" => Err(BadKey("the secret is empty".into())),
+            text => Ok(text.as_bytes().to_vec()),
+        }
+    }
+
+    /// A secret that is a valid key but likely not the one meant; load
+    /// warns about it.
+    fn doubtful_secret(&self, _secret: &str) -> bool {
+        false
+    }
+
+    /// Checks one delivery against `keys` (never empty).
+    fn verify(
+        &self,
+        cfg: &VerifyConfig,
+        delivery: &Delivery<'_>,
+        keys: &[Vec<u8>],
+    ) -> Result<(), VerifyError>;
+
+    /// The deduplication key of a delivery that passed [`Self::verify`],
+    /// built only from what the signature covers.
+    fn replay_key(&self, cfg: &VerifyConfig, headers: &HeaderMap, body: &[u8]) -> String;
+
+    /// Load-time checks of the scheme's own options. By default the
+    /// `hmac` scheme's options are refused: the scheme fixes its own.
+    fn check_options(&self, cfg: &VerifyConfig, at: &str) -> Vec<ConfigError> {
+        let set = [
+            ("header", cfg.header.is_some()),
+            ("algorithm", cfg.algorithm.is_some()),
+            ("encoding", cfg.encoding.is_some()),
+            ("prefix", cfg.prefix.is_some()),
+        ];
+        let name = cfg.scheme.name();
+        set.iter()
+            .filter(|(_, set)| *set)
+            .map(|(key, _)| {
+                ConfigError::new(
+                    format!("{at}.{key}"),
+                    format!("only applies to scheme \"hmac\"; {name:?} fixes its own"),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The signature schemes: `Variant => module`, the module's name being the
+/// `verify.scheme` users write. One line per scheme.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident),* $(,)?) => {
+        /// The `verify.scheme` of a handler: which provider's signature to check.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Scheme {
+            $($(#[$doc])* $variant,)*
+        }
+
+        /// Every scheme, in registry order.
+        pub const SCHEMES: &[Scheme] = &[$(Scheme::$variant),*];
+
+        impl Scheme {
+            /// The name users write in `verify.scheme`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => stringify!($module),)*
+                }
+            }
+
+            /// What this scheme does.
+            pub fn kind(self) -> &'static dyn SignatureScheme {
+                match self {
+                    $(Self::$variant => &$module::Verifier,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
     /// `X-Hub-Signature-256: sha256=<hex>` over the raw body.
-    Github,
+    Github => github,
     /// `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `<t>.<body>`.
-    Stripe,
+    Stripe => stripe,
     /// `X-Slack-Signature: v0=<hex>` over `v0:<X-Slack-Request-Timestamp>:<body>`.
-    Slack,
+    Slack => slack,
     /// `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> …`
     /// over `<id>.<timestamp>.<body>`; a `whsec_<base64>` secret is its
     /// decoded bytes, any other its own bytes, as when we sign.
-    StandardWebhooks,
+    StandardWebhooks => standard_webhooks,
     /// An HMAC of the raw body in a header of your choosing.
-    Hmac,
+    Hmac => hmac,
 }
 
 impl Scheme {
     /// The name used in messages.
     pub fn label(self) -> &'static str {
-        match self {
-            Scheme::Github => "GitHub",
-            Scheme::Stripe => "Stripe",
-            Scheme::Slack => "Slack",
-            Scheme::StandardWebhooks => "Standard Webhooks",
-            Scheme::Hmac => "HMAC",
-        }
-    }
-
-    fn timestamped(self) -> bool {
-        matches!(
-            self,
-            Scheme::Stripe | Scheme::Slack | Scheme::StandardWebhooks
-        )
+        self.kind().label()
     }
 }
 
@@ -106,6 +241,33 @@ impl fmt::Display for Scheme {
         f.write_str(self.label())
     }
 }
+
+/// Each scheme's fixture test, signing as the provider documents, as
+/// `(scheme, file, test)`. A scheme in [`SCHEMES`] missing here fails
+/// `every_scheme_has_its_fixture_test`.
+pub const FIXTURES: &[(&str, &str, &str)] = &[
+    ("github", UNIT_TESTS, "github_docs_example"),
+    (
+        "github",
+        "tests/tests/security.rs",
+        "github_signature_replaces_the_shared_secret",
+    ),
+    ("stripe", UNIT_TESTS, "stripe_signatures"),
+    ("slack", UNIT_TESTS, "slack_docs_example"),
+    (
+        "standard_webhooks",
+        UNIT_TESTS,
+        "standard_webhooks_specification_vector",
+    ),
+    (
+        "standard_webhooks",
+        "tests/tests/security.rs",
+        "standard_webhooks_with_rotation_and_replay_window",
+    ),
+    ("hmac", UNIT_TESTS, "generic_hmac_options"),
+];
+
+const UNIT_TESTS: &str = "shared/src/verify/tests.rs";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -121,55 +283,6 @@ pub enum Encoding {
     #[default]
     Hex,
     Base64,
-}
-
-/// Why a delivery was refused. Every message starts with the scheme's
-/// name; none contains a secret, the expected signature, or the value sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("{scheme} signature check failed: the {header} header is missing")]
-    Missing { scheme: Scheme, header: String },
-    #[error("{scheme} signature check failed: the {header} header is malformed ({reason})")]
-    Malformed {
-        scheme: Scheme,
-        header: String,
-        reason: &'static str,
-    },
-    #[error("{scheme} signature check failed: the timestamp is {skew}s {direction}, outside the {tolerance}s tolerance")]
-    Stale {
-        scheme: Scheme,
-        skew: u64,
-        direction: &'static str,
-        tolerance: u64,
-    },
-    #[error("{scheme} signature check failed: the signature does not match")]
-    Mismatch { scheme: Scheme },
-    /// Only reachable with a config that skipped validation.
-    #[error("{scheme} signature check failed: no usable secret is configured")]
-    NoSecret { scheme: Scheme },
-}
-
-impl VerifyError {
-    pub fn scheme(&self) -> Scheme {
-        match self {
-            VerifyError::Missing { scheme, .. }
-            | VerifyError::Malformed { scheme, .. }
-            | VerifyError::Stale { scheme, .. }
-            | VerifyError::Mismatch { scheme }
-            | VerifyError::NoSecret { scheme } => *scheme,
-        }
-    }
-
-    /// A short reason for logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            VerifyError::Missing { .. } => "missing signature",
-            VerifyError::Malformed { .. } => "malformed signature",
-            VerifyError::Stale { .. } => "stale timestamp",
-            VerifyError::Mismatch { .. } => "signature mismatch",
-            VerifyError::NoSecret { .. } => "no secret",
-        }
-    }
 }
 
 impl VerifyConfig {
@@ -192,10 +305,11 @@ impl VerifyConfig {
         self.secret.iter().chain(self.secrets.iter())
     }
 
-    /// The HMAC keys of the configured secrets (see [`key_bytes`]).
+    /// The keys of the configured secrets ([`SignatureScheme::key`]).
     fn keys(&self) -> Vec<Vec<u8>> {
+        let kind = self.scheme.kind();
         self.all_secrets()
-            .filter_map(|s| key_bytes(self.scheme, s).ok())
+            .filter_map(|s| kind.key(s.expose()).ok())
             .collect()
     }
 
@@ -207,24 +321,13 @@ impl VerifyConfig {
                 scheme: self.scheme,
             });
         }
-        let tolerance = self.tolerance_seconds;
-        match self.scheme {
-            Scheme::Github => github(headers, body, &keys),
-            Scheme::Stripe => stripe(headers, body, now, tolerance, &keys),
-            Scheme::Slack => slack(headers, body, now, tolerance, &keys),
-            Scheme::StandardWebhooks => standard_webhooks(headers, body, now, tolerance, &keys),
-            Scheme::Hmac => generic(
-                &GenericHmac {
-                    header: self.header.as_deref().unwrap_or_default(),
-                    algorithm: self.algorithm.unwrap_or_default(),
-                    encoding: self.encoding.unwrap_or_default(),
-                    prefix: self.prefix.as_deref().unwrap_or_default(),
-                },
-                headers,
-                body,
-                &keys,
-            ),
-        }
+        let delivery = Delivery {
+            headers,
+            body,
+            now,
+            tolerance: self.tolerance_seconds,
+        };
+        self.scheme.kind().verify(self, &delivery, &keys)
     }
 
     /// Every configured secret with its JSON path under `at`.
@@ -234,23 +337,14 @@ impl VerifyConfig {
         first.chain(more.map(move |(i, s)| (format!("{at}.secrets[{i}]"), s)))
     }
 
-    /// The paths of Standard Webhooks secrets that look like a base64 key
-    /// which lost its `whsec_` prefix. Such a secret is its own bytes (the
-    /// rule we sign by too), not the key a sender that gave it out as
-    /// `whsec_…` signs with: legal, but worth a warning.
+    /// The paths of secrets that are valid keys but likely not the ones
+    /// meant ([`SignatureScheme::doubtful_secret`]): a Standard Webhooks
+    /// base64 key that lost its `whsec_` prefix. Legal, but worth a
+    /// warning.
     pub fn unprefixed_base64_secrets(&self, at: &str) -> Vec<String> {
-        use base64::Engine;
-        let looks_like_key = |t: &str| {
-            !t.starts_with(standard_webhooks::SECRET_PREFIX)
-                && base64::engine::general_purpose::STANDARD
-                    .decode(t)
-                    .is_ok_and(|k| k.len() >= 16)
-        };
-        if self.scheme != Scheme::StandardWebhooks {
-            return Vec::new();
-        }
+        let kind = self.scheme.kind();
         self.secrets_at(at)
-            .filter(|(_, s)| looks_like_key(s.expose()))
+            .filter(|(_, s)| kind.doubtful_secret(s.expose()))
             .map(|(path, _)| path)
             .collect()
     }
@@ -259,253 +353,32 @@ impl VerifyConfig {
     /// messages never include a secret.
     pub fn check(&self, at: &str) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        let scheme = self.scheme;
+        let kind = self.scheme.kind();
         if self.secret.is_none() && self.secrets.is_empty() {
             errors.push(ConfigError::new(
                 format!("{at}.secret"),
                 format!(
                     "scheme {:?} needs a secret (or secrets)",
-                    scheme_key(scheme)
+                    self.scheme.name()
                 ),
             ));
         }
         for (path, s) in self.secrets_at(at) {
             if s.is_empty() {
                 errors.push(ConfigError::new(path, "is empty"));
-            } else if let Err(e) = key_bytes(scheme, s) {
+            } else if let Err(e) = kind.key(s.expose()) {
                 errors.push(ConfigError::new(path, e.to_string()));
             }
         }
-        if scheme.timestamped() && self.tolerance_seconds == 0 {
+        if kind.timestamped() && self.tolerance_seconds == 0 {
             errors.push(ConfigError::new(
                 format!("{at}.toleranceSeconds"),
                 "must be at least 1",
             ));
         }
-        if scheme == Scheme::Hmac {
-            match self.header.as_deref() {
-                None => errors.push(ConfigError::new(
-                    format!("{at}.header"),
-                    "scheme \"hmac\" needs the name of the header carrying the signature",
-                )),
-                Some(h) if http::HeaderName::from_bytes(h.as_bytes()).is_err() => {
-                    errors.push(ConfigError::new(
-                        format!("{at}.header"),
-                        format!("{h:?} is not a valid header name"),
-                    ))
-                }
-                Some(_) => {}
-            }
-        } else {
-            for (key, set) in [
-                ("header", self.header.is_some()),
-                ("algorithm", self.algorithm.is_some()),
-                ("encoding", self.encoding.is_some()),
-                ("prefix", self.prefix.is_some()),
-            ] {
-                if set {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{key}"),
-                        format!(
-                            "only applies to scheme \"hmac\"; {:?} fixes its own",
-                            scheme_key(scheme)
-                        ),
-                    ));
-                }
-            }
-        }
+        errors.extend(kind.check_options(self, at));
         errors
     }
-}
-
-fn scheme_key(s: Scheme) -> &'static str {
-    match s {
-        Scheme::Github => "github",
-        Scheme::Stripe => "stripe",
-        Scheme::Slack => "slack",
-        Scheme::StandardWebhooks => "standard_webhooks",
-        Scheme::Hmac => "hmac",
-    }
-}
-
-/// The HMAC key a secret stands for under `scheme`: Standard Webhooks
-/// decodes it by the rule its signers use too
-/// ([`standard_webhooks::key`]); the providers use secrets as written.
-fn key_bytes(scheme: Scheme, s: &Secret) -> Result<Vec<u8>, KeyError> {
-    let text = s.expose();
-    match scheme {
-        Scheme::StandardWebhooks => standard_webhooks::key(text),
-        _ if text.is_empty() => Err(KeyError::Empty),
-        _ => Ok(text.as_bytes().to_vec()),
-    }
-}
-
-fn header_str<'a>(
-    headers: &'a HeaderMap,
-    scheme: Scheme,
-    name: &str,
-) -> Result<&'a str, VerifyError> {
-    let v = headers.get(name).ok_or_else(|| VerifyError::Missing {
-        scheme,
-        header: name.to_string(),
-    })?;
-    v.to_str()
-        .map(str::trim)
-        .map_err(|_| VerifyError::Malformed {
-            scheme,
-            header: name.to_string(),
-            reason: "not ASCII",
-        })
-}
-
-fn malformed(scheme: Scheme, header: &str, reason: &'static str) -> VerifyError {
-    VerifyError::Malformed {
-        scheme,
-        header: header.to_string(),
-        reason,
-    }
-}
-
-/// Unix seconds as the providers send them: ASCII digits only.
-fn parse_timestamp(scheme: Scheme, header: &str, text: &str) -> Result<i64, VerifyError> {
-    unix_seconds(text).ok_or_else(|| malformed(scheme, header, "the timestamp is not unix seconds"))
-}
-
-/// Refuses timestamps more than `tolerance` seconds from `now`, either way.
-pub fn check_window(scheme: Scheme, ts: i64, now: i64, tolerance: u64) -> Result<(), VerifyError> {
-    crate::protocol::signature::check_window(ts, now, tolerance).map_err(|e| stale(scheme, e))
-}
-
-fn stale(scheme: Scheme, e: Stale) -> VerifyError {
-    VerifyError::Stale {
-        scheme,
-        skew: e.skew,
-        direction: e.direction,
-        tolerance: e.tolerance,
-    }
-}
-
-/// `Ok` when a candidate is the HMAC of `parts` under one of `keys`.
-fn require_match(
-    scheme: Scheme,
-    algorithm: Algorithm,
-    keys: &[Vec<u8>],
-    parts: &[&[u8]],
-    candidates: &[Vec<u8>],
-) -> Result<(), VerifyError> {
-    if mac::any_matches(algorithm, keys, parts, candidates) {
-        Ok(())
-    } else {
-        Err(VerifyError::Mismatch { scheme })
-    }
-}
-
-/// GitHub: `X-Hub-Signature-256: sha256=<hex>`.
-pub fn github(headers: &HeaderMap, body: &[u8], keys: &[Vec<u8>]) -> Result<(), VerifyError> {
-    const H: &str = "x-hub-signature-256";
-    let s = Scheme::Github;
-    let value = header_str(headers, s, H)?;
-    let sig = parse_prefixed(value, "sha256=", Encoding::Hex)
-        .ok_or_else(|| malformed(s, H, "expected sha256=<hex>"))?;
-    require_match(s, Algorithm::Sha256, keys, &[body], &[sig])
-}
-
-/// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>,…` over `<t>.<body>`.
-pub fn stripe(
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-    tolerance: u64,
-    keys: &[Vec<u8>],
-) -> Result<(), VerifyError> {
-    const H: &str = "stripe-signature";
-    let s = Scheme::Stripe;
-    let value = header_str(headers, s, H)?;
-    let parsed = parse_stripe_header(value).map_err(|reason| malformed(s, H, reason))?;
-    let ts = parse_timestamp(s, H, parsed.timestamp)?;
-    check_window(s, ts, now, tolerance)?;
-    require_match(
-        s,
-        Algorithm::Sha256,
-        keys,
-        &[parsed.timestamp.as_bytes(), b".", body],
-        &parsed.v1,
-    )
-}
-
-/// Slack: `X-Slack-Signature: v0=<hex>` over `v0:<timestamp>:<body>`.
-pub fn slack(
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-    tolerance: u64,
-    keys: &[Vec<u8>],
-) -> Result<(), VerifyError> {
-    const H: &str = "x-slack-signature";
-    const T: &str = "x-slack-request-timestamp";
-    let s = Scheme::Slack;
-    let value = header_str(headers, s, H)?;
-    let ts_text = header_str(headers, s, T)?;
-    let ts = parse_timestamp(s, T, ts_text)?;
-    check_window(s, ts, now, tolerance)?;
-    let sig = parse_prefixed(value, "v0=", Encoding::Hex)
-        .ok_or_else(|| malformed(s, H, "expected v0=<hex>"))?;
-    require_match(
-        s,
-        Algorithm::Sha256,
-        keys,
-        &[b"v0:", ts_text.as_bytes(), b":", body],
-        &[sig],
-    )
-}
-
-/// Standard Webhooks, checked by [`standard_webhooks::verify`]: its
-/// reasons, told with the scheme's name.
-pub fn standard_webhooks(
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-    tolerance: u64,
-    keys: &[Vec<u8>],
-) -> Result<(), VerifyError> {
-    let scheme = Scheme::StandardWebhooks;
-    standard_webhooks::verify(headers, body, now, tolerance, keys).map_err(|e| match e {
-        Invalid::Missing(header) => VerifyError::Missing { scheme, header },
-        Invalid::Malformed { header, reason } => VerifyError::Malformed {
-            scheme,
-            header,
-            reason,
-        },
-        Invalid::Stale(e) => stale(scheme, e),
-        Invalid::Mismatch => VerifyError::Mismatch { scheme },
-    })
-}
-
-/// The generic scheme's settings.
-#[derive(Debug, Clone, Copy)]
-pub struct GenericHmac<'a> {
-    pub header: &'a str,
-    pub algorithm: Algorithm,
-    pub encoding: Encoding,
-    pub prefix: &'a str,
-}
-
-/// Generic: `<header>: <prefix><hex or base64 HMAC of the body>`.
-pub fn generic(
-    cfg: &GenericHmac<'_>,
-    headers: &HeaderMap,
-    body: &[u8],
-    keys: &[Vec<u8>],
-) -> Result<(), VerifyError> {
-    let s = Scheme::Hmac;
-    let value = header_str(headers, s, cfg.header)?;
-    let reason = match cfg.encoding {
-        Encoding::Hex => "expected a hex signature",
-        Encoding::Base64 => "expected a base64 signature",
-    };
-    let sig = parse_prefixed(value, cfg.prefix, cfg.encoding)
-        .ok_or_else(|| malformed(s, cfg.header, reason))?;
-    require_match(s, cfg.algorithm, keys, &[body], &[sig])
 }
 
 #[cfg(test)]

@@ -544,3 +544,43 @@ fn an_unprefixed_base64_key_is_flagged_and_other_secrets_are_not() {
     let github = cfg(Scheme::Github, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     assert!(github.unprefixed_base64_secrets("v").is_empty());
 }
+
+#[test]
+fn every_scheme_has_its_fixture_test() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for scheme in SCHEMES {
+        assert!(
+            FIXTURES.iter().any(|(s, _, _)| *s == scheme.name()),
+            "signature scheme {:?} has no fixture test in verify::FIXTURES",
+            scheme.name()
+        );
+    }
+    for (scheme, file, test) in FIXTURES {
+        assert!(
+            SCHEMES.iter().any(|s| s.name() == *scheme),
+            "FIXTURES names {scheme:?}, which is not registered"
+        );
+        let text = std::fs::read_to_string(repo.join(file)).expect(file);
+        assert!(
+            text.contains(&format!("fn {test}(")),
+            "the fixture test {test} of signature scheme {scheme:?} is not in {file}"
+        );
+    }
+}
+
+#[test]
+fn each_scheme_name_is_its_wire_name() {
+    for scheme in SCHEMES {
+        assert_eq!(
+            serde_json::to_value(scheme).unwrap(),
+            serde_json::json!(scheme.name())
+        );
+        let back: Scheme = serde_json::from_value(serde_json::json!(scheme.name())).unwrap();
+        assert_eq!(back, *scheme);
+        assert!(VerifyConfig::new(*scheme, "s")
+            .verify(&headers(&[]), b"", 0)
+            .unwrap_err()
+            .to_string()
+            .starts_with(scheme.label()));
+    }
+}

@@ -39,7 +39,6 @@ const ICON_SVG: &str = include_str!("assets/icon.svg");
 pub fn routes(state: AppState) -> Router<AppState> {
     let admin = Router::new()
         .route("/console/stream", get(stream::events))
-        .route("/config", get(config::show))
         .route("/console/logout-everywhere", post(logout_everywhere))
         .route_layer(middleware::from_fn_with_state(state, super::admin_only));
     Router::new()

@@ -32,7 +32,7 @@ mod sqs;
 #[cfg(feature = "lambda-http")]
 pub use http::run_http;
 #[cfg(feature = "lambda-sqs")]
-pub use sqs::{dispatch, handle_sqs_event, received, run_sqs, Scheduled, SqsRoute};
+pub use sqs::{dispatch, handle_sqs_event, received, run_sqs, Scheduled};
 
 /// The function's log, as `lambda_runtime`'s default subscriber sets it up
 /// (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, JSON lines when

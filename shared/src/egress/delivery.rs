@@ -34,7 +34,7 @@ pub enum Verdict {
         error: String,
         /// `Retry-After` of a 429 or 503.
         retry_after: Option<Duration>,
-        /// Not worth another attempt (refused destination, invalid request).
+        /// Not worth another attempt ([`SendError::is_permanent`]).
         permanent: bool,
     },
 }
@@ -69,7 +69,7 @@ pub fn judge(result: &Result<HttpResponse, SendError>, now: DateTime<Utc>) -> Ve
         Err(e) => Verdict::Failed {
             error: e.to_string(),
             retry_after: None,
-            permanent: matches!(e, SendError::Refused(_) | SendError::Invalid(_)),
+            permanent: e.is_permanent(),
         },
     }
 }

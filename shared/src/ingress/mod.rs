@@ -8,7 +8,7 @@ pub mod admin;
 pub(crate) mod auth;
 mod body;
 pub mod headers;
-mod keep;
+mod acceptance;
 pub mod source;
 
 use crate::config::CompiledConfig;
@@ -82,7 +82,7 @@ impl Ingress {
                     timeout_secs = deadline.0,
                     "no answer from the queue or store within acceptTimeout"
                 );
-                Err(keep::refusal(&format!(
+                Err(acceptance::refusal(&format!(
                     "the queue or store did not answer within {}s (webhooks.incoming.acceptTimeout); the hook may still be handled",
                     deadline.0
                 )))
@@ -225,11 +225,11 @@ impl Ingress {
     ) -> Result<Accepted, Refusal> {
         let now = ev.received_at.timestamp();
         let kept = self.config.config.webhooks.status_kept_secs();
-        let acceptance = keep::acceptance(&ev, key.map(|k| (k, dedup_until)), kept);
+        let acceptance = acceptance::acceptance(&ev, key.map(|k| (k, dedup_until)), kept);
         match self.backend.intake.admit(acceptance, now).await {
             Ok(Admission::Queued) => {
                 if let Err(e) = faults::check(faults::INGRESS_BEFORE_ANSWER) {
-                    return Err(keep::refusal(&e.to_string()));
+                    return Err(acceptance::refusal(&e.to_string()));
                 }
                 tracing::info!(event_id = %ev.event_id, hook_id = %ev.hook_id, handler = ev.handler_id.as_deref().unwrap_or("-"), session = %ev.session_key, source = %ev.source_ip, "accepted");
                 Ok(accepted(&ev.event_id, &ev.session_key, false))
@@ -241,7 +241,7 @@ impl Ingress {
                     IntakeError::Queue(QueueError::TooLarge { .. }) => {
                         Refusal::TooLarge(format!("could not queue the hook: {e}"))
                     }
-                    _ => keep::refusal("could not queue the hook"),
+                    _ => acceptance::refusal("could not queue the hook"),
                 })
             }
         }
@@ -257,9 +257,9 @@ impl Ingress {
         claim: Item,
         settled: bool,
     ) -> Result<Accepted, Refusal> {
-        let Some(earlier) = keep::claimed_event(&ev, &claim) else {
+        let Some(earlier) = acceptance::claimed_event(&ev, &claim) else {
             tracing::error!(hook_id = %ev.hook_id, "an idempotency claim without an event id");
-            return Err(keep::refusal(
+            return Err(acceptance::refusal(
                 "could not read the earlier delivery of this key",
             ));
         };
@@ -270,7 +270,7 @@ impl Ingress {
                 Ok(record) => record.is_some_and(|r| r.status != event::EventStatus::Queued),
                 Err(e) => {
                     tracing::error!(error = %e, "could not read an event's status");
-                    return Err(keep::refusal(
+                    return Err(acceptance::refusal(
                         "could not read the earlier delivery of this key",
                     ));
                 }
@@ -280,7 +280,7 @@ impl Ingress {
                     .backend
                     .intake
                     .admit(
-                        keep::acceptance(
+                        acceptance::acceptance(
                             &earlier,
                             None,
                             self.config.config.webhooks.status_kept_secs(),
@@ -290,7 +290,7 @@ impl Ingress {
                     .await;
                 if let Err(e) = again {
                     tracing::error!(error = %e, event_id = %earlier.event_id, "could not queue a claimed event again");
-                    return Err(keep::refusal("could not queue the hook"));
+                    return Err(acceptance::refusal("could not queue the hook"));
                 }
                 tracing::info!(event_id = %earlier.event_id, hook_id = %ev.hook_id, "claimed event sent again");
             }

@@ -402,21 +402,7 @@ async fn poll(
                     let (q, s, finished) = (queue.clone(), stage.clone(), finished.clone());
                     let visibility = settings.visibility;
                     tasks.spawn(async move {
-                        let pending = Pending::new(&chain);
-                        let work = async {
-                            for msg in &chain {
-                                let settled = attempt(q.as_ref(), s.as_ref(), msg, Backoff::Visibility, Some(&pending)).await;
-                                if settled == Settled::Retry {
-                                    // Later messages of the group wait for this one's redelivery.
-                                    pending.clear().await;
-                                    break;
-                                }
-                                if finished.send(msg.receipt.clone()).is_err() {
-                                    tracing::error!(stage = s.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
-                                }
-                            }
-                        };
-                        heartbeat(q.as_ref(), &pending, visibility, work).await;
+                        work_chain(q.as_ref(), s.as_ref(), &chain, visibility, &finished).await;
                         drop(permit);
                     });
                 }
@@ -438,6 +424,32 @@ async fn poll(
     if let Err(e) = deleter.await {
         tracing::error!(stage = stage.name(), error = %e, "the deleter failed; finished messages may be seen again");
     }
+}
+
+/// Works one group's messages in order under a [`heartbeat`], handing
+/// each finished receipt to the deleter; a message left for a retry stops
+/// the chain, so later messages of the group wait for its redelivery.
+async fn work_chain(
+    queue: &dyn Queue,
+    stage: &dyn Stage,
+    chain: &[Received],
+    visibility: Duration,
+    finished: &tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let pending = Pending::new(chain);
+    let work = async {
+        for msg in chain {
+            let settled = attempt(queue, stage, msg, Backoff::Visibility, Some(&pending)).await;
+            if settled == Settled::Retry {
+                pending.clear().await;
+                break;
+            }
+            if finished.send(msg.receipt.clone()).is_err() {
+                tracing::error!(stage = stage.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
+            }
+        }
+    };
+    heartbeat(queue, &pending, visibility, work).await;
 }
 
 /// Splits a batch into per-group chains, keeping the queue's order;

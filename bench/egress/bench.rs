@@ -171,7 +171,7 @@ async fn emit(backend: &Backend, sink: &Sink, index: usize) {
 
 #[tokio::main]
 async fn main() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let events: usize = env("EVENTS", 20_000);
     let subs: usize = env("SUBS", 1);
     let concurrency: usize = env("CONCURRENCY", 64);

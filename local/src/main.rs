@@ -251,9 +251,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
     };
     let backend =
-        clawhooks::adapters::wanted_events::only_wanted(backend, &cfg.config.webhooks.outgoing);
+        clawhooks::egress::wanted_events::only_wanted(backend, &cfg.config.webhooks.outgoing);
     let http: Arc<dyn clawhooks::ports::HttpSender> = Arc::new(
-        clawhooks::adapters::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
+        clawhooks::outbound::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
     );
     let inc = &cfg.config.webhooks.incoming;
     let host = args.host.clone().unwrap_or_else(|| inc.host.clone());

@@ -1,10 +1,11 @@
-//! Which consumers run in one process: each stage on its queue.
+//! Which consumers run in one process: each stage on the queues it reads
+//! (`StageKind` in the library says which), with its concurrency.
 
 use clawhooks::config::{Action, CompiledConfig};
 use clawhooks::egress::EgressStage;
 use clawhooks::handler::HandlerStage;
 use clawhooks::ports::{Backend, Clock, HttpSender, Queue};
-use clawhooks::worker::Stage;
+use clawhooks::worker::{Stage, StageKind};
 use std::sync::Arc;
 
 /// One stage polling one queue, with that stage's `webhooks.concurrency`.
@@ -15,8 +16,8 @@ pub struct Consumer {
     pub concurrency: usize,
 }
 
-/// The consumers of a whole deployment, on `backend`: the handler stage on
-/// the handler queue, egress on the events and delivery queues.
+/// The consumers of a whole deployment, on `backend`: the handler and the
+/// egress stage, each on the queues it reads.
 pub async fn consumers(
     config: Arc<CompiledConfig>,
     backend: &Backend,
@@ -35,28 +36,39 @@ pub async fn consumers(
     if uses_lambda {
         handler = with_lambda(handler).await;
     }
-    out.push(Consumer {
-        queue: backend.handler_queue.clone(),
-        stage: Arc::new(handler),
-        concurrency: limits.handler,
-    });
-    // Egress reads both the events queue (fan-out) and the delivery queue
-    // (attempts and retries); the message body says which is which.
+    out.extend(on_its_queues(
+        StageKind::Handler,
+        backend,
+        Arc::new(handler),
+        limits.handler,
+    ));
     match EgressStage::new(config, backend.clone(), http, clock) {
-        Ok(stage) => {
-            let stage: Arc<dyn Stage> = Arc::new(stage);
-            for queue in [&backend.events_queue, &backend.delivery_queue] {
-                out.push(Consumer {
-                    queue: queue.clone(),
-                    stage: stage.clone(),
-                    concurrency: limits.egress,
-                });
-            }
-        }
+        Ok(stage) => out.extend(on_its_queues(
+            StageKind::Egress,
+            backend,
+            Arc::new(stage),
+            limits.egress,
+        )),
         // Config validation refuses bad secrets first; this is a backstop.
         Err(e) => tracing::error!(error = %e, "egress not started"),
     }
     out
+}
+
+/// `stage` on each queue its kind reads, `concurrency` messages at once on each.
+fn on_its_queues(
+    kind: StageKind,
+    backend: &Backend,
+    stage: Arc<dyn Stage>,
+    concurrency: usize,
+) -> impl Iterator<Item = Consumer> {
+    kind.routes(backend, stage)
+        .into_iter()
+        .map(move |r| Consumer {
+            queue: r.queue,
+            stage: r.stage,
+            concurrency,
+        })
 }
 
 /// Lets `custom.lambda` handlers invoke AWS Lambda functions; credentials

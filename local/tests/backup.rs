@@ -8,7 +8,7 @@ use std::process::Command;
 
 #[tokio::test]
 async fn a_backup_of_a_live_server_restores_into_a_new_server_with_its_events() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let dir = TempDir::new("backup");
     let (config, db, copy) = (
         dir.0.join("config.json"),

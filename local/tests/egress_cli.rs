@@ -257,7 +257,7 @@ async fn a_posted_hook_reaches_the_outgoing_webhook_and_its_delivery_log() {
     assert!(base.starts_with("http://127.0.0.1:"), "{line}");
 
     // The seed's curl example.
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let client = reqwest::Client::new();
     let posted = client
         .post(format!("{base}/webhook/my-hook"))

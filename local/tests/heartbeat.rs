@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_slower_than_the_visibility_timeout_is_called_once() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let answer = json!({"choices": [{"message": {"role": "assistant", "content": "ok"}}]});
     let slow = Duration::from_secs(5);
     let model = Recorder::start_with(Reply::json(200, answer).delay(slow)).await;

@@ -11,7 +11,7 @@ use std::path::Path;
 
 #[tokio::test]
 async fn the_example_configs_first_hook_is_visible_in_the_server_log() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clawhooks.json");
     let dir = TempDir::new("quick-start");
     let db = dir.0.join("clawhooks.db");

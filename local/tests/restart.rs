@@ -93,7 +93,7 @@ fn queued_ids(db: &Path) -> Vec<String> {
 /// print as their values (`handler="durable"`, not `Some("durable")`).
 #[tokio::test]
 async fn a_log_file_is_plain_text_with_fields_as_values() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let dir = temp_dir();
     let config = dir.join("config.json");
     let doc = serde_json::json!({"webhooks": {"incoming": {"secret": "s"},
@@ -136,7 +136,7 @@ async fn fsync_durability_is_in_force_and_survives_kill_9() {
 /// Posts, kills with SIGKILL, restarts, posts again: every 202 is kept.
 /// `synchronous` is what the server must report SQLite running with.
 async fn survive_kill_9(durability: Option<&str>, synchronous: &str) {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let dir = temp_dir();
     let config = dir.join("config.json");
     let mut incoming = serde_json::json!({"secret": "s"});

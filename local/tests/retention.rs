@@ -85,7 +85,7 @@ async fn event_status(client: &reqwest::Client, base: &str, id: &str) -> u16 {
 /// its size after the first, and an event of the first answers 404.
 #[tokio::test]
 async fn a_steady_load_keeps_the_file_at_the_size_of_what_retention_keeps() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let sink = Recorder::start().await;
     let dir = TempDir::new("retention");
     let (config, db) = (dir.0.join("config.json"), dir.0.join("clawhooks.db"));

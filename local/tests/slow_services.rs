@@ -41,7 +41,7 @@ async fn bench_a_thousand_hooks_over_a_hundred_slow_sessions() {
 /// idle one was not queued behind the backlog. Returns how many calls
 /// reached the model between the idle hook's post and its own.
 async fn slow_model_run(busy: usize) -> usize {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let answer = json!({"choices": [{"message": {"role": "assistant", "content": "ok"}}]});
     let model =
         Recorder::start_with(Reply::json(200, answer).delay(Duration::from_millis(200))).await;

@@ -32,7 +32,7 @@ mod sqs;
 #[cfg(feature = "lambda-http")]
 pub use http::run_http;
 #[cfg(feature = "lambda-sqs")]
-pub use sqs::{dispatch, handle_sqs_event, received, run_sqs, Scheduled, SqsRoute};
+pub use sqs::{dispatch, handle_sqs_event, received, run_sqs, Scheduled};
 
 /// The function's log, as `lambda_runtime`'s default subscriber sets it up
 /// (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, JSON lines when
@@ -125,7 +125,7 @@ impl Init {
             tracing::warn!("config: {}", config.scrubbed(&w.to_string()));
         }
         let config = Arc::new(config);
-        let backend = crate::adapters::wanted_events::only_wanted(
+        let backend = crate::egress::wanted_events::only_wanted(
             crate::aws::connect(&clients, &env)?,
             &config.config.webhooks.outgoing,
         );
@@ -191,7 +191,7 @@ impl Init {
     /// and leaving the client unbuilt leaves it out of its zip.
     pub fn outbound_http(&self) -> Result<Arc<dyn HttpSender>, InitError> {
         let network = &self.config.config.webhooks.network;
-        Ok(Arc::new(crate::adapters::http::ReqwestSender::new(
+        Ok(Arc::new(crate::outbound::http::ReqwestSender::new(
             network,
         )?))
     }

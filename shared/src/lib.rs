@@ -6,7 +6,6 @@
 //! SQS and DynamoDB on AWS). The Lambda functions and the `clawhooks`
 //! binary only wire these together.
 
-pub mod adapters;
 #[cfg(feature = "api")]
 pub mod api;
 pub mod channels;
@@ -17,6 +16,7 @@ pub mod faults;
 pub mod handler;
 pub mod ingress;
 pub mod limits;
+pub mod outbound;
 pub mod ports;
 pub mod protocol;
 pub mod refusal;

@@ -11,10 +11,13 @@
 //! to the stage's dead-letter queue with [`dead_letter`], body intact, and
 //! is deleted only once it is there.
 //!
-//! The Lambda shells feed a stage the records of an SQS event (see
-//! `clawhooks::lambda`); the local server runs [`run`] against a [`Queue`].
+//! One driver settles every message: [`attempt`] runs the stage and acks
+//! it or leaves it for a retry with a delay. The local server runs it in
+//! [`run`] against a [`Queue`] (with a [`heartbeat`]); the Lambda glue
+//! (`clawhooks::lambda`) runs it on each record of an SQS event. Only the
+//! [`Backoff`] differs between the two.
 
-use crate::ports::{NewMessage, Queue, Received};
+use crate::ports::{Backend, NewMessage, Queue, Received};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +46,49 @@ impl StageError {
 pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
     async fn process(&self, msg: &Received) -> Result<(), StageError>;
+}
+
+/// The stages that read queues. Which queue each reads is written here
+/// once ([`StageKind::routes`]), for the local server's pollers and the
+/// Lambda functions' event sources alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageKind {
+    /// The handler stage, on the handler queue (FIFO by session).
+    Handler,
+    /// The egress stage, on the events queue (FIFO by session: fan-out)
+    /// and the delivery queue (standard: one delivery attempt each); the
+    /// message body says which is which.
+    Egress,
+}
+
+/// One stage on one of the queues it reads.
+#[derive(Clone)]
+pub struct Route {
+    /// Where messages come from; it takes the visibility change of a retry
+    /// (on Lambda its name is matched against each record's source ARN).
+    pub queue: Arc<dyn Queue>,
+    pub stage: Arc<dyn Stage>,
+}
+
+impl StageKind {
+    /// The queues of `backend` this stage reads.
+    pub fn queues(self, backend: &Backend) -> Vec<Arc<dyn Queue>> {
+        match self {
+            StageKind::Handler => vec![backend.handler_queue.clone()],
+            StageKind::Egress => vec![backend.events_queue.clone(), backend.delivery_queue.clone()],
+        }
+    }
+
+    /// `stage` (of this kind) on each queue it reads.
+    pub fn routes(self, backend: &Backend, stage: Arc<dyn Stage>) -> Vec<Route> {
+        self.queues(backend)
+            .into_iter()
+            .map(|queue| Route {
+                queue,
+                stage: stage.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The attribute that says why a stage dead-lettered a message itself.
@@ -109,11 +155,92 @@ impl Default for PollSettings {
     }
 }
 
-/// Outcome of one message, for the loop and for tests: `true` when it is
-/// done and deleted.
+/// How long a message a stage asked to retry waits when the stage named
+/// no time of its own (a `Retry-After`). The one difference between the
+/// consumers: each picks the backoff that fits its queue's visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    /// The queue's visibility timeout: the local consumer's is short (a
+    /// minute by default) and its heartbeat keeps a slow message hidden
+    /// while it is worked on, so the timeout itself is the backoff.
+    Visibility,
+    /// 5 s, doubling with each receive, at most 5 minutes: on Lambda the
+    /// visibility timeout is sized for the longest invocation (twice the
+    /// function timeout), far too long to wait out a passing failure.
+    Doubling,
+}
+
+impl Backoff {
+    /// The wait before the next try of a message received `receive_count`
+    /// times; `None` leaves the message's visibility as it is.
+    pub fn delay(self, receive_count: u32) -> Option<Duration> {
+        match self {
+            Backoff::Visibility => None,
+            Backoff::Doubling => {
+                let doublings = receive_count.saturating_sub(1).min(6);
+                Some(Duration::from_secs((5u64 << doublings).min(300)))
+            }
+        }
+    }
+}
+
+/// What one attempt decided for its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Done: delete it (on Lambda, leave it out of the batch item failures).
+    Ack,
+    /// Leave it to the queue, which shows it again once its visibility runs
+    /// out (set here to the retry delay, if there is one) and dead-letters
+    /// it after `maxReceiveCount` receives.
+    Retry,
+}
+
+/// Runs `stage` on one message received from `queue` and settles it: `Ack`
+/// when it is done; `Retry` with the message's visibility set to the delay
+/// the stage asked for, else to what `backoff` says. A message no attempt
+/// can read was already moved to its dead-letter queue by the stage
+/// ([`dead_letter`]) and is acked like any finished one.
+///
+/// The one driver of both consumers: the local loop ([`run`], which also
+/// passes the `pending` receipts its [`heartbeat`] extends) and the Lambda
+/// batch glue. The message comes off `pending` before its retry delay is
+/// set, so the heartbeat never stretches that delay.
+pub async fn attempt(
+    queue: &dyn Queue,
+    stage: &dyn Stage,
+    msg: &Received,
+    backoff: Backoff,
+    pending: Option<&Pending>,
+) -> Settled {
+    let outcome = stage.process(msg).await;
+    if let Some(pending) = pending {
+        pending.remove(&msg.receipt).await;
+    }
+    match outcome {
+        Ok(()) => match crate::faults::check(crate::faults::WORKER_BEFORE_DELETE) {
+            Ok(()) => Settled::Ack,
+            Err(e) => {
+                tracing::warn!(stage = stage.name(), message_id = %msg.message_id, error = %e, "not deleted");
+                Settled::Retry
+            }
+        },
+        Err(StageError::Retry { reason, after }) => {
+            let after = after.or_else(|| backoff.delay(msg.receive_count));
+            tracing::warn!(stage = stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, retry_in = ?after, "will retry");
+            if let Some(after) = after {
+                if let Err(e) = queue.change_visibility(&msg.receipt, after).await {
+                    tracing::warn!(stage = stage.name(), error = %e, "could not set retry delay");
+                }
+            }
+            Settled::Retry
+        }
+    }
+}
+
+/// One message through [`attempt`] and, when it is done, deleted, as the
+/// local loop does it (tests and one-off commands): `true` when deleted.
 pub async fn process_one(queue: &dyn Queue, stage: &dyn Stage, msg: &Received) -> bool {
-    let pending = Pending::new(std::slice::from_ref(msg));
-    if !attempt(queue, stage, msg, &pending).await {
+    if attempt(queue, stage, msg, Backoff::Visibility, None).await == Settled::Retry {
         return false;
     }
     if let Err(e) = queue.delete(&msg.receipt).await {
@@ -170,32 +297,6 @@ pub async fn heartbeat<F: std::future::Future>(
     tokio::select! {
         out = work => out,
         never = beats => never,
-    }
-}
-
-/// Runs the stage on one message; `true` when it is done and may be
-/// deleted. A retry with a delay sets the message's visibility here, once
-/// the message is off `pending`.
-async fn attempt(queue: &dyn Queue, stage: &dyn Stage, msg: &Received, pending: &Pending) -> bool {
-    let outcome = stage.process(msg).await;
-    pending.remove(&msg.receipt).await;
-    match outcome {
-        Ok(()) => match crate::faults::check(crate::faults::WORKER_BEFORE_DELETE) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(stage = stage.name(), message_id = %msg.message_id, error = %e, "not deleted");
-                false
-            }
-        },
-        Err(StageError::Retry { reason, after }) => {
-            tracing::warn!(stage = stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, "will retry");
-            if let Some(after) = after {
-                if let Err(e) = queue.change_visibility(&msg.receipt, after).await {
-                    tracing::warn!(stage = stage.name(), error = %e, "could not set retry delay");
-                }
-            }
-            false
-        }
     }
 }
 
@@ -301,20 +402,7 @@ async fn poll(
                     let (q, s, finished) = (queue.clone(), stage.clone(), finished.clone());
                     let visibility = settings.visibility;
                     tasks.spawn(async move {
-                        let pending = Pending::new(&chain);
-                        let work = async {
-                            for msg in &chain {
-                                if !attempt(q.as_ref(), s.as_ref(), msg, &pending).await {
-                                    // Later messages of the group wait for this one's redelivery.
-                                    pending.clear().await;
-                                    break;
-                                }
-                                if finished.send(msg.receipt.clone()).is_err() {
-                                    tracing::error!(stage = s.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
-                                }
-                            }
-                        };
-                        heartbeat(q.as_ref(), &pending, visibility, work).await;
+                        work_chain(q.as_ref(), s.as_ref(), &chain, visibility, &finished).await;
                         drop(permit);
                     });
                 }
@@ -336,6 +424,32 @@ async fn poll(
     if let Err(e) = deleter.await {
         tracing::error!(stage = stage.name(), error = %e, "the deleter failed; finished messages may be seen again");
     }
+}
+
+/// Works one group's messages in order under a [`heartbeat`], handing
+/// each finished receipt to the deleter; a message left for a retry stops
+/// the chain, so later messages of the group wait for its redelivery.
+async fn work_chain(
+    queue: &dyn Queue,
+    stage: &dyn Stage,
+    chain: &[Received],
+    visibility: Duration,
+    finished: &tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let pending = Pending::new(chain);
+    let work = async {
+        for msg in chain {
+            let settled = attempt(queue, stage, msg, Backoff::Visibility, Some(&pending)).await;
+            if settled == Settled::Retry {
+                pending.clear().await;
+                break;
+            }
+            if finished.send(msg.receipt.clone()).is_err() {
+                tracing::error!(stage = stage.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
+            }
+        }
+    };
+    heartbeat(queue, &pending, visibility, work).await;
 }
 
 /// Splits a batch into per-group chains, keeping the queue's order;
@@ -361,6 +475,7 @@ pub fn by_group(msgs: Vec<Received>) -> Vec<Vec<Received>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::embedded::{Embedded, QueueOptions};
     use crate::ports::NewMessage;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -439,5 +554,15 @@ mod tests {
         let left = db.queue("q", QueueOptions::default()).peek_all(10).unwrap();
         let left: Vec<_> = left.iter().map(|m| m.body.as_str()).collect();
         assert_eq!(left, ["m7"], "only the retried message is left");
+    }
+
+    #[test]
+    fn lambda_retries_back_off_from_5_s_to_5_minutes_and_local_ones_wait_out_visibility() {
+        let delays: Vec<u64> = (1..=9)
+            .map(|n| Backoff::Doubling.delay(n).unwrap().as_secs())
+            .collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(Backoff::Doubling.delay(0), Some(Duration::from_secs(5)));
+        assert_eq!(Backoff::Visibility.delay(3), None);
     }
 }

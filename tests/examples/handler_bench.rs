@@ -6,14 +6,14 @@
 //! the real store).
 
 use bytes::Bytes;
-use clawhooks::adapters::counting::CountingStore;
-use clawhooks::adapters::http::ReqwestSender;
 use clawhooks::api::Call;
 use clawhooks::config::load_str;
 use clawhooks::embedded::{BackendOptions, Embedded};
 use clawhooks::handler::HandlerStage;
 use clawhooks::ingress::Ingress;
+use clawhooks::outbound::http::ReqwestSender;
 use clawhooks::ports::SystemClock;
+use clawhooks::telemetry::store_ops::CountingStore;
 use clawhooks::worker::{self, PollSettings};
 use clawhooks_e2e::ingress_kit::Serve;
 use clawhooks_e2e::{Recorder, Reply};

@@ -15,10 +15,10 @@ pub use recorder::{Recorded, Recorder, Reply};
 /// The outbound HTTP adapter as the tests need it: the SSRF guard allows
 /// private addresses, because every recording server lives on 127.0.0.1
 /// (a deployment keeps the default, which refuses them).
-pub fn loopback_http() -> clawhooks::adapters::http::ReqwestSender {
+pub fn loopback_http() -> clawhooks::outbound::http::ReqwestSender {
     let network = clawhooks::config::Network {
         allow_private: true,
         allow: Vec::new(),
     };
-    clawhooks::adapters::http::ReqwestSender::new(&network).expect("HTTP client builds")
+    clawhooks::outbound::http::ReqwestSender::new(&network).expect("HTTP client builds")
 }

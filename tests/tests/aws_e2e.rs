@@ -93,7 +93,7 @@ async fn serve_on_aws_bootstraps_and_queues_hooks_in_sqs_and_dynamodb() {
         }
     });
     let server = serve(emu, &prefix, &config, &["--no-workers"]);
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let http = reqwest::Client::new();
     let post = |key: &'static str| {
         http.post(format!("{}/webhook/github", server.base))

@@ -653,7 +653,7 @@ async fn intake_keeps_claim_status_and_message_once_per_key(f: &dyn Fixture) {
 /// `b` with the provisional-claim intake of SQS and DynamoDB, whatever
 /// store and queue it has, so that protocol is checked on every backend.
 fn sequenced(mut b: Backend) -> Backend {
-    b.intake = Arc::new(clawhooks::adapters::intake::SequencedIntake::new(
+    b.intake = Arc::new(clawhooks::aws::intake::SequencedIntake::new(
         b.store.clone(),
         b.handler_queue.clone(),
     ));

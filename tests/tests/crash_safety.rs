@@ -69,7 +69,7 @@ async fn crash_and_recover(
     backend: Vec<String>,
     env: Vec<(&'static str, String)>,
 ) -> Report {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let sink = Recorder::start().await;
     let dir = std::env::temp_dir().join(format!("clawhooks-crash-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -8,10 +8,13 @@ use clawhooks::config::EventType;
 use clawhooks::egress::log::Outcome;
 use clawhooks::egress::replay::{self, ReplayFilter};
 use clawhooks::egress::EgressMessage;
-use clawhooks::ports::NewMessage;
+use clawhooks::egress::EgressStage;
+use clawhooks::ports::{IndexOrder, Item, NewMessage, Store, StoreError, Table};
 use clawhooks_e2e::{Recorder, Reply};
 use egress_support::{config, lifecycle, Rig};
 use serde_json::json;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 /// Runs the retry schedule to its end: ten steps of a minute.
 async fn run_out(rig: &Rig) {
@@ -382,4 +385,101 @@ async fn listing_25_dead_letters_shows_all_and_changes_nothing() {
     );
     let report = replay::replay(&rig.backend, &all, rig.now()).await.unwrap();
     assert_eq!(report.replayed, 25);
+}
+
+/// The store as it is, but every write that notes a dead letter in the
+/// delivery log fails, as a store outage right after the send would.
+struct LosesDeadLetterNotes(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Store for LosesDeadLetterNotes {
+    async fn get(
+        &self,
+        t: Table,
+        pk: &str,
+        sk: &str,
+        now: i64,
+    ) -> Result<Option<Item>, StoreError> {
+        self.0.get(t, pk, sk, now).await
+    }
+    async fn put(&self, t: Table, item: Item) -> Result<u64, StoreError> {
+        if t == Table::Deliveries && item.value["deadLettered"] == json!(true) {
+            return Err(StoreError::Backend {
+                table: "deliveries",
+                message: "injected: the store is down".into(),
+            });
+        }
+        self.0.put(t, item).await
+    }
+    async fn put_if_absent(
+        &self,
+        t: Table,
+        item: Item,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.0.put_if_absent(t, item, now).await
+    }
+    async fn put_if_version(
+        &self,
+        t: Table,
+        item: Item,
+        expected: u64,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.0.put_if_version(t, item, expected, now).await
+    }
+    async fn delete(&self, t: Table, pk: &str, sk: &str) -> Result<(), StoreError> {
+        self.0.delete(t, pk, sk).await
+    }
+    async fn query(
+        &self,
+        t: Table,
+        pk: &str,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.0.query(t, pk, limit, now).await
+    }
+    async fn scan(&self, t: Table, limit: usize, now: i64) -> Result<Vec<Item>, StoreError> {
+        self.0.scan(t, limit, now).await
+    }
+    async fn query_index(
+        &self,
+        t: Table,
+        keys: RangeInclusive<i64>,
+        order: IndexOrder,
+        limit: usize,
+        now: i64,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.0.query_index(t, keys, order, limit, now).await
+    }
+}
+
+/// A store error on the log write after the dead-letter send makes no
+/// second dead letter: the letter is sent once, the job is done, and the
+/// receiver saw each attempt once.
+#[tokio::test]
+async fn a_store_error_after_the_dead_letter_send_makes_no_second_dead_letter() {
+    let dead = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([
+        { "id": "dead", "url": dead.url("/"), "events": ["message_received"],
+          "retry": { "maxAttempts": 2, "initialDelayMs": 1000, "jitter": false } },
+    ])));
+    let mut backend = rig.backend.clone();
+    backend.store = Arc::new(LosesDeadLetterNotes(backend.store.clone()));
+    let http = Arc::new(clawhooks_e2e::loopback_http());
+    let stage = EgressStage::new(rig.config.clone(), backend, http, rig.clock.clone()).unwrap();
+    let ev = lifecycle(EventType::MessageReceived, "m");
+    rig.emit(&ev).await;
+    rig.drain_with(&stage).await;
+    for _ in 0..10 {
+        rig.advance_ms(60_000);
+        rig.drain_with(&stage).await;
+    }
+    assert_eq!(dead.count(), 2, "maxAttempts, each once");
+    let letters = rig.backend.delivery_dlq.peek(10).await.unwrap();
+    assert_eq!(letters.len(), 1, "one dead letter");
+    assert_eq!(rig.queued_deliveries().await, 0, "the job is done");
+    let log = rig.attempts(&ev.id).await;
+    assert_eq!(log.last().map(|a| a.outcome), Some(Outcome::Failed));
 }

@@ -233,3 +233,46 @@ async fn timeouts_and_redirects_fail_the_attempt() {
         log[0].error
     );
 }
+
+/// A job that comes back after its attempt queued the retry (the process
+/// died before deleting it, so the queue shows it again) makes no second
+/// attempt and queues no second retry: one chain, each attempt once.
+#[tokio::test]
+async fn a_job_that_comes_back_after_queueing_its_retry_starts_no_second_chain() {
+    use clawhooks::worker::Stage;
+    use std::time::Duration;
+    let sink = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([{
+        "id": "down",
+        "url": sink.url("/hook"),
+        "events": ["message_received"],
+        "retry": { "maxAttempts": 3, "backoff": "fixed", "initialDelayMs": 1000, "jitter": false }
+    }])));
+    rig.emit(&lifecycle(EventType::MessageReceived, "Hello"))
+        .await;
+    rig.fan_out_only().await;
+    rig.advance_ms(1000);
+    let q = rig.backend.delivery_queue.as_ref();
+    let minute = Duration::from_secs(60);
+    let job = q.receive(1, minute, Duration::ZERO).await.unwrap();
+    assert_eq!(job.len(), 1, "a delivery job is due");
+    let before = sink.count();
+    rig.stage.process(&job[0]).await.unwrap();
+    // Not deleted: the queue shows the same message again.
+    q.change_visibility(&job[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    let again = q.receive(1, minute, Duration::ZERO).await.unwrap();
+    assert_eq!(again.len(), 1, "the job is shown again");
+    assert_eq!(again[0].message_id, job[0].message_id);
+    rig.stage.process(&again[0]).await.unwrap();
+    q.delete(&again[0].receipt).await.unwrap();
+    assert_eq!(sink.count(), before + 1, "the attempt is made once");
+    assert_eq!(rig.queued_deliveries().await, 1, "one retry queued");
+
+    for _ in 0..10 {
+        rig.advance_ms(1000);
+        rig.drain().await;
+    }
+    assert_eq!(sink.count(), 3, "maxAttempts in one chain");
+}

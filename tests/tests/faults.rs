@@ -306,7 +306,7 @@ async fn send_until_accepted(
 }
 
 async fn run(point: &'static str, mode: Mode, backend_name: &str) -> Report {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let sink = Recorder::start().await;
     let outgoing = serde_json::json!([{"id": "sink", "url": sink.url("/in"), "events": ["message_received"],
         "retry": {"maxAttempts": 20, "initialDelayMs": 100, "maxDelayMs": 1000}}]);
@@ -498,7 +498,7 @@ fault_tests!(
 /// the receiver again or dead-lettering twice.
 async fn give_up_once(mode: Mode, backend_name: &str) {
     const GIVE_UPS: usize = 6;
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let sink = Recorder::start_with(clawhooks_e2e::Reply::status(500)).await;
     let outgoing = serde_json::json!([{"id": "doomed", "url": sink.url("/in"), "events": ["message_received"],
         "retry": {"maxAttempts": 2, "initialDelayMs": 100, "maxDelayMs": 200}}]);

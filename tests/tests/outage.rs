@@ -27,7 +27,7 @@ struct Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_backend_gets_answers_within_the_deadline_and_loses_nothing() {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     // An emulator of this test's own: freezing the shared one would hang
     // every other test in the binary.
     let emu = Emulator::start(emulator::Kind::from_env().unwrap()).expect("start the emulator");

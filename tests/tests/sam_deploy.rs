@@ -291,7 +291,7 @@ struct Api {
 impl Api {
     fn new(api_id: &str, port: u16) -> Self {
         let host = format!("{api_id}.execute-api.localhost");
-        clawhooks::adapters::http::install_crypto_provider();
+        clawhooks::outbound::http::install_crypto_provider();
         let http = reqwest::Client::builder()
             .no_proxy()
             .resolve(&host, ([127, 0, 0, 1], port).into())

@@ -3,8 +3,8 @@
 //! (it is loopback), whether the URL names it by address or by a name that
 //! resolves to it; `allowPrivate` or an `allow` entry opens it.
 
-use clawhooks::adapters::http::ReqwestSender;
 use clawhooks::config::Network;
+use clawhooks::outbound::http::ReqwestSender;
 use clawhooks::ports::{HttpRequest, HttpSender, SendError};
 use clawhooks_e2e::{Recorder, Reply};
 use std::time::Duration;

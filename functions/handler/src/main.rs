@@ -1,12 +1,13 @@
-//! The handler Lambda function: records of the handler queue (FIFO by
-//! session) to the handler stage, with partial batch failures; EventBridge's
+//! The handler Lambda function: the handler stage on the queue it reads
+//! (`StageKind::Handler`), with partial batch failures; EventBridge's
 //! schedule invokes it too, to end idle sessions. Wiring only; everything is
 //! built once at init.
 
 use clawhooks::config::scope::Function;
 use clawhooks::handler::custom::lambda::LambdaInvoker;
 use clawhooks::handler::{sweep_sessions, HandlerStage, DEFAULT_MAX_RECEIVE_COUNT};
-use clawhooks::lambda::{self, Init, LambdaError, Scheduled, SqsRoute};
+use clawhooks::lambda::{self, Init, LambdaError, Scheduled};
+use clawhooks::worker::StageKind;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -28,10 +29,7 @@ async fn main() -> Result<(), LambdaError> {
     .with_lambda(LambdaInvoker::new(aws_sdk_lambda::Client::new(
         &init.clients.config,
     )));
-    let route = SqsRoute {
-        queue: init.backend.handler_queue.clone(),
-        stage: Arc::new(stage),
-    };
+    let routes = StageKind::Handler.routes(&init.backend, Arc::new(stage));
     let (backend, clock) = (init.backend.clone(), init.clock.clone());
     let sweep: Scheduled = Arc::new(move || {
         let (backend, clock) = (backend.clone(), clock.clone());
@@ -46,5 +44,5 @@ async fn main() -> Result<(), LambdaError> {
             }))
         })
     });
-    lambda::run_sqs(vec![route], Some(sweep)).await
+    lambda::run_sqs(routes, Some(sweep)).await
 }

@@ -26,7 +26,7 @@ pub async fn server(config_json: &str) -> Server {
 }
 
 pub async fn server_on(config_json: &str, addr: &str) -> Server {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let cfg =
         config::load_str(config_json, &|_| None).unwrap_or_else(|e| panic!("test config: {e}"));
     let backend = Embedded::memory()
@@ -70,7 +70,7 @@ pub async fn whole_server_polling(
     cfg: Arc<config::CompiledConfig>,
     poll: clawhooks::worker::PollSettings,
 ) -> (Running, Backend) {
-    clawhooks::adapters::http::install_crypto_provider();
+    clawhooks::outbound::http::install_crypto_provider();
     let backend = Embedded::memory()
         .unwrap()
         .backend(BackendOptions::default());

@@ -90,78 +90,80 @@ async fn queue_pair(
     let suffix = if fifo { ".fifo" } else { "" };
     let dlq_url = queue(clients, &format!("{base}-dlq{suffix}"), fifo).await?;
     let url = queue(clients, &format!("{base}{suffix}"), fifo).await?;
-    let sqs_err = |op: &'static str, queue: &str, e: String| AwsError::Sqs {
-        op,
-        queue: queue.to_string(),
-        message: e,
-    };
-    // The DLQ's ARN from SQS itself: account ids differ between AWS and
-    // each emulator, so none is ever assumed.
-    let dlq_arn = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| {
-            sqs_err(
-                "GetQueueAttributes",
-                &dlq_url,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| sqs_err("GetQueueAttributes", &dlq_url, "no QueueArn".into()))?;
-    clients
-        .sqs
-        .set_queue_attributes()
-        .queue_url(&dlq_url)
-        .attributes(
+    let dlq_arn = queue_arn(clients, &dlq_url).await?;
+    let kept = settings
+        .dead_letter_retention
+        .clamp(Duration::from_secs(60), DEAD_LETTER_RETENTION);
+    // Encrypted at rest with SQS's own keys, as AWS makes new queues.
+    let sse = (QueueAttributeName::SqsManagedSseEnabled, "true".to_string());
+    let dlq_attributes = [
+        (
             QueueAttributeName::MessageRetentionPeriod,
-            settings
-                .dead_letter_retention
-                .clamp(Duration::from_secs(60), DEAD_LETTER_RETENTION)
-                .as_secs()
-                .to_string(),
-        )
-        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
-        .send()
-        .await
-        .map_err(|e| {
-            sqs_err(
-                "SetQueueAttributes",
-                &dlq_url,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?;
+            kept.as_secs().to_string(),
+        ),
+        sse.clone(),
+    ];
+    set_attributes(clients, &dlq_url, dlq_attributes).await?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": settings.max_receive_count,
-    })
-    .to_string();
-    clients
-        .sqs
-        .set_queue_attributes()
-        .queue_url(&url)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        // Encrypted at rest with SQS's own keys, as AWS makes new queues.
-        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
-        .attributes(
+    });
+    let attributes = [
+        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        sse,
+        (
             QueueAttributeName::VisibilityTimeout,
             settings.visibility_timeout.as_secs().to_string(),
-        )
+        ),
+    ];
+    set_attributes(clients, &url, attributes).await?;
+    Ok((url, dlq_url))
+}
+
+fn sqs_error(op: &'static str, queue: &str, message: String) -> AwsError {
+    AwsError::Sqs {
+        op,
+        queue: queue.to_string(),
+        message,
+    }
+}
+
+/// A queue's ARN from SQS itself: account ids differ between AWS and each
+/// emulator, so none is ever assumed.
+async fn queue_arn(clients: &AwsClients, url: &str) -> Result<String, AwsError> {
+    let op = "GetQueueAttributes";
+    clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| {
-            sqs_err(
-                "SetQueueAttributes",
-                &url,
-                DisplayErrorContext(&e).to_string(),
-            )
-        })?;
-    Ok((url, dlq_url))
+        .map_err(|e| sqs_error(op, url, DisplayErrorContext(&e).to_string()))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| sqs_error(op, url, "no QueueArn".into()))
+}
+
+/// Sets a queue's attributes, the same ones on a new queue and on one a
+/// later bootstrap brings in line.
+async fn set_attributes(
+    clients: &AwsClients,
+    url: &str,
+    attributes: impl IntoIterator<Item = (QueueAttributeName, String)>,
+) -> Result<(), AwsError> {
+    let mut req = clients.sqs.set_queue_attributes().queue_url(url);
+    for (name, value) in attributes {
+        req = req.attributes(name, value);
+    }
+    req.send().await.map_err(|e| {
+        sqs_error(
+            "SetQueueAttributes",
+            url,
+            DisplayErrorContext(&e).to_string(),
+        )
+    })?;
+    Ok(())
 }
 
 /// Creates a queue with only the attributes that cannot change later, so

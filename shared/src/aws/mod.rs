@@ -17,6 +17,7 @@
 pub mod bootstrap;
 pub mod clients;
 pub mod dynamo;
+pub mod intake;
 #[cfg(feature = "lambda")]
 pub mod secrets;
 pub mod sqs;
@@ -139,7 +140,7 @@ pub fn backend(clients: &AwsClients, res: &Resources) -> Backend {
     ));
     let handler_queue = q(&res.handler_queue_url);
     Backend {
-        intake: Arc::new(crate::adapters::intake::SequencedIntake::new(
+        intake: Arc::new(intake::SequencedIntake::new(
             store.clone(),
             handler_queue.clone(),
         )),

@@ -4,9 +4,12 @@
 //! on the delivery queue with its backoff, so other subscriptions of the
 //! same event are neither held up nor called again. A pair whose state is
 //! `delivered` is never attempted again (duplicate jobs from a redelivered
-//! event or a replay end there), and an attempt logged `failed` is never
-//! made again: a job redelivered after its give-up finishes the give-up
-//! ([`finish_giving_up`]) without calling the receiver.
+//! event or a replay end there), and an attempt is made once: its log
+//! entry, keyed by the pair and the attempt's `seq`, is written before
+//! anything follows it, so a job that comes back after its attempt (a
+//! crash before its delete, a store error after its log entry) finishes
+//! what followed ([`resume`]) without calling the receiver, queueing a
+//! second retry or making a second dead letter.
 //!
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
@@ -34,7 +37,7 @@ pub enum Verdict {
         error: String,
         /// `Retry-After` of a 429 or 503.
         retry_after: Option<Duration>,
-        /// Not worth another attempt (refused destination, invalid request).
+        /// Not worth another attempt ([`SendError::is_permanent`]).
         permanent: bool,
     },
 }
@@ -69,7 +72,7 @@ pub fn judge(result: &Result<HttpResponse, SendError>, now: DateTime<Utc>) -> Ve
         Err(e) => Verdict::Failed {
             error: e.to_string(),
             retry_after: None,
-            permanent: matches!(e, SendError::Refused(_) | SendError::Invalid(_)),
+            permanent: e.is_permanent(),
         },
     }
 }
@@ -81,24 +84,61 @@ fn retry_later(e: impl std::fmt::Display) -> StageError {
 /// Handles one delivery job. `Err` only for backend failures (the queue
 /// shows the job again); every delivery outcome ends in `Ok`.
 pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageError> {
-    let backend = &stage.backend;
-    let store = backend.store.as_ref();
     let now = stage.clock.now();
-
     if job.early(now) {
         // A wait longer than the queue's delay limit: put it back for the rest.
-        backend
+        return stage
+            .backend
             .delivery_queue
             .send(job.message(now))
             .await
-            .map_err(retry_later)?;
-        return Ok(());
+            .map(|_| ())
+            .map_err(retry_later);
     }
-
     let ev = &job.event;
-    let mut attempt = Attempt {
-        event_id: ev.id.clone(),
-        event_type: ev.kind,
+    let attempt = new_attempt(&job, now);
+    let sub = match usable(stage, &job.subscription) {
+        Ok(sub) => sub,
+        Err(why) => {
+            tracing::warn!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: {why}");
+            return skip(stage, attempt, why, now).await;
+        }
+    };
+    match logged(stage, &job, now).await? {
+        Logged::Delivered => {
+            tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
+            return Ok(());
+        }
+        Logged::Made(earlier) => return resume(stage, &job, sub, earlier, now).await,
+        Logged::Fresh => {}
+    }
+    let markers = stage
+        .gone
+        .get(stage.backend.store.as_ref(), now)
+        .await
+        .map_err(retry_later)?;
+    let marker = markers.get(&job.subscription);
+    if marker.is_some_and(|m| m.applies_to(&sub.config)) {
+        tracing::info!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: the receiver answered 410 Gone earlier");
+        return skip(
+            stage,
+            attempt,
+            "the subscription was disabled by 410 Gone",
+            now,
+        )
+        .await;
+    }
+    let url = sub.config.url.as_deref().expect("checked by usable");
+    let mut attempt = attempt;
+    let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
+    settle(stage, &job, sub, url, attempt, verdict, now).await
+}
+
+/// The log entry of this job's attempt, not yet made.
+fn new_attempt(job: &DeliveryJob, now: DateTime<Utc>) -> Attempt {
+    Attempt {
+        event_id: job.event.id.clone(),
+        event_type: job.event.kind,
         subscription: job.subscription.clone(),
         attempt: job.attempt,
         seq: job.seq,
@@ -110,56 +150,94 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         response: None,
         next_attempt_at: None,
         dead_lettered: false,
-    };
+    }
+}
 
-    let sub = match stage.subscriptions.get(&job.subscription) {
-        Some(s) if s.config.enabled && s.config.url.is_some() => s,
-        found => {
-            let why = if found.is_some() {
-                "the subscription is disabled or has no url"
-            } else {
-                "the subscription is no longer configured"
-            };
-            tracing::warn!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: {why}");
-            attempt.error = Some(why.into());
-            log::record_attempt(store, &attempt, now, stage.log_kept())
-                .await
-                .map_err(retry_later)?;
-            return Ok(());
-        }
-    };
-    let url = sub.config.url.as_deref().expect("checked above");
+/// The subscription a job names, if it is enabled and has a url.
+fn usable<'a>(stage: &'a EgressStage, id: &str) -> Result<&'a Subscription, &'static str> {
+    match stage.subscriptions.get(id) {
+        Some(s) if s.config.enabled && s.config.url.is_some() => Ok(s),
+        Some(_) => Err("the subscription is disabled or has no url"),
+        None => Err("the subscription is no longer configured"),
+    }
+}
 
-    let logged = log::attempts_of(store, &ev.id, &job.subscription, now)
+/// Logs `attempt`; a store error leaves the job for another try.
+async fn record(
+    stage: &EgressStage,
+    attempt: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let store = stage.backend.store.as_ref();
+    log::record_attempt(store, attempt, now, stage.log_kept())
+        .await
+        .map_err(retry_later)
+}
+
+/// Logs an attempt not made, and why.
+async fn skip(
+    stage: &EgressStage,
+    mut attempt: Attempt,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    attempt.error = Some(why.into());
+    record(stage, &attempt, now).await
+}
+
+/// What the delivery log already says of a job's pair.
+enum Logged {
+    /// Nothing that stops an attempt.
+    Fresh,
+    /// The pair was delivered: a duplicate job ends here.
+    Delivered,
+    /// This very attempt (its `seq`) was made and logged `retrying` or
+    /// `failed`: the job came back after it.
+    Made(Attempt),
+}
+
+async fn logged(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    now: DateTime<Utc>,
+) -> Result<Logged, StageError> {
+    let store = stage.backend.store.as_ref();
+    let logged = log::attempts_of(store, &job.event.id, &job.subscription, now)
         .await
         .map_err(retry_later)?;
     if logged.iter().any(|a| a.outcome == Outcome::Delivered) {
-        tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
-        return Ok(());
+        return Ok(Logged::Delivered);
     }
-    if let Some(given_up) = logged
+    let made = logged
         .into_iter()
-        .find(|a| a.seq == job.seq && a.outcome == Outcome::Failed)
-    {
-        // This very attempt was made and given up on, and the job came
-        // back (a crash before its delete): finish giving up, never call
-        // the receiver again for it.
-        tracing::info!(event_id = %ev.id, subscription = %job.subscription, seq = job.seq, "resuming a give-up after a redelivery");
-        return finish_giving_up(stage, &job, sub, given_up, now).await;
+        .find(|a| a.seq == job.seq && matches!(a.outcome, Outcome::Retrying | Outcome::Failed));
+    Ok(made.map_or(Logged::Fresh, Logged::Made))
+}
+
+/// Finishes what follows an attempt already made and logged, for a job
+/// that came back after it: queue its retry or finish its give-up, each
+/// only if the log does not say it is done. The receiver is not called
+/// again for it.
+async fn resume(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    sub: &Subscription,
+    earlier: Attempt,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    tracing::info!(event_id = %job.event.id, subscription = %job.subscription, seq = job.seq, outcome = ?earlier.outcome, "resuming an attempt already made after a redelivery");
+    if earlier.outcome == Outcome::Failed {
+        return finish_giving_up(stage, job, sub, earlier, now).await;
     }
-    let markers = stage.gone.get(store, now).await.map_err(retry_later)?;
-    let marker = markers.get(&job.subscription);
-    if marker.is_some_and(|m| m.applies_to(&sub.config)) {
-        tracing::info!(event_id = %ev.id, subscription = %job.subscription, "delivery dropped: the receiver answered 410 Gone earlier");
-        attempt.error = Some("the subscription was disabled by 410 Gone".into());
-        log::record_attempt(store, &attempt, now, stage.log_kept())
-            .await
-            .map_err(retry_later)?;
+    if earlier.next_attempt_at.is_some() {
+        // Its retry is queued already.
         return Ok(());
     }
-
-    let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
-    settle(stage, &job, sub, url, attempt, verdict, now).await
+    let wait = match schedule::next(&sub.config.retry, job.attempt, None, stage.random.as_ref()) {
+        Next::RetryIn(wait) => wait,
+        Next::GiveUp => Duration::ZERO,
+    };
+    queue_retry(stage, job, earlier, wait, now).await
 }
 
 /// Makes the attempt: the signed request, its answer and timing noted on
@@ -221,8 +299,7 @@ async fn settle(
     verdict: Verdict,
     now: DateTime<Utc>,
 ) -> Result<(), StageError> {
-    let store = stage.backend.store.as_ref();
-    let fields = (
+    let (event_id, subscription, n) = (
         job.event.id.as_str(),
         job.subscription.as_str(),
         job.attempt,
@@ -232,91 +309,122 @@ async fn settle(
             crate::faults::check(crate::faults::EGRESS_AFTER_DELIVERY).map_err(retry_later)?;
             attempt.outcome = Outcome::Delivered;
             tracing::info!(
-                event_id = fields.0,
-                subscription = fields.1,
-                attempt = fields.2,
+                event_id,
+                subscription,
+                attempt = n,
                 status = attempt.status,
                 latency_ms = attempt.latency_ms,
                 "delivered"
             );
-            log::record_attempt(store, &attempt, now, stage.log_kept())
-                .await
-                .map_err(retry_later)
+            record(stage, &attempt, now).await
         }
         Verdict::Gone => {
             attempt.outcome = Outcome::Gone;
             attempt.error = Some("410 Gone: subscription disabled".into());
             tracing::warn!(
-                event_id = fields.0,
-                subscription = fields.1,
-                attempt = fields.2,
+                event_id,
+                subscription,
+                attempt = n,
                 "the receiver answered 410 Gone; subscription disabled until its url changes"
             );
-            stage
-                .gone
-                .add(store, DisabledMarker::gone(&job.subscription, url, now))
-                .await
-                .map_err(retry_later)?;
-            log::record_attempt(store, &attempt, now, stage.log_kept())
-                .await
-                .map_err(retry_later)
+            let marker = DisabledMarker::gone(&job.subscription, url, now);
+            let store = stage.backend.store.as_ref();
+            stage.gone.add(store, marker).await.map_err(retry_later)?;
+            record(stage, &attempt, now).await
         }
         Verdict::Failed {
             error,
             retry_after,
             permanent,
         } => {
-            attempt.error = Some(error.clone());
+            attempt.error = Some(error);
             let next = if permanent {
                 Next::GiveUp
             } else {
-                schedule::next(
-                    &sub.config.retry,
-                    job.attempt,
-                    retry_after,
-                    stage.random.as_ref(),
-                )
+                let random = stage.random.as_ref();
+                schedule::next(&sub.config.retry, job.attempt, retry_after, random)
             };
-            match next {
-                Next::RetryIn(wait) => {
-                    let due = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                    attempt.outcome = Outcome::Retrying;
-                    attempt.next_attempt_at = Some(event::timestamp(due));
-                    tracing::warn!(event_id = fields.0, subscription = fields.1, attempt = fields.2, status = attempt.status, %error, retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry");
-                    log::record_attempt(store, &attempt, now, stage.log_kept())
-                        .await
-                        .map_err(retry_later)?;
-                    stage
-                        .backend
-                        .delivery_queue
-                        .send(job.retry(due).message(now))
-                        .await
-                        .map_err(retry_later)?;
-                    Ok(())
-                }
-                Next::GiveUp => {
-                    attempt.outcome = Outcome::Failed;
-                    attempt.dead_lettered = false;
-                    tracing::error!(event_id = fields.0, subscription = fields.1, attempt = fields.2, status = attempt.status, %error, dead_letter = sub.config.dead_letter, "delivery failed for good");
-                    // Logged before anything else: from here on a
-                    // redelivered job resumes the give-up instead of
-                    // calling the receiver again.
-                    log::record_attempt(store, &attempt, now, stage.log_kept())
-                        .await
-                        .map_err(retry_later)?;
-                    finish_giving_up(stage, job, sub, attempt, now).await
-                }
-            }
+            failed(stage, job, sub, attempt, next, now).await
         }
     }
 }
 
+/// A failed attempt: logged before anything follows it, so a job that
+/// comes back from here on resumes instead of calling the receiver again;
+/// then its retry is queued, or the pair is given up on.
+async fn failed(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    sub: &Subscription,
+    mut attempt: Attempt,
+    next: Next,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let (event_id, subscription, n) = (
+        job.event.id.as_str(),
+        job.subscription.as_str(),
+        job.attempt,
+    );
+    let error = attempt.error.clone().unwrap_or_default();
+    attempt.outcome = match next {
+        Next::RetryIn(_) => Outcome::Retrying,
+        Next::GiveUp => Outcome::Failed,
+    };
+    match next {
+        Next::RetryIn(wait) => {
+            tracing::warn!(event_id, subscription, attempt = n, status = attempt.status, %error, retry_in_ms = wait.as_millis() as u64, "delivery failed; will retry")
+        }
+        Next::GiveUp => {
+            tracing::error!(event_id, subscription, attempt = n, status = attempt.status, %error, dead_letter = sub.config.dead_letter, "delivery failed for good")
+        }
+    }
+    record(stage, &attempt, now).await?;
+    match next {
+        Next::RetryIn(wait) => queue_retry(stage, job, attempt, wait, now).await,
+        Next::GiveUp => finish_giving_up(stage, job, sub, attempt, now).await,
+    }
+}
+
+/// Queues the next attempt, due `wait` from now, then notes on the
+/// attempt's log entry when it is due: an entry that names its next
+/// attempt has its retry queued, so a job that comes back does not queue a
+/// second one (a second chain). A second copy is made only by a crash
+/// between the send and the note. The note failing is logged, not retried:
+/// the retry is queued, and a retry here would queue it twice.
+async fn queue_retry(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    mut attempt: Attempt,
+    wait: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let due = now + chrono::Duration::from_std(wait).unwrap_or_default();
+    let queue = stage.backend.delivery_queue.as_ref();
+    queue
+        .send(job.retry(due).message(now))
+        .await
+        .map_err(retry_later)?;
+    attempt.next_attempt_at = Some(event::timestamp(due));
+    note(stage, &attempt, now, "its retry is queued").await;
+    Ok(())
+}
+
+/// Rewrites an attempt's log entry after the step it records is done.
+/// Failing is logged, not retried: the step is done, and a retry would do
+/// it again.
+async fn note(stage: &EgressStage, attempt: &Attempt, now: DateTime<Utc>, what: &str) {
+    if let Err(e) = record(stage, attempt, now).await {
+        tracing::error!(event_id = %attempt.event_id, subscription = %attempt.subscription, seq = attempt.seq, error = %e, "the delivery log could not record that {what}; the delivery log does not show it");
+    }
+}
+
 /// The rest of giving up, after the attempt is logged `failed`, each step
-/// recorded before the next so a redelivered job repeats none that is
-/// done: the job goes to the dead-letter queue and the log then says
-/// `deadLettered` (a second copy is made only by a crash between these
-/// two), then the `error` event goes out with an id derived from the pair
-/// and the attempt, so emitting it again emits the same event.
+/// idempotent or recorded before the next so a job that comes back
+/// repeats none that is done: the `error` event goes out first, with an id
+/// derived from the pair and the attempt (emitting it again emits the same
+/// event, which the events queue drops); then the job goes to the
+/// dead-letter queue and the log notes `deadLettered`. A second dead
+/// letter is made only by a crash between these two.
 async fn finish_giving_up(
     stage: &EgressStage,
     job: &DeliveryJob,
@@ -326,22 +434,6 @@ async fn finish_giving_up(
 ) -> Result<(), StageError> {
     let backend = &stage.backend;
     let error = attempt.error.clone().unwrap_or_default();
-    if sub.config.dead_letter && !attempt.dead_lettered {
-        crate::faults::check(crate::faults::EGRESS_BEFORE_DEAD_LETTER).map_err(retry_later)?;
-        let mut dead = job.clone();
-        dead.dead_lettered_at = Some(now);
-        dead.last_error = Some(error.clone());
-        dead.due_at = None;
-        backend
-            .delivery_dlq
-            .send(dead.message(now))
-            .await
-            .map_err(retry_later)?;
-        attempt.dead_lettered = true;
-        log::record_attempt(backend.store.as_ref(), &attempt, now, stage.log_kept())
-            .await
-            .map_err(retry_later)?;
-    }
     if job.event.kind != EventType::Error {
         let at = DateTime::parse_from_rfc3339(&attempt.time)
             .map(|t| t.with_timezone(&Utc))
@@ -350,6 +442,20 @@ async fn finish_giving_up(
         event::emit(backend.events_queue.as_ref(), &report)
             .await
             .map_err(retry_later)?;
+    }
+    if sub.config.dead_letter && !attempt.dead_lettered {
+        crate::faults::check(crate::faults::EGRESS_BEFORE_DEAD_LETTER).map_err(retry_later)?;
+        let mut dead = job.clone();
+        dead.dead_lettered_at = Some(now);
+        dead.last_error = Some(error);
+        dead.due_at = None;
+        backend
+            .delivery_dlq
+            .send(dead.message(now))
+            .await
+            .map_err(retry_later)?;
+        attempt.dead_lettered = true;
+        note(stage, &attempt, now, "it is dead-lettered").await;
     }
     Ok(())
 }

@@ -189,7 +189,7 @@ pub fn attempt_item(a: &Attempt, now: DateTime<Utc>, kept: chrono::Duration) -> 
 /// The attempts logged for one (event, subscription), in order: one query
 /// per attempt tells a pair already delivered (a duplicate job from a
 /// redelivered event or a second replay ends there) and an attempt already
-/// given up on (a redelivered job resumes the give-up, see `delivery`).
+/// made (a job that comes back resumes what followed it, see `delivery`).
 pub async fn attempts_of(
     store: &dyn Store,
     event_id: &str,

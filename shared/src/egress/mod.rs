@@ -14,12 +14,13 @@
 pub mod delivery;
 pub mod fanout;
 pub mod fast_path;
-pub mod gone;
+pub mod gone_cache;
 pub mod job;
 pub mod log;
 pub mod replay;
 pub mod schedule;
 pub mod signing;
+pub mod wanted_events;
 
 pub use job::{DeliveryJob, EgressMessage};
 
@@ -58,7 +59,7 @@ pub struct EgressStage {
     pub(crate) http: Arc<dyn HttpSender>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
-    pub(crate) gone: gone::GoneCache,
+    pub(crate) gone: gone_cache::GoneCache,
     pub(crate) fast: fast_path::FastPath,
 }
 

@@ -187,40 +187,9 @@ fn claim(
 ) -> rusqlite::Result<(Vec<Received>, bool)> {
     let mut out = Vec::new();
     let mut moved = false;
-    // Groups whose head is in flight or waiting out a delay.
-    let blocked: std::collections::HashSet<String> = if q.options.fifo {
-        c.prepare_cached("SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2")?
-            .query_map(params![q.name, now], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    } else {
-        Default::default()
-    };
-    // Only what the choice needs: the bodies of rows passed over (later
-    // messages of taken groups) are never read, and the chosen rows hand
-    // theirs back from the claiming UPDATE. A FIFO queue skips the later
-    // messages of taken groups, so it looks further ahead; a standard queue
-    // takes the first `max`. Rows of blocked groups do not count.
-    let lookahead = if q.options.fifo { max * 4 + 16 } else { max };
-    let mut rows: Vec<(i64, Option<String>, u32)> = Vec::with_capacity(lookahead);
-    {
-        let mut st = c.prepare_cached(
-            "SELECT seq, grp, receive_count FROM messages
-             WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq",
-        )?;
-        let mut found = st.query(params![q.name, now])?;
-        while let Some(r) = found.next()? {
-            let grp: Option<String> = r.get(1)?;
-            if grp.as_ref().is_some_and(|g| blocked.contains(g)) {
-                continue;
-            }
-            rows.push((r.get(0)?, grp, r.get(2)?));
-            if rows.len() >= lookahead {
-                break;
-            }
-        }
-    }
+    let blocked = blocked_groups(c, q, now)?;
     let mut groups_taken = std::collections::HashSet::new();
-    for (seq, grp, count) in rows {
+    for (seq, grp, count) in candidates(c, q, &blocked, max, now)? {
         if out.len() >= max {
             break;
         }
@@ -230,61 +199,139 @@ fn claim(
             // read the clock before another) can put after a later message:
             // mark the group taken only when its head is found, or the head
             // is never seen.
-            if groups_taken.contains(g) {
-                continue;
-            }
-            let earlier = c
-                .prepare_cached(
-                    "SELECT 1 FROM messages WHERE queue = ?1 AND grp = ?2 AND seq < ?3 LIMIT 1",
-                )?
-                .query_row(params![q.name, g, seq], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if earlier {
+            if groups_taken.contains(g) || !is_group_head(c, q, g, seq)? {
                 continue;
             }
             groups_taken.insert(g.clone());
         }
         if q.options.max_receive_count > 0 && count >= q.options.max_receive_count {
             if let Some(dlq) = &q.options.dead_letter {
-                let id: String = c.query_row(
-                    "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3 RETURNING id",
-                    params![dlq, now, seq],
-                    |r| r.get(0),
-                )?;
+                redrive(c, q, dlq, seq, grp.as_deref(), count, now)?;
                 if let Some(g) = &grp {
-                    c.execute(
-                        "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
-                        params![q.name, g],
-                    )?;
                     groups_taken.remove(g);
                 }
-                tracing::warn!(queue = %q.name, message_id = %id, receive_count = count, "moved to dead-letter queue {dlq}");
                 moved = true;
                 continue;
             }
         }
-        let receipt = format!("{seq}:{}", uuid::Uuid::now_v7());
-        let (id, body, attrs): (String, String, String) = c
-            .prepare_cached("UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3 RETURNING id, body, attrs")?
-            .query_row(params![until, receipt, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        if let Some(g) = &grp {
-            c.prepare_cached(
-                "INSERT INTO fifo_groups (queue, grp, blocked_until) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (queue, grp) DO UPDATE SET blocked_until = excluded.blocked_until",
-            )?
-            .execute(params![q.name, g, until])?;
-        }
-        out.push(Received {
-            message_id: id,
-            receipt,
-            body,
-            receive_count: count + 1,
-            group: grp,
-            attributes: serde_json::from_str(&attrs).unwrap_or_default(),
-        });
+        out.push(take(c, q, seq, grp, count, until)?);
     }
     Ok((out, moved))
+}
+
+/// FIFO groups whose head is in flight or waiting out a delay.
+fn blocked_groups(
+    c: &Connection,
+    q: &Target,
+    now: i64,
+) -> rusqlite::Result<std::collections::HashSet<String>> {
+    if !q.options.fifo {
+        return Ok(Default::default());
+    }
+    c.prepare_cached("SELECT grp FROM fifo_groups WHERE queue = ?1 AND blocked_until > ?2")?
+        .query_map(params![q.name, now], |r| r.get(0))?
+        .collect()
+}
+
+/// The visible rows a claim may take, as (seq, group, receive count), in
+/// queue order. Only what the choice needs: the bodies of rows passed over
+/// (later messages of taken groups) are never read, and the chosen rows
+/// hand theirs back from the claiming UPDATE. A FIFO queue skips the later
+/// messages of taken groups, so it looks further ahead; a standard queue
+/// takes the first `max`. Rows of blocked groups do not count.
+fn candidates(
+    c: &Connection,
+    q: &Target,
+    blocked: &std::collections::HashSet<String>,
+    max: usize,
+    now: i64,
+) -> rusqlite::Result<Vec<(i64, Option<String>, u32)>> {
+    let lookahead = if q.options.fifo { max * 4 + 16 } else { max };
+    let mut rows = Vec::with_capacity(lookahead);
+    let mut st = c.prepare_cached(
+        "SELECT seq, grp, receive_count FROM messages
+         WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq",
+    )?;
+    let mut found = st.query(params![q.name, now])?;
+    while let Some(r) = found.next()? {
+        let grp: Option<String> = r.get(1)?;
+        if grp.as_ref().is_some_and(|g| blocked.contains(g)) {
+            continue;
+        }
+        rows.push((r.get(0)?, grp, r.get(2)?));
+        if rows.len() >= lookahead {
+            break;
+        }
+    }
+    Ok(rows)
+}
+
+/// Whether row `seq` is the oldest message of group `g`.
+fn is_group_head(c: &Connection, q: &Target, g: &str, seq: i64) -> rusqlite::Result<bool> {
+    let earlier = c
+        .prepare_cached(
+            "SELECT 1 FROM messages WHERE queue = ?1 AND grp = ?2 AND seq < ?3 LIMIT 1",
+        )?
+        .query_row(params![q.name, g, seq], |_| Ok(()))
+        .optional()?;
+    Ok(earlier.is_none())
+}
+
+/// Moves row `seq`, received `count` times already, to the dead-letter
+/// queue `dlq`, as SQS's redrive does, and unblocks its group.
+fn redrive(
+    c: &Connection,
+    q: &Target,
+    dlq: &str,
+    seq: i64,
+    grp: Option<&str>,
+    count: u32,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let id: String = c.query_row(
+        "UPDATE messages SET queue = ?1, grp = NULL, visible_at = ?2, receive_count = 0, receipt = NULL, in_flight = 0 WHERE seq = ?3 RETURNING id",
+        params![dlq, now, seq],
+        |r| r.get(0),
+    )?;
+    if let Some(g) = grp {
+        c.execute(
+            "DELETE FROM fifo_groups WHERE queue = ?1 AND grp = ?2",
+            params![q.name, g],
+        )?;
+    }
+    tracing::warn!(queue = %q.name, message_id = %id, receive_count = count, "moved to dead-letter queue {dlq}");
+    Ok(())
+}
+
+/// Claims row `seq` until `until` under a fresh receipt, blocking its
+/// group meanwhile.
+fn take(
+    c: &Connection,
+    q: &Target,
+    seq: i64,
+    grp: Option<String>,
+    count: u32,
+    until: i64,
+) -> rusqlite::Result<Received> {
+    let receipt = format!("{seq}:{}", uuid::Uuid::now_v7());
+    let (id, body, attrs): (String, String, String) = c
+        .prepare_cached("UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2, in_flight = 1 WHERE seq = ?3 RETURNING id, body, attrs")?
+        .query_row(params![until, receipt, seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    if let Some(g) = &grp {
+        c.prepare_cached(
+            "INSERT INTO fifo_groups (queue, grp, blocked_until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (queue, grp) DO UPDATE SET blocked_until = excluded.blocked_until",
+        )?
+        .execute(params![q.name, g, until])?;
+    }
+    Ok(Received {
+        message_id: id,
+        receipt,
+        body,
+        receive_count: count + 1,
+        group: grp,
+        attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+    })
 }
 
 /// The row a receipt (`<seq>:<uuid>`, made by [`claim`]) names.

@@ -62,12 +62,12 @@ impl ActionError {
         matches!(self, ActionError::Transient { .. })
     }
 
-    /// A failed send: the SSRF guard and malformed requests will fail the
-    /// same way next time; the network may not.
+    /// A failed send, permanent or not as [`SendError::is_permanent`] says.
     pub fn from_send(stage: &'static str, e: SendError) -> Self {
-        match e {
-            SendError::Timeout(_) | SendError::Connect(_) => Self::transient(stage, e.to_string()),
-            SendError::Refused(_) | SendError::Invalid(_) => Self::permanent(stage, e.to_string()),
+        if e.is_permanent() {
+            Self::permanent(stage, e.to_string())
+        } else {
+            Self::transient(stage, e.to_string())
         }
     }
 
@@ -204,5 +204,15 @@ mod tests {
             Some(Duration::from_secs(12))
         );
         assert_eq!(retry_after(&resp(429, &[], "slow down"), now), None);
+    }
+
+    #[test]
+    fn failed_sends_split_as_the_send_error_says() {
+        let timeout = ActionError::from_send("agent", SendError::Timeout(Duration::from_secs(1)));
+        let connect = ActionError::from_send("agent", SendError::Connect("reset".into()));
+        let refused = ActionError::from_send("agent", SendError::Refused("10.0.0.1".into()));
+        let invalid = ActionError::from_send("agent", SendError::Invalid("no host".into()));
+        assert!(timeout.is_transient() && connect.is_transient());
+        assert!(!refused.is_transient() && !invalid.is_transient());
     }
 }

@@ -4,11 +4,11 @@
 //! Nothing slow happens here; the handler stage does the work. HTTP
 //! (routes, methods, reading the body) is `crate::api`'s.
 
+mod acceptance;
 pub mod admin;
 pub(crate) mod auth;
 mod body;
 pub mod headers;
-mod keep;
 pub mod source;
 
 use crate::config::CompiledConfig;
@@ -82,7 +82,7 @@ impl Ingress {
                     timeout_secs = deadline.0,
                     "no answer from the queue or store within acceptTimeout"
                 );
-                Err(keep::refusal(&format!(
+                Err(acceptance::refusal(&format!(
                     "the queue or store did not answer within {}s (webhooks.incoming.acceptTimeout); the hook may still be handled",
                     deadline.0
                 )))
@@ -136,34 +136,52 @@ impl Ingress {
         }
         // --- end provider signature ---
 
-        match handler {
-            Some(h) if !h.enabled => {
-                return Err(Refusal::NotFound(format!("hook {hook_id:?} is disabled")))
-            }
-            None if inc.reject_unknown_hooks => {
-                return Err(Refusal::NotFound(format!(
-                    "no handler for hook {hook_id:?}"
-                )))
-            }
-            _ => {}
-        }
+        check_handler(hook_id, handler, inc.reject_unknown_hooks)?;
+        self.within_rate_limit(hook_id, handler, source, now_secs)
+            .await?;
+        let ev = self.inbound_event(hook_id, handler, source, query, &req)?;
+        let key = replay_key(hook_id, handler, &req);
+        let dedup_until = ev.received_at.timestamp() + inc.dedup_window.0 as i64;
+        self.keep(ev, key, dedup_until).await
+    }
 
-        if let Some(limit) = handler.and_then(|h| h.rate_limit) {
-            if let Some(retry_after_secs) = self
-                .limited(&format!("rate:{}", hook_id), limit.rule(), now_secs, true)
-                .await
-            {
-                tracing::warn!(%source, hook_id, "refused: rateLimit reached");
-                return Err(Refusal::TooManyRequests {
-                    message: format!(
-                        "hook {hook_id:?} takes at most {} hooks per minute (rateLimit.perMinute); retry later",
-                        limit.per_minute
-                    ),
-                    retry_after_secs,
-                });
-            }
-        }
+    /// 429 once the handler's `rateLimit` is reached this minute.
+    async fn within_rate_limit(
+        &self,
+        hook_id: &str,
+        handler: Option<&crate::config::Handler>,
+        source: IpAddr,
+        now_secs: i64,
+    ) -> Result<(), Refusal> {
+        let Some(limit) = handler.and_then(|h| h.rate_limit) else {
+            return Ok(());
+        };
+        let key = format!("rate:{}", hook_id);
+        let Some(retry_after_secs) = self.limited(&key, limit.rule(), now_secs, true).await else {
+            return Ok(());
+        };
+        tracing::warn!(%source, hook_id, "refused: rateLimit reached");
+        Err(Refusal::TooManyRequests {
+            message: format!(
+                "hook {hook_id:?} takes at most {} hooks per minute (rateLimit.perMinute); retry later",
+                limit.per_minute
+            ),
+            retry_after_secs,
+        })
+    }
 
+    /// The event for an authenticated hook: its body bounded and
+    /// classified, the headers kept, the session it joins. 413 or 400 when
+    /// the body is too large or does not read as its content type says.
+    fn inbound_event(
+        &self,
+        hook_id: &str,
+        handler: Option<&crate::config::Handler>,
+        source: IpAddr,
+        query: BTreeMap<String, String>,
+        req: &Hook,
+    ) -> Result<InboundEvent, Refusal> {
+        let inc = &self.config.config.webhooks.incoming;
         if req.body.len() > inc.max_body_bytes {
             return Err(Refusal::TooLarge(format!(
                 "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
@@ -176,43 +194,26 @@ impl Ingress {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let (body, body_value) = match body::classify(content_type.as_deref(), &req.body) {
-            Ok(b) => b,
-            Err(msg) => return Err(Refusal::BadRequest(msg)),
-        };
-
-        let now = self.clock.now();
+        let (body, body_value) =
+            body::classify(content_type.as_deref(), &req.body).map_err(Refusal::BadRequest)?;
         let mut ev = InboundEvent {
             event_id: event::new_id(),
             hook_id: hook_id.to_string(),
             handler_id: handler.map(|h| h.id.clone()),
             session_key: String::new(),
             persistent: false,
-            received_at: now,
+            received_at: self.clock.now(),
             source_ip: source.to_string(),
             headers: headers::kept(&req.headers, inc),
             query,
             content_type,
             body,
         };
-        match session_key(&self.config, handler, &ev, &body_value) {
-            Ok((key, persistent)) => {
-                ev.session_key = key;
-                ev.persistent = persistent;
-            }
-            Err(msg) => return Err(Refusal::BadRequest(msg)),
-        }
-
-        // With `verify`, a delivery is known by what its signature covers;
-        // an unsigned header would let a replayer pass an old delivery off
-        // as new.
-        let key = match handler.and_then(|h| h.verify.as_ref()) {
-            Some(v) => Some(v.replay_key(&req.headers, &req.body)),
-            None => idempotency_key(&req.headers),
-        }
-        .map(|k| format!("{hook_id}\u{0}{k}"));
-        let dedup_until = now.timestamp() + inc.dedup_window.0 as i64;
-        self.keep(ev, key, dedup_until).await
+        let (key, persistent) =
+            session_key(&self.config, handler, &ev, &body_value).map_err(Refusal::BadRequest)?;
+        ev.session_key = key;
+        ev.persistent = persistent;
+        Ok(ev)
     }
 
     /// Keeps an authenticated, well-formed hook and answers: queued, a
@@ -225,11 +226,11 @@ impl Ingress {
     ) -> Result<Accepted, Refusal> {
         let now = ev.received_at.timestamp();
         let kept = self.config.config.webhooks.status_kept_secs();
-        let acceptance = keep::acceptance(&ev, key.map(|k| (k, dedup_until)), kept);
+        let acceptance = acceptance::acceptance(&ev, key.map(|k| (k, dedup_until)), kept);
         match self.backend.intake.admit(acceptance, now).await {
             Ok(Admission::Queued) => {
                 if let Err(e) = faults::check(faults::INGRESS_BEFORE_ANSWER) {
-                    return Err(keep::refusal(&e.to_string()));
+                    return Err(acceptance::refusal(&e.to_string()));
                 }
                 tracing::info!(event_id = %ev.event_id, hook_id = %ev.hook_id, handler = ev.handler_id.as_deref().unwrap_or("-"), session = %ev.session_key, source = %ev.source_ip, "accepted");
                 Ok(accepted(&ev.event_id, &ev.session_key, false))
@@ -241,7 +242,7 @@ impl Ingress {
                     IntakeError::Queue(QueueError::TooLarge { .. }) => {
                         Refusal::TooLarge(format!("could not queue the hook: {e}"))
                     }
-                    _ => keep::refusal("could not queue the hook"),
+                    _ => acceptance::refusal("could not queue the hook"),
                 })
             }
         }
@@ -257,9 +258,9 @@ impl Ingress {
         claim: Item,
         settled: bool,
     ) -> Result<Accepted, Refusal> {
-        let Some(earlier) = keep::claimed_event(&ev, &claim) else {
+        let Some(earlier) = acceptance::claimed_event(&ev, &claim) else {
             tracing::error!(hook_id = %ev.hook_id, "an idempotency claim without an event id");
-            return Err(keep::refusal(
+            return Err(acceptance::refusal(
                 "could not read the earlier delivery of this key",
             ));
         };
@@ -270,7 +271,7 @@ impl Ingress {
                 Ok(record) => record.is_some_and(|r| r.status != event::EventStatus::Queued),
                 Err(e) => {
                     tracing::error!(error = %e, "could not read an event's status");
-                    return Err(keep::refusal(
+                    return Err(acceptance::refusal(
                         "could not read the earlier delivery of this key",
                     ));
                 }
@@ -280,7 +281,7 @@ impl Ingress {
                     .backend
                     .intake
                     .admit(
-                        keep::acceptance(
+                        acceptance::acceptance(
                             &earlier,
                             None,
                             self.config.config.webhooks.status_kept_secs(),
@@ -290,7 +291,7 @@ impl Ingress {
                     .await;
                 if let Err(e) = again {
                     tracing::error!(error = %e, event_id = %earlier.event_id, "could not queue a claimed event again");
-                    return Err(keep::refusal("could not queue the hook"));
+                    return Err(acceptance::refusal("could not queue the hook"));
                 }
                 tracing::info!(event_id = %earlier.event_id, hook_id = %ev.hook_id, "claimed event sent again");
             }
@@ -424,6 +425,38 @@ pub fn check_hook_id(hook_id: &str) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+/// 404 for a disabled handler, and for a hook no handler takes when
+/// `incoming.rejectUnknownHooks` is set.
+fn check_handler(
+    hook_id: &str,
+    handler: Option<&crate::config::Handler>,
+    reject_unknown: bool,
+) -> Result<(), Refusal> {
+    match handler {
+        Some(h) if !h.enabled => Err(Refusal::NotFound(format!("hook {hook_id:?} is disabled"))),
+        None if reject_unknown => Err(Refusal::NotFound(format!(
+            "no handler for hook {hook_id:?}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The key that makes a repeat of this delivery a duplicate within the
+/// dedup window. With `verify`, a delivery is known by what its signature
+/// covers; an unsigned header would let a replayer pass an old delivery
+/// off as new.
+fn replay_key(
+    hook_id: &str,
+    handler: Option<&crate::config::Handler>,
+    req: &Hook,
+) -> Option<String> {
+    match handler.and_then(|h| h.verify.as_ref()) {
+        Some(v) => Some(v.replay_key(&req.headers, &req.body)),
+        None => idempotency_key(&req.headers),
+    }
+    .map(|k| format!("{hook_id}\u{0}{k}"))
 }
 
 /// The refusal of a post to `/webhook` with no hook id after it.

@@ -1,26 +1,16 @@
 //! SQS-triggered functions (the handler and egress): the records of one
-//! invocation go to a [`Stage`]; the answer is an [`SqsBatchResponse`]
+//! invocation go to a [`Stage`](crate::worker::Stage); the answer is an [`SqsBatchResponse`]
 //! naming only the records to try again, so one bad record never sends its
 //! batch-mates back (the event source mapping must have
 //! `ReportBatchItemFailures`, as `infra/template.yaml` sets). Feature
 //! `lambda-sqs`, which ingress leaves out.
 
 use super::{lambda_runtime, LambdaError};
-use crate::ports::{Queue, Received};
-use crate::worker::{Stage, StageError};
+use crate::ports::Received;
+use crate::worker::{attempt, Backoff, Route, Settled};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-/// One source queue of an SQS-triggered function and the stage for its records.
-#[derive(Clone)]
-pub struct SqsRoute {
-    /// The queue the records come from; its name is matched against each
-    /// record's `eventSourceARN`, and it takes the visibility change of a
-    /// `Retry { after }`.
-    pub queue: Arc<dyn Queue>,
-    pub stage: Arc<dyn Stage>,
-}
 
 /// A job the function runs when EventBridge's schedule invokes it (the
 /// handler's idle-session sweep); its `Ok` value is the invocation's answer.
@@ -32,13 +22,11 @@ pub type Scheduled = Arc<
 >;
 
 /// Runs an SQS-triggered function until the Lambda runtime stops it: each
-/// invocation's records go to the route of the queue they came from. Any
+/// invocation's records go to the route of the queue they came from
+/// ([`crate::worker::StageKind::routes`] says which stage reads which). Any
 /// other invocation (a scheduled EventBridge event) runs `scheduled`, if
 /// the function has such a job.
-pub async fn run_sqs(
-    routes: Vec<SqsRoute>,
-    scheduled: Option<Scheduled>,
-) -> Result<(), LambdaError> {
+pub async fn run_sqs(routes: Vec<Route>, scheduled: Option<Scheduled>) -> Result<(), LambdaError> {
     let routes = Arc::new(routes);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |ev: lambda_runtime::LambdaEvent<serde_json::Value>| {
@@ -55,7 +43,7 @@ pub async fn run_sqs(
 
 /// One invocation: an SQS batch (it has `Records`) or a scheduled run.
 pub async fn dispatch(
-    routes: &[SqsRoute],
+    routes: &[Route],
     scheduled: Option<&Scheduled>,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, LambdaError> {
@@ -77,7 +65,7 @@ pub async fn dispatch(
 /// processed and are reported failed too, so SQS hands the group back in its
 /// original order. Different groups (and records of standard queues) run
 /// concurrently.
-pub async fn handle_sqs_event(routes: &[SqsRoute], event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle_sqs_event(routes: &[Route], event: SqsEvent) -> SqsBatchResponse {
     let mut sources: HashMap<String, String> = HashMap::new();
     let mut msgs = Vec::with_capacity(event.records.len());
     for rec in &event.records {
@@ -136,41 +124,23 @@ pub async fn handle_sqs_event(routes: &[SqsRoute], event: SqsEvent) -> SqsBatchR
     response
 }
 
-/// `true` when the record is done (Lambda deletes it).
-async fn process_record(routes: &[SqsRoute], source: &str, msg: &Received) -> bool {
+/// `true` when the record is done (Lambda deletes it). The retry delay of
+/// a failed record doubles with each receive ([`Backoff::Doubling`]).
+async fn process_record(routes: &[Route], source: &str, msg: &Received) -> bool {
     let Some(route) = routes.iter().find(|r| r.queue.name() == source) else {
         // Not ours to process: leave it for redrive rather than drop it.
         tracing::error!(source, message_id = %msg.message_id, "record from a queue this function has no route for");
         return false;
     };
-    match route.stage.process(msg).await {
-        Ok(()) => true,
-        Err(StageError::Retry { reason, after }) => {
-            let after = after.unwrap_or_else(|| retry_delay(msg.receive_count));
-            tracing::warn!(stage = route.stage.name(), message_id = %msg.message_id, receive_count = msg.receive_count, %reason, retry_in = ?after, "will retry");
-            if let Err(e) = route.queue.change_visibility(&msg.receipt, after).await {
-                tracing::warn!(stage = route.stage.name(), error = %e, "could not set retry delay");
-            }
-            false
-        }
-    }
-}
-
-/// How long a failed record waits before its next try when the failure
-/// named no time of its own (a `Retry-After`): 5 s, doubling with each
-/// receive, at most 5 minutes. Without it the record would wait out the
-/// queue's visibility timeout, which is sized for the longest invocation
-/// (twice the function timeout), far too long for a passing failure.
-pub fn retry_delay(receive_count: u32) -> std::time::Duration {
-    let doublings = receive_count.saturating_sub(1).min(6);
-    std::time::Duration::from_secs((5u64 << doublings).min(300))
+    let (queue, stage) = (route.queue.as_ref(), route.stage.as_ref());
+    attempt(queue, stage, msg, Backoff::Doubling, None).await == Settled::Ack
 }
 
 /// A record held back behind a failed one of its FIFO group goes back at
 /// once: while it stays in flight SQS hands out nothing of its group, so it
 /// would hold up even the failed record's retry until its own visibility
 /// timeout ran out.
-async fn release(routes: &[SqsRoute], source: &str, msg: &Received) {
+async fn release(routes: &[Route], source: &str, msg: &Received) {
     let Some(route) = routes.iter().find(|r| r.queue.name() == source) else {
         return;
     };
@@ -206,7 +176,8 @@ pub fn received(rec: &SqsMessage) -> Received {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{NewMessage, QueueError};
+    use crate::ports::{NewMessage, Queue, QueueError};
+    use crate::worker::{Stage, StageError};
     use async_trait::async_trait;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -295,10 +266,10 @@ mod tests {
         ids
     }
 
-    fn route(queue: &'static str, stage: Arc<Picky>) -> (SqsRoute, Arc<Named>) {
+    fn route(queue: &'static str, stage: Arc<Picky>) -> (Route, Arc<Named>) {
         let q = Arc::new(Named(queue, Mutex::new(Vec::new())));
         (
-            SqsRoute {
+            Route {
                 queue: q.clone(),
                 stage,
             },
@@ -364,13 +335,6 @@ mod tests {
                 ("r-5".to_string(), Duration::ZERO)
             ]
         );
-    }
-
-    #[test]
-    fn retries_back_off_from_5_s_to_5_minutes() {
-        let delays: Vec<u64> = (1..=9).map(|n| retry_delay(n).as_secs()).collect();
-        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
-        assert_eq!(retry_delay(0).as_secs(), 5);
     }
 
     #[tokio::test]

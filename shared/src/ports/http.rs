@@ -36,7 +36,44 @@ pub enum SendError {
     Invalid(String),
 }
 
+impl SendError {
+    /// Whether the same request would fail the same way next time: a
+    /// destination the SSRF guard refuses, a request that cannot be built.
+    /// Timeouts and connection failures pass, so they are worth another
+    /// try. The one rule for every outbound call: the handler's actions
+    /// and egress deliveries both ask it.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            SendError::Timeout(_) | SendError::Connect(_) => false,
+            SendError::Refused(_) | SendError::Invalid(_) => true,
+        }
+    }
+}
+
 #[async_trait]
 pub trait HttpSender: Send + Sync {
     async fn send(&self, req: HttpRequest) -> Result<HttpResponse, SendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_network_passes_and_the_request_does_not() {
+        let transient = [
+            SendError::Timeout(Duration::from_secs(15)),
+            SendError::Connect("connection refused".into()),
+        ];
+        let permanent = [
+            SendError::Refused("private address 10.0.0.1".into()),
+            SendError::Invalid("relative URL without a base".into()),
+        ];
+        for e in &transient {
+            assert!(!e.is_permanent(), "{e}");
+        }
+        for e in &permanent {
+            assert!(e.is_permanent(), "{e}");
+        }
+    }
 }

@@ -7,6 +7,7 @@
 pub mod emf;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+pub mod store_ops;
 
 use std::time::Duration;
 

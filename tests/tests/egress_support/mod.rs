@@ -75,6 +75,12 @@ impl Rig {
     /// Processes what is visible now on the events and delivery queues,
     /// again and again, until both are empty. Returns messages processed.
     pub async fn drain(&self) -> usize {
+        self.drain_with(&self.stage).await
+    }
+
+    /// [`Rig::drain`] with another egress stage on the same queues (one
+    /// built on a store that fails on purpose, say).
+    pub async fn drain_with(&self, stage: &EgressStage) -> usize {
         let mut n = 0;
         loop {
             let mut got = 0;
@@ -82,7 +88,7 @@ impl Rig {
                 let msgs = visible(q.as_ref()).await;
                 got += msgs.len();
                 for m in msgs {
-                    process_one(q.as_ref(), &self.stage, &m).await;
+                    process_one(q.as_ref(), stage, &m).await;
                 }
             }
             if got == 0 {

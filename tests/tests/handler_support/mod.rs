@@ -7,7 +7,6 @@
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 
-use clawhooks::adapters::counting::CountingStore;
 use clawhooks::api::Call;
 use clawhooks::config::{load_str, CompiledConfig};
 use clawhooks::embedded::{BackendOptions, Embedded};
@@ -16,6 +15,7 @@ use clawhooks::handler::session::SessionRecord;
 use clawhooks::handler::HandlerStage;
 use clawhooks::ingress::Ingress;
 use clawhooks::ports::{Backend, Clock, Queue, Received, TestClock};
+use clawhooks::telemetry::store_ops::CountingStore;
 use clawhooks::worker::StageError;
 use clawhooks_e2e::ingress_kit::Serve;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};

@@ -38,7 +38,7 @@ impl LambdaInvoker {
     /// From the ambient AWS config (environment, `AWS_ENDPOINT_URL`…),
     /// over the build's one TLS stack (rustls + ring).
     pub async fn from_env() -> Self {
-        crate::adapters::http::install_crypto_provider();
+        crate::outbound::http::install_crypto_provider();
         let https = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,

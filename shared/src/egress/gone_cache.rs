@@ -1,7 +1,7 @@
-//! The 410 markers, read from the store at most every [`REFRESH`] per
-//! process instead of once per event and once per attempt. A 410 seen by
-//! this process counts at once; one seen by another process (another
-//! Lambda instance, a CLI) within [`REFRESH`].
+//! The 410 Gone markers of subscriptions, cached: read from the store at
+//! most every [`REFRESH`] per process instead of once per event and once
+//! per attempt. A 410 seen by this process counts at once; one seen by
+//! another process (another Lambda instance, a CLI) within [`REFRESH`].
 
 use super::log::{self, DisabledMarker};
 use crate::ports::{Store, StoreError};

@@ -1,8 +1,0 @@
-//! Adapters that are not a backend: outbound HTTP, the sequenced intake,
-//! and a store wrapper that counts operations.
-
-pub mod counting;
-pub mod http;
-pub mod intake;
-pub mod ssrf;
-pub mod wanted_events;

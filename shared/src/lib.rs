@@ -7,6 +7,7 @@
 //! binary only wire these together.
 
 pub mod adapters;
+pub mod agents;
 #[cfg(feature = "api")]
 pub mod api;
 pub mod channels;

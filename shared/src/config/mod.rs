@@ -14,6 +14,7 @@ mod redact;
 pub mod scope;
 pub mod validate;
 
+pub use crate::agents::{Agent, AgentKind};
 pub use crate::channels::Channel;
 pub use crate::event::EventType;
 pub use duration::Seconds;
@@ -518,44 +519,6 @@ impl Default for Retry {
     fn default() -> Self {
         serde_json::from_str("{}").expect("defaults deserialize")
     }
-}
-
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Agent {
-    #[serde(rename = "type")]
-    pub kind: AgentKind,
-    /// Chat-completions base URL (`…/v1`) or the OpenClaw gateway URL.
-    #[serde(serialize_with = "redact::url")]
-    pub url: String,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub api_key: Option<Secret>,
-    #[serde(default)]
-    pub system_prompt: Option<String>,
-    /// How many earlier messages of the session are sent along.
-    #[serde(default = "default_history")]
-    pub history: usize,
-    #[serde(default = "default_agent_timeout_ms")]
-    pub timeout_ms: u64,
-    /// OpenClaw only: the gateway's agent to route the run to (`agentId` in
-    /// its `/hooks/agent` body); the gateway's default agent when absent.
-    #[serde(default)]
-    pub remote_agent_id: Option<String>,
-    /// OpenClaw only: whether the gateway delivers the answer to its own
-    /// channels (`deliver`); left to the gateway's default when absent.
-    #[serde(default)]
-    pub deliver: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentKind {
-    /// Any OpenAI-compatible `POST {url}/chat/completions`.
-    Openai,
-    /// An OpenClaw / Clawdbot gateway: `POST {url}/hooks/agent`.
-    Openclaw,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -5,7 +5,7 @@
 //! show their shape, not their value. Fields typed [`crate::Secret`] redact
 //! themselves.
 
-use super::{Agent, Forward, Outgoing};
+use super::{Forward, Outgoing};
 use crate::secret::REDACTED;
 use serde::Serializer;
 use std::collections::BTreeMap;
@@ -100,20 +100,6 @@ impl fmt::Debug for Outgoing {
             .field("dead_letter", &self.dead_letter)
             .field("filter", &self.filter)
             .field("enabled", &self.enabled)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Agent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Agent")
-            .field("kind", &self.kind)
-            .field("url", &UrlShape(&self.url))
-            .field("model", &self.model)
-            .field("api_key", &self.api_key)
-            .field("system_prompt", &self.system_prompt)
-            .field("history", &self.history)
-            .field("timeout_ms", &self.timeout_ms)
             .finish()
     }
 }
@@ -261,7 +247,7 @@ mod tests {
                 "generic": {"type": "webhook", "url": "https://generic.example/channel-url-16",
                             "headers": {"X-Auth-Token": c[10]}}
             },
-            "agents": {"bot": {"type": "openai", "url": "https://models.example/v1?key=agent-url-17", "apiKey": c[11]}}
+            "agents": {"bot": {"type": "openai", "url": "https://models.example/v1?key=agent-url-17", "model": "m", "apiKey": c[11]}}
         }})
     }
 

@@ -356,7 +356,11 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
         }
     }
     for (name, a) in &w.agents {
-        check_url(&a.url, &format!("webhooks.agents.{name}.url"), &mut errors);
+        check_url(
+            a.provider().endpoint().url,
+            &format!("webhooks.agents.{name}.url"),
+            &mut errors,
+        );
     }
 
     if errors.is_empty() {

@@ -5,8 +5,9 @@
 //! it has one.
 
 use super::{send_message, Run};
+use crate::agents::{Call, Reply, Role, Turn};
 use crate::event;
-use crate::handler::agents::{self, Call, Reply};
+use crate::handler::agents;
 use crate::handler::failure::ActionError;
 use crate::handler::lifecycle;
 use crate::handler::session;
@@ -49,9 +50,16 @@ pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionErro
                 .map_err(|e| ActionError::transient("handler", e.to_string()))?
                 .map(|(s, _)| s.history)
                 .unwrap_or_default();
-            let earlier: Vec<_> = history
-                .into_iter()
+            let earlier: Vec<Turn<'_>> = history
+                .iter()
                 .filter(|h| h.event_id != ev.event_id)
+                .map(|h| Turn {
+                    role: match h.role {
+                        session::Role::User => Role::User,
+                        session::Role::Assistant => Role::Assistant,
+                    },
+                    text: &h.text,
+                })
                 .collect();
             let call = Call {
                 agent_id,

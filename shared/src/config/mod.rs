@@ -10,6 +10,7 @@ pub mod error;
 pub mod fit;
 pub mod load;
 pub mod net;
+pub mod plan;
 mod redact;
 pub mod scope;
 pub mod validate;
@@ -21,6 +22,7 @@ pub use duration::Seconds;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_files, load_files_with, load_str, load_str_with, LoadedConfig, Unset};
 pub use net::IpNetwork;
+pub use plan::{ActionPlan, CustomCall, CustomPlan};
 pub use validate::{CompiledConfig, Warning, Withheld};
 
 use crate::secret::Secret;
@@ -310,6 +312,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action; a test fails on a variant missing here.
+    pub const ALL: [Action; 5] = [
+        Action::SendMessage,
+        Action::RunAgent,
+        Action::Forward,
+        Action::Custom,
+        Action::None,
+    ];
+
     /// The name the config uses (`send_message`, …).
     pub fn as_str(self) -> &'static str {
         match self {

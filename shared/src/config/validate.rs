@@ -4,7 +4,8 @@
 //! names its handler, never a surprise on the first hook.
 
 use super::error::{ConfigError, ConfigErrors};
-use super::{Action, Config, Handler, SessionMode};
+use super::plan::ActionPlan;
+use super::{Config, Handler, SessionMode};
 use crate::protocol::standard_webhooks::{self, KeyError};
 use crate::template;
 use handlebars::Handlebars;
@@ -53,6 +54,8 @@ pub struct CompiledConfig {
     /// not an empty string that would merge unrelated hooks into one session.
     key_templates: Handlebars<'static>,
     routes: HashMap<String, usize>,
+    /// Each handler's action as load checked it, by its index in `handlers`.
+    plans: Vec<Option<ActionPlan>>,
     /// Secrets left unset in this process ([`super::load::Unset::Withhold`]).
     pub withheld: Vec<Withheld>,
     /// Every value a `${VAR}` was replaced with: never shown, wherever it
@@ -95,6 +98,12 @@ impl CompiledConfig {
 
     pub fn handler_by_id(&self, id: &str) -> Option<&Handler> {
         self.config.webhooks.handlers.iter().find(|h| h.id == id)
+    }
+
+    /// What `handler` does, as load checked it; `None` for `action: "none"`.
+    pub fn plan(&self, handler: &Handler) -> Option<&ActionPlan> {
+        let i = *self.routes.get(&handler.id)?;
+        self.plans.get(i)?.as_ref()
     }
 
     pub fn has_template(&self, handler_id: &str, field: TemplateField) -> bool {
@@ -150,6 +159,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     let mut key_templates = template::registry();
     key_templates.set_strict_mode(true);
     let mut routes: HashMap<String, usize> = HashMap::new();
+    let mut plans = Vec::new();
     let w = &config.webhooks;
 
     let inc = &w.incoming;
@@ -229,7 +239,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
 
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
-        check_handler(&config, h, &at, &mut errors, &mut warnings);
+        plans.push(check_handler(&config, h, &at, &mut errors, &mut warnings));
         match routes.get(&h.id) {
             Some(&other) => errors.push(ConfigError::new(
                 format!("{at}.id"),
@@ -370,6 +380,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             templates,
             key_templates,
             routes,
+            plans,
             withheld: Vec::new(),
             substituted: Vec::new(),
         })
@@ -390,7 +401,7 @@ fn check_handler(
     at: &str,
     errors: &mut Vec<ConfigError>,
     warnings: &mut Vec<Warning>,
-) {
+) -> Option<ActionPlan> {
     let w = &config.webhooks;
     if h.id.is_empty()
         || !h
@@ -433,52 +444,56 @@ fn check_handler(
     if let Some(r) = &h.rate_limit {
         errors.extend(r.check(&format!("{at}.rateLimit")));
     }
-    match h.action {
-        Action::SendMessage => match &h.target {
-            None => errors.push(ConfigError::new(format!("{at}.target"), "send_message needs a target {\"channel\", \"peer\"}")),
-            Some(t) if !w.channels.contains_key(&t.channel) => warnings.push(Warning {
-                path: format!("{at}.target.channel"),
-                message: format!("channel {:?} is not configured under webhooks.channels; messages to it fail until it is", t.channel),
-            }),
-            Some(_) => {}
-        },
-        Action::RunAgent => match &h.agent_id {
-            None => errors.push(ConfigError::new(format!("{at}.agentId"), "run_agent needs an agentId")),
-            Some(a) if !w.agents.contains_key(a) => warnings.push(Warning {
-                path: format!("{at}.agentId"),
-                message: format!("agent {a:?} is not configured under webhooks.agents; runs fail until it is"),
-            }),
-            Some(_) => {}
-        },
-        Action::Forward => match &h.forward {
-            None => errors.push(ConfigError::new(format!("{at}.forward"), "forward needs forward {\"url\"}")),
-            Some(f) => {
-                check_url(&f.url, &format!("{at}.forward.url"), errors);
-                check_method(&f.method, &format!("{at}.forward.method"), errors);
-                warn_stripped_pass_headers(&w.incoming, f, at, warnings);
-                if let Some(Err(e)) = f.secret.as_ref().map(|s| standard_webhooks::key(s.expose())) {
-                    errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
-                }
-            }
-        },
-        Action::Custom => match &h.custom {
-            Some(c) if c.function.is_some() != c.lambda.is_some() => {
-                if let Some(f) = c.function.as_deref().filter(|f| !super::CUSTOM_FUNCTIONS.contains(f)) {
-                    errors.push(ConfigError::new(
-                        format!("{at}.custom.function"),
-                        format!("unknown custom function {f:?}; known: {}", super::CUSTOM_FUNCTIONS.join(", ")),
-                    ));
-                }
-            }
-            _ => errors.push(ConfigError::new(format!("{at}.custom"), "custom needs exactly one of custom.function or custom.lambda")),
-        },
-        Action::None => {}
+    let plan = match ActionPlan::of(h, at) {
+        Ok(plan) => plan,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if let Some(plan) = &plan {
+        check_plan(w, plan, at, errors, warnings);
     }
     if h.session_mode == SessionMode::Ephemeral && h.session_key.is_some() {
         warnings.push(Warning {
             path: format!("{at}.sessionKey"),
             message: "sessionKey is ignored unless sessionMode is \"persistent\"".into(),
         });
+    }
+    plan
+}
+
+/// What an action's plan names that load can check beyond its presence:
+/// its channel or agent configured, its URL, method and signing key.
+fn check_plan(
+    w: &super::Webhooks,
+    plan: &ActionPlan,
+    at: &str,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    match plan {
+        ActionPlan::SendMessage { target } if !w.channels.contains_key(&target.channel) => {
+            warnings.push(Warning {
+                path: format!("{at}.target.channel"),
+                message: format!("channel {:?} is not configured under webhooks.channels; messages to it fail until it is", target.channel),
+            })
+        }
+        ActionPlan::RunAgent { agent_id, .. } if !w.agents.contains_key(agent_id) => {
+            warnings.push(Warning {
+                path: format!("{at}.agentId"),
+                message: format!("agent {agent_id:?} is not configured under webhooks.agents; runs fail until it is"),
+            })
+        }
+        ActionPlan::Forward(f) => {
+            check_url(&f.url, &format!("{at}.forward.url"), errors);
+            check_method(&f.method, &format!("{at}.forward.method"), errors);
+            warn_stripped_pass_headers(&w.incoming, f, at, warnings);
+            if let Some(Err(e)) = f.secret.as_ref().map(|s| standard_webhooks::key(s.expose())) {
+                errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -16,16 +16,11 @@ use base64::Engine;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
+pub async fn run(run: &Run<'_>, status: &mut Status, f: &Forward) -> Result<Value, ActionError> {
     if let Some(done) = &status.progress.action_result {
         return Ok(done.clone());
     }
     let stage = run.stage;
-    let f = run
-        .handler
-        .forward
-        .as_ref()
-        .ok_or_else(|| ActionError::permanent("handler", "forward needs forward {\"url\"}"))?;
     let rendered = if stage
         .config
         .has_template(&run.handler.id, TemplateField::ForwardBody)

@@ -6,6 +6,7 @@
 
 use super::{send_message, Run};
 use crate::agents::{Call, Reply, Role, Turn};
+use crate::config::Target;
 use crate::event;
 use crate::handler::agents;
 use crate::handler::failure::ActionError;
@@ -14,14 +15,14 @@ use crate::handler::session;
 use crate::handler::status::Status;
 use serde_json::{json, Value};
 
-pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
+pub async fn run(
+    run: &Run<'_>,
+    status: &mut Status,
+    agent_id: &str,
+    target: Option<&Target>,
+) -> Result<Value, ActionError> {
     let stage = run.stage;
     let ev = run.ev;
-    let agent_id = run
-        .handler
-        .agent_id
-        .as_deref()
-        .ok_or_else(|| ActionError::permanent("handler", "run_agent needs an agentId"))?;
     let cfg = stage
         .config
         .config
@@ -101,7 +102,7 @@ pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionErro
     }
 
     let mut result = json!({ "agent": agent_id, "answer": reply.answer, "detail": reply.detail });
-    if let (Some(target), Some(answer)) = (&run.handler.target, &reply.answer) {
+    if let (Some(target), Some(answer)) = (target, &reply.answer) {
         result["delivery"] = send_message::deliver(run, status, target, answer).await?;
     }
     Ok(result)

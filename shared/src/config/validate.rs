@@ -152,17 +152,54 @@ fn template_name(handler_id: &str, field: TemplateField) -> String {
     format!("{handler_id}\u{0}{}", field.key())
 }
 
-pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let mut templates = template::registry();
-    let mut key_templates = template::registry();
-    key_templates.set_strict_mode(true);
-    let mut routes: HashMap<String, usize> = HashMap::new();
-    let mut plans = Vec::new();
-    let w = &config.webhooks;
+/// What load finds wrong (`errors`, which refuse the config) and doubtful
+/// (`warnings`, which `clawhooks validate` prints), gathered by each step.
+#[derive(Default)]
+struct Findings {
+    errors: Vec<ConfigError>,
+    warnings: Vec<Warning>,
+}
 
+impl Findings {
+    fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
+    let mut found = Findings::default();
+    let w = &config.webhooks;
+    check_incoming(w, &mut found);
+    warn_open_hooks(w, &mut found);
+    check_admin(w, &mut found.errors, &mut found.warnings);
+    found.errors.extend(super::net::check_network(&w.network));
+    check_concurrency(&w.concurrency, &mut found.errors);
+    check_retention(&w.retention, &mut found.errors);
+    let handlers = compile_handlers(&config, &mut found);
+    check_outgoing(w, &mut found);
+    check_service_urls(w, &mut found.errors);
+    if !found.errors.is_empty() {
+        return Err(ConfigErrors(found.errors));
+    }
+    Ok(CompiledConfig {
+        config,
+        warnings: found.warnings,
+        templates: handlers.templates.text,
+        key_templates: handlers.templates.keys,
+        routes: handlers.routes,
+        plans: handlers.plans,
+        withheld: Vec::new(),
+        substituted: Vec::new(),
+    })
+}
+
+/// `webhooks.incoming`: each key within its bounds.
+fn check_incoming(w: &super::Webhooks, found: &mut Findings) {
     let inc = &w.incoming;
+    let errors = &mut found.errors;
     if inc.success_status != 200 && inc.success_status != 202 {
         errors.push(ConfigError::new(
             "webhooks.incoming.successStatus",
@@ -178,16 +215,20 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ));
     }
-    if http::HeaderName::from_bytes(inc.secret_header.as_bytes()).is_err() {
-        errors.push(ConfigError::new(
-            "webhooks.incoming.secretHeader",
-            format!("{:?} is not a valid header name", inc.secret_header),
-        ));
-    }
-    for (i, name) in inc.strip_headers.iter().enumerate() {
+    let headers = std::iter::once((
+        "webhooks.incoming.secretHeader".to_string(),
+        &inc.secret_header,
+    ))
+    .chain(
+        inc.strip_headers
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (format!("webhooks.incoming.stripHeaders[{i}]"), name)),
+    );
+    for (at, name) in headers {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             errors.push(ConfigError::new(
-                format!("webhooks.incoming.stripHeaders[{i}]"),
+                at,
                 format!("{name:?} is not a valid header name"),
             ));
         }
@@ -204,44 +245,59 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             "is empty; remove the key to accept unauthenticated hooks",
         ));
     }
-    if inc.secret.is_none()
-        && w.handlers
-            .iter()
-            .all(|h| h.secret.is_none() && h.verify.is_none())
-        && inc.allowed_ips.is_empty()
-    {
-        warnings.push(Warning {
-            path: "webhooks.incoming.secret".into(),
-            message:
-                "no secret and no allowedIPs: anyone who can reach the endpoint can post hooks"
-                    .into(),
-        });
-    }
-    check_admin(w, &mut errors, &mut warnings);
-    if inc.secret.is_none() && inc.allowed_ips.is_empty() {
-        let open = w
-            .handlers
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.secret.is_none() && h.verify.is_none());
-        if open.clone().count() < w.handlers.len() {
-            for (i, h) in open {
-                warnings.push(Warning {
-                    path: format!("webhooks.handlers[{i}]"),
-                    message: format!("hook {:?} has no secret and no verify, and webhooks.incoming.secret is unset: anyone who can reach the endpoint can post it", h.id),
-                });
-            }
-        }
-    }
-    errors.extend(super::net::check_network(&w.network));
-    check_concurrency(&w.concurrency, &mut errors);
-    check_retention(&w.retention, &mut errors);
+}
 
+/// Hooks anyone who can reach the endpoint may post: all of them (no
+/// shared secret, no per-hook secret or signature, no allowlist), or, when
+/// some hooks are guarded, each one that is not.
+fn warn_open_hooks(w: &super::Webhooks, found: &mut Findings) {
+    let inc = &w.incoming;
+    if inc.secret.is_some() || !inc.allowed_ips.is_empty() {
+        return;
+    }
+    let open = w
+        .handlers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.secret.is_none() && h.verify.is_none());
+    if open.clone().count() == w.handlers.len() {
+        found.warn(
+            "webhooks.incoming.secret",
+            "no secret and no allowedIPs: anyone who can reach the endpoint can post hooks",
+        );
+        return;
+    }
+    for (i, h) in open {
+        found.warn(
+            format!("webhooks.handlers[{i}]"),
+            format!("hook {:?} has no secret and no verify, and webhooks.incoming.secret is unset: anyone who can reach the endpoint can post it", h.id),
+        );
+    }
+}
+
+/// The handlers' compiled parts: templates, routes, action plans.
+struct CompiledHandlers {
+    templates: Templates,
+    routes: HashMap<String, usize>,
+    plans: Vec<Option<ActionPlan>>,
+}
+
+fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
+    let w = &config.webhooks;
+    let mut templates = Templates::new();
+    let mut routes: HashMap<String, usize> = HashMap::new();
+    let mut plans = Vec::new();
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
-        plans.push(check_handler(&config, h, &at, &mut errors, &mut warnings));
+        plans.push(check_handler(
+            config,
+            h,
+            &at,
+            &mut found.errors,
+            &mut found.warnings,
+        ));
         match routes.get(&h.id) {
-            Some(&other) => errors.push(ConfigError::new(
+            Some(&other) => found.errors.push(ConfigError::new(
                 format!("{at}.id"),
                 format!(
                     "duplicate handler id {:?} (also webhooks.handlers[{other}])",
@@ -252,6 +308,38 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                 routes.insert(h.id.clone(), i);
             }
         }
+        templates.add(h, &at, &mut found.errors);
+    }
+    route_paths(w, &mut routes, found);
+    CompiledHandlers {
+        templates,
+        routes,
+        plans,
+    }
+}
+
+/// A handler's templates, compiled once at load.
+struct Templates {
+    /// Message and body templates: objects render as JSON (template::compile).
+    text: Handlebars<'static>,
+    /// Session keys stay plain, and strict: a missing field is an error, not
+    /// an empty string that would merge unrelated hooks into one session.
+    keys: Handlebars<'static>,
+}
+
+impl Templates {
+    fn new() -> Self {
+        let mut keys = template::registry();
+        keys.set_strict_mode(true);
+        Templates {
+            text: template::registry(),
+            keys,
+        }
+    }
+
+    /// Compiles each template `h` has, with an error at its key for one
+    /// that does not compile or uses what templates do not support.
+    fn add(&mut self, h: &Handler, at: &str, errors: &mut Vec<ConfigError>) {
         for (field, text) in [
             (TemplateField::Message, h.template.as_deref()),
             (
@@ -263,61 +351,66 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                 h.forward.as_ref().and_then(|f| f.body_template.as_deref()),
             ),
         ] {
-            if let Some(text) = text {
-                if template::uses_partials(text) {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{}", field.key()),
-                        format!("handler {:?}: partials and decorators ({{{{> …}}}}, {{{{#*inline …}}}}) are not supported in templates", h.id),
-                    ));
-                    continue;
-                }
-                // Session keys stay plain (and strict); message and body
-                // templates get objects rendered as JSON (template::compile).
-                let compiled = if field == TemplateField::SessionKey {
-                    key_templates.register_template_string(&template_name(&h.id, field), text)
-                } else {
-                    template::compile(text)
-                        .map(|t| templates.register_template(&template_name(&h.id, field), t))
-                };
-                if let Err(e) = compiled {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{}", field.key()),
-                        format!(
-                            "handler {:?}: template does not compile: {}",
-                            h.id,
-                            e.reason()
-                        ),
-                    ));
-                }
+            let Some(text) = text else { continue };
+            let at = format!("{at}.{}", field.key());
+            if template::uses_partials(text) {
+                errors.push(ConfigError::new(
+                    at,
+                    format!("handler {:?}: partials and decorators ({{{{> …}}}}, {{{{#*inline …}}}}) are not supported in templates", h.id),
+                ));
+                continue;
+            }
+            let name = template_name(&h.id, field);
+            let compiled = if field == TemplateField::SessionKey {
+                self.keys.register_template_string(&name, text)
+            } else {
+                template::compile(text).map(|t| self.text.register_template(&name, t))
+            };
+            if let Err(e) = compiled {
+                errors.push(ConfigError::new(
+                    at,
+                    format!(
+                        "handler {:?}: template does not compile: {}",
+                        h.id,
+                        e.reason()
+                    ),
+                ));
             }
         }
     }
+}
 
-    // Paths route after ids: a handler's id always reaches it, and a path
-    // that collides with an id (or an earlier path) is reported, not fatal,
-    // so the seed's examples load merged together.
+/// Paths route after ids: a handler's id always reaches it, and a path
+/// that collides with an id (or an earlier path) is reported, not fatal,
+/// so the seed's examples load merged together.
+fn route_paths(w: &super::Webhooks, routes: &mut HashMap<String, usize>, found: &mut Findings) {
     for (i, h) in w.handlers.iter().enumerate() {
         let Some(route) = h.path.as_deref().map(route_of) else {
             continue;
         };
         match routes.get(&route) {
-            Some(&other) if other != i => warnings.push(Warning {
-                path: format!("webhooks.handlers[{i}].path"),
-                message: format!(
+            Some(&other) if other != i => found.warn(
+                format!("webhooks.handlers[{i}].path"),
+                format!(
                     "POST /webhook/{route} reaches handler {:?}, which claimed it first; handler {:?} stays reachable at /webhook/{}",
                     w.handlers[other].id, h.id, h.id
                 ),
-            }),
+            ),
             Some(_) => {}
             None => {
                 routes.insert(route, i);
             }
         }
     }
+}
 
+/// `webhooks.outgoing`: unique ids, a URL to deliver to, a signing key
+/// egress can use, a retry schedule that can run.
+fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
     let mut seen = HashMap::new();
     for (i, o) in w.outgoing.iter().enumerate() {
         let at = format!("webhooks.outgoing[{i}]");
+        let errors = &mut found.errors;
         if let Some(prev) = seen.insert(o.id.clone(), i) {
             errors.push(ConfigError::new(
                 format!("{at}.id"),
@@ -325,67 +418,52 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ));
         }
         match &o.url {
-            None => warnings.push(Warning {
-                path: format!("{at}.url"),
-                message: format!(
+            None => found.warn(
+                format!("{at}.url"),
+                format!(
                     "subscription {:?} has no url, so nothing is delivered to it",
                     o.id
                 ),
-            }),
-            Some(url) => check_url(url, &format!("{at}.url"), &mut errors),
+            ),
+            Some(url) => check_url(url, &format!("{at}.url"), &mut found.errors),
         }
-        check_method(&o.method, &format!("{at}.method"), &mut errors);
+        let errors = &mut found.errors;
+        check_method(&o.method, &format!("{at}.method"), errors);
         if let Some(secret) = &o.secret {
             if let Some(e) = signing_secret_error(secret.expose(), o.signing) {
                 errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));
             }
         }
-        if o.retry.max_attempts == 0 {
-            errors.push(ConfigError::new(
-                format!("{at}.retry.maxAttempts"),
+        for (key, bad, rule) in [
+            (
+                "retry.maxAttempts",
+                o.retry.max_attempts == 0,
                 "must be at least 1",
-            ));
-        }
-        if o.retry.initial_delay_ms > o.retry.max_delay_ms {
-            errors.push(ConfigError::new(
-                format!("{at}.retry.initialDelayMs"),
+            ),
+            (
+                "retry.initialDelayMs",
+                o.retry.initial_delay_ms > o.retry.max_delay_ms,
                 "must not exceed retry.maxDelayMs",
-            ));
-        }
-        if o.timeout_ms == 0 {
-            errors.push(ConfigError::new(
-                format!("{at}.timeoutMs"),
-                "must be greater than 0",
-            ));
+            ),
+            ("timeoutMs", o.timeout_ms == 0, "must be greater than 0"),
+        ] {
+            if bad {
+                errors.push(ConfigError::new(format!("{at}.{key}"), rule));
+            }
         }
     }
+}
 
+/// The URLs of channels and agents are `http` or `https` URLs.
+fn check_service_urls(w: &super::Webhooks, errors: &mut Vec<ConfigError>) {
     for (name, c) in &w.channels {
         for (key, url) in c.kind().urls() {
-            check_url(url, &format!("webhooks.channels.{name}.{key}"), &mut errors);
+            check_url(url, &format!("webhooks.channels.{name}.{key}"), errors);
         }
     }
     for (name, a) in &w.agents {
-        check_url(
-            a.provider().endpoint().url,
-            &format!("webhooks.agents.{name}.url"),
-            &mut errors,
-        );
-    }
-
-    if errors.is_empty() {
-        Ok(CompiledConfig {
-            config,
-            warnings,
-            templates,
-            key_templates,
-            routes,
-            plans,
-            withheld: Vec::new(),
-            substituted: Vec::new(),
-        })
-    } else {
-        Err(ConfigErrors(errors))
+        let url = a.provider().endpoint().url;
+        check_url(url, &format!("webhooks.agents.{name}.url"), errors);
     }
 }
 
@@ -403,32 +481,7 @@ fn check_handler(
     warnings: &mut Vec<Warning>,
 ) -> Option<ActionPlan> {
     let w = &config.webhooks;
-    if h.id.is_empty()
-        || !h
-            .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-    {
-        errors.push(ConfigError::new(
-            format!("{at}.id"),
-            format!(
-                "{:?} must be non-empty and use only letters, digits, '-', '_', '.', ':'",
-                h.id
-            ),
-        ));
-    }
-    if let Some(p) = &h.path {
-        if !p.starts_with('/')
-            || route_of(p).is_empty()
-            || p.contains(char::is_whitespace)
-            || p.contains(['?', '#'])
-        {
-            errors.push(ConfigError::new(
-                format!("{at}.path"),
-                format!("{p:?} must be a path like \"/github\""),
-            ));
-        }
-    }
+    check_id_and_path(h, at, errors);
     if h.secret.as_ref().is_some_and(|s| s.is_empty()) {
         errors.push(ConfigError::new(format!("{at}.secret"), "is empty"));
     }
@@ -461,6 +514,36 @@ fn check_handler(
         });
     }
     plan
+}
+
+/// A handler's `id` and `path`: usable in a URL, one segment or a path.
+fn check_id_and_path(h: &Handler, at: &str, errors: &mut Vec<ConfigError>) {
+    if h.id.is_empty()
+        || !h
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
+        errors.push(ConfigError::new(
+            format!("{at}.id"),
+            format!(
+                "{:?} must be non-empty and use only letters, digits, '-', '_', '.', ':'",
+                h.id
+            ),
+        ));
+    }
+    if let Some(p) = &h.path {
+        if !p.starts_with('/')
+            || route_of(p).is_empty()
+            || p.contains(char::is_whitespace)
+            || p.contains(['?', '#'])
+        {
+            errors.push(ConfigError::new(
+                format!("{at}.path"),
+                format!("{p:?} must be a path like \"/github\""),
+            ));
+        }
+    }
 }
 
 /// What an action's plan names that load can check beyond its presence:
@@ -497,8 +580,6 @@ fn check_plan(
     }
 }
 
-/// A credential header is gone before the handler runs, so passing it on
-/// cannot work; saying so at load beats a downstream 401 later.
 /// The admin secrets: not empty, not a hook secret (senders hold those),
 /// long enough that guessing is hopeless; and a warning when the server
 /// binds a non-loopback address with none (admin routes are then closed
@@ -549,6 +630,8 @@ fn check_admin(w: &super::Webhooks, errors: &mut Vec<ConfigError>, warnings: &mu
     }
 }
 
+/// A credential header is gone before the handler runs, so passing it on
+/// cannot work; saying so at load beats a downstream 401 later.
 fn warn_stripped_pass_headers(
     inc: &super::Incoming,
     f: &super::Forward,

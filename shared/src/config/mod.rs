@@ -25,7 +25,7 @@ pub use net::IpNetwork;
 pub use plan::{ActionPlan, CustomCall, CustomPlan};
 pub use validate::{CompiledConfig, Warning, Withheld};
 
-use crate::secret::Secret;
+use crate::secret::{Redacted, Secret, TokenUrl};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -394,16 +394,18 @@ pub struct Target {
     pub peer: Option<String>,
 }
 
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Forward {
-    #[serde(serialize_with = "redact::url")]
-    pub url: String,
+    /// Where the hook goes; shown by its shape only (a path or query may
+    /// hold a token).
+    pub url: TokenUrl,
     #[serde(default = "default_method")]
     pub method: String,
-    /// Headers set on the forwarded request (values may use `${ENV}`).
-    #[serde(default, serialize_with = "redact::header_values")]
-    pub headers: BTreeMap<String, String>,
+    /// Headers set on the forwarded request (values may use `${ENV}`; they
+    /// are secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
     /// Incoming headers copied onto the forwarded request.
     #[serde(default)]
     pub pass_headers: Vec<String>,
@@ -435,7 +437,7 @@ pub struct Custom {
     /// credentials, so `/config` and the console show each value as
     /// `[redacted]` unless its name is in `publicOptions`.
     #[serde(default)]
-    pub options: serde_json::Value,
+    pub options: Redacted<serde_json::Value>,
     /// Names of `options` that hold no secret and may be shown.
     #[serde(default)]
     pub public_options: Vec<String>,
@@ -446,14 +448,14 @@ pub struct Custom {
     pub timeout_ms: u64,
 }
 
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Outgoing {
     pub id: String,
     /// Where events are delivered. A subscription without one is kept but
     /// inert (the seed's retry example has none); `validate` warns.
-    #[serde(default, serialize_with = "redact::url_opt_shape")]
-    pub url: Option<String>,
+    #[serde(default)]
+    pub url: Option<TokenUrl>,
     /// Event types delivered; empty means all of them.
     #[serde(default)]
     pub events: Vec<EventType>,
@@ -461,8 +463,9 @@ pub struct Outgoing {
     pub method: String,
     #[serde(default)]
     pub retry: Retry,
-    #[serde(default, serialize_with = "redact::header_values")]
-    pub headers: BTreeMap<String, String>,
+    /// Headers set on every delivery (values are secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
     /// Signing secret (`whsec_…` for Standard Webhooks).
     #[serde(default)]
     pub secret: Option<Secret>,

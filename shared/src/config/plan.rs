@@ -6,6 +6,7 @@
 
 use super::error::ConfigError;
 use super::{Action, Custom, Forward, Handler, Target};
+use crate::secret::Redacted;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub enum ActionPlan {
 pub struct CustomPlan {
     pub call: CustomCall,
     /// `custom.options`, passed to the function.
-    pub options: Value,
+    pub options: Redacted<Value>,
     /// Where the function's `text` goes, if anywhere.
     pub target: Option<Target>,
 }

@@ -425,7 +425,7 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
                     o.id
                 ),
             ),
-            Some(url) => check_url(url, &format!("{at}.url"), &mut found.errors),
+            Some(url) => check_url(url.as_str(), &format!("{at}.url"), &mut found.errors),
         }
         let errors = &mut found.errors;
         check_method(&o.method, &format!("{at}.method"), errors);
@@ -569,7 +569,7 @@ fn check_plan(
             })
         }
         ActionPlan::Forward(f) => {
-            check_url(&f.url, &format!("{at}.forward.url"), errors);
+            check_url(f.url.as_str(), &format!("{at}.forward.url"), errors);
             check_method(&f.method, &format!("{at}.forward.method"), errors);
             warn_stripped_pass_headers(&w.incoming, f, at, warnings);
             if let Some(Err(e)) = f.secret.as_ref().map(|s| standard_webhooks::key(s.expose())) {

@@ -128,7 +128,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             return Ok(());
         }
     };
-    let url = sub.config.url.as_deref().expect("checked above");
+    let url = sub.config.url.as_ref().expect("checked above").as_str();
 
     let logged = log::attempts_of(store, &ev.id, &job.subscription, now)
         .await
@@ -179,7 +179,7 @@ async fn send(
         sub.config
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
+            .map(|(k, v)| (k.clone(), v.expose().to_string())),
     );
     headers.extend(signing::identity(&ev.id, now.timestamp()));
     if let Some(signer) = &sub.signer {

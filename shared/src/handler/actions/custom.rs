@@ -43,7 +43,7 @@ async fn call(run: &Run<'_>, plan: &CustomPlan) -> Result<Output, ActionError> {
         event: run.ev,
         body: &run.prepared.body,
         context: &run.prepared.context,
-        options: &plan.options,
+        options: plan.options.expose(),
     };
     match &plan.call {
         CustomCall::Function(name) => {

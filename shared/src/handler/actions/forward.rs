@@ -81,7 +81,11 @@ pub fn request(
         set(&mut headers, "content-type", ct);
     }
     for (k, v) in &f.headers {
-        set(&mut headers, &k.to_ascii_lowercase(), v.clone());
+        set(
+            &mut headers,
+            &k.to_ascii_lowercase(),
+            v.expose().to_string(),
+        );
     }
     if let Some(secret) = &f.secret {
         // Checked at load; a config built in code that skipped it still
@@ -98,7 +102,7 @@ pub fn request(
     }
     Ok(HttpRequest {
         method: f.method.clone(),
-        url: f.url.clone(),
+        url: f.url.as_str().to_string(),
         headers,
         body,
         timeout: Duration::from_millis(f.timeout_ms),

@@ -7,7 +7,7 @@
 
 pub mod duration;
 pub mod error;
-pub mod fit;
+pub mod function_timeout;
 pub mod load;
 pub mod net;
 pub mod plan;

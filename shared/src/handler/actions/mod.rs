@@ -16,7 +16,7 @@
 //!    lacks. Keep its wire keys in `config::Handler` (they are
 //!    `deny_unknown_fields`). The compiler then names every match that
 //!    must learn it: `ActionPlan::of` and `ActionPlan::action`, [`run`]
-//!    below, and `config::fit` (how long one hook of it may take on Lambda).
+//!    below, and `config::function_timeout` (how long one hook of it may take on Lambda).
 //! 3. Write `handler/actions/<action>.rs` with
 //!    `pub async fn run(run, status, <its plan>)`: pure request builders
 //!    beside it, its progress saved in [`Status`] before any step that must

@@ -13,6 +13,7 @@ pub mod net;
 pub mod plan;
 mod redact;
 pub mod scope;
+pub mod templates;
 pub mod validate;
 
 pub use crate::agents::{Agent, AgentKind};

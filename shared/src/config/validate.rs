@@ -1,14 +1,15 @@
 //! Checks that span keys, and the compiled form the functions run on.
 //!
-//! Compiling templates here means a broken template is a load error that
-//! names its handler, never a surprise on the first hook.
+//! Compiling templates here ([`super::templates`]) means a broken template
+//! is a load error that names its handler, never a surprise on the first
+//! hook.
 
 use super::error::{ConfigError, ConfigErrors};
 use super::plan::ActionPlan;
+use super::templates::Templates;
+pub use super::templates::{RenderError, TemplateField};
 use super::{Config, Handler, SessionMode};
 use crate::protocol::standard_webhooks::{self, KeyError};
-use crate::template;
-use handlebars::Handlebars;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -27,32 +28,11 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Which template of a handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TemplateField {
-    Message,
-    SessionKey,
-    ForwardBody,
-}
-
-impl TemplateField {
-    fn key(self) -> &'static str {
-        match self {
-            TemplateField::Message => "template",
-            TemplateField::SessionKey => "sessionKey",
-            TemplateField::ForwardBody => "forward.bodyTemplate",
-        }
-    }
-}
-
 /// A loaded, checked config with its templates compiled and its routes built.
 pub struct CompiledConfig {
     pub config: Config,
     pub warnings: Vec<Warning>,
-    templates: Handlebars<'static>,
-    /// Session-key templates render strictly: a missing field is an error,
-    /// not an empty string that would merge unrelated hooks into one session.
-    key_templates: Handlebars<'static>,
+    templates: Templates,
     routes: HashMap<String, usize>,
     /// Each handler's action as load checked it, by its index in `handlers`.
     plans: Vec<Option<ActionPlan>>,
@@ -81,13 +61,6 @@ impl fmt::Debug for CompiledConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("template {name}: {message}")]
-pub struct RenderError {
-    pub name: String,
-    pub message: String,
-}
-
 impl CompiledConfig {
     /// The handler a hook id reaches, by its `id` or by its `path` under `/webhook`.
     pub fn handler_for(&self, hook_id: &str) -> Option<&Handler> {
@@ -107,8 +80,7 @@ impl CompiledConfig {
     }
 
     pub fn has_template(&self, handler_id: &str, field: TemplateField) -> bool {
-        self.registry(field)
-            .has_template(&template_name(handler_id, field))
+        self.templates.has(handler_id, field)
     }
 
     /// Renders a handler's compiled template against `data`.
@@ -118,25 +90,7 @@ impl CompiledConfig {
         field: TemplateField,
         data: &Value,
     ) -> Result<String, RenderError> {
-        let name = template_name(handler_id, field);
-        self.registry(field)
-            .render(&name, data)
-            .map_err(|e| RenderError {
-                name: format!("handlers.{handler_id}.{}", field.key()),
-                message: match e.reason() {
-                    handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
-                        format!("the payload has no value at {v}")
-                    }
-                    other => other.to_string(),
-                },
-            })
-    }
-
-    fn registry(&self, field: TemplateField) -> &Handlebars<'static> {
-        match field {
-            TemplateField::SessionKey => &self.key_templates,
-            _ => &self.templates,
-        }
+        self.templates.render(handler_id, field, data)
     }
 
     /// The idle timeout of a handler's persistent sessions.
@@ -146,10 +100,6 @@ impl CompiledConfig {
             .unwrap_or(self.config.webhooks.sessions.timeout)
             .as_duration()
     }
-}
-
-fn template_name(handler_id: &str, field: TemplateField) -> String {
-    format!("{handler_id}\u{0}{}", field.key())
 }
 
 /// What load finds wrong (`errors`, which refuse the config) and doubtful
@@ -187,8 +137,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
     Ok(CompiledConfig {
         config,
         warnings: found.warnings,
-        templates: handlers.templates.text,
-        key_templates: handlers.templates.keys,
+        templates: handlers.templates,
         routes: handlers.routes,
         plans: handlers.plans,
         withheld: Vec::new(),
@@ -315,68 +264,6 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
         templates,
         routes,
         plans,
-    }
-}
-
-/// A handler's templates, compiled once at load.
-struct Templates {
-    /// Message and body templates: objects render as JSON (template::compile).
-    text: Handlebars<'static>,
-    /// Session keys stay plain, and strict: a missing field is an error, not
-    /// an empty string that would merge unrelated hooks into one session.
-    keys: Handlebars<'static>,
-}
-
-impl Templates {
-    fn new() -> Self {
-        let mut keys = template::registry();
-        keys.set_strict_mode(true);
-        Templates {
-            text: template::registry(),
-            keys,
-        }
-    }
-
-    /// Compiles each template `h` has, with an error at its key for one
-    /// that does not compile or uses what templates do not support.
-    fn add(&mut self, h: &Handler, at: &str, errors: &mut Vec<ConfigError>) {
-        for (field, text) in [
-            (TemplateField::Message, h.template.as_deref()),
-            (
-                TemplateField::SessionKey,
-                h.session_key.as_deref().filter(|k| k.contains("{{")),
-            ),
-            (
-                TemplateField::ForwardBody,
-                h.forward.as_ref().and_then(|f| f.body_template.as_deref()),
-            ),
-        ] {
-            let Some(text) = text else { continue };
-            let at = format!("{at}.{}", field.key());
-            if template::uses_partials(text) {
-                errors.push(ConfigError::new(
-                    at,
-                    format!("handler {:?}: partials and decorators ({{{{> …}}}}, {{{{#*inline …}}}}) are not supported in templates", h.id),
-                ));
-                continue;
-            }
-            let name = template_name(&h.id, field);
-            let compiled = if field == TemplateField::SessionKey {
-                self.keys.register_template_string(&name, text)
-            } else {
-                template::compile(text).map(|t| self.text.register_template(&name, t))
-            };
-            if let Err(e) = compiled {
-                errors.push(ConfigError::new(
-                    at,
-                    format!(
-                        "handler {:?}: template does not compile: {}",
-                        h.id,
-                        e.reason()
-                    ),
-                ));
-            }
-        }
     }
 }
 

@@ -12,7 +12,7 @@
 //!   `requestContext.http.sourceIp`, and the answer goes back.
 
 use crate::aws::AwsClients;
-use crate::config::fit::Invocation;
+use crate::config::function_timeout::Invocation;
 use crate::config::scope::{check_withheld, Function};
 use crate::config::{CompiledConfig, ConfigError, ConfigErrors, Unset};
 use crate::ports::{Backend, Clock, HttpSender, SystemClock};
@@ -119,7 +119,7 @@ impl Init {
         let config = config_from_env(&lookup, Unset::Withhold)?;
         check_withheld(&config, function, &looked_in)?;
         if let Some(invocation) = invocation_from_env(&env)? {
-            crate::config::fit::check(&config.config, function, invocation)?;
+            crate::config::function_timeout::check(&config.config, function, invocation)?;
         }
         for w in &config.warnings {
             tracing::warn!("config: {}", config.scrubbed(&w.to_string()));

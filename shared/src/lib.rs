@@ -6,6 +6,7 @@
 //! SQS and DynamoDB on AWS). The Lambda functions and the `clawhooks`
 //! binary only wire these together.
 
+pub mod agents;
 #[cfg(feature = "api")]
 pub mod api;
 pub mod channels;

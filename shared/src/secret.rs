@@ -95,9 +95,60 @@ impl Serialize for TokenUrl {
     }
 }
 
+/// A free-form value that may hold credentials (`custom.options`): `Debug`
+/// and `Serialize` show `[redacted]`, whatever its shape, so a new key in it
+/// is hidden without anyone listing it. What may be shown of it (the
+/// options named in `publicOptions`) is picked out explicitly.
+#[derive(Clone, PartialEq, Default, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Redacted<T>(T);
+
+impl<T> Redacted<T> {
+    pub fn new(value: T) -> Self {
+        Redacted(value)
+    }
+
+    /// The value, for the function it is passed to.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<T> Serialize for Redacted<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(REDACTED)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_keep_their_shape_only() {
+        for (url, shown) in [
+            (
+                "https://hooks.slack.com/services/T0/B0/token",
+                "\"https://hooks.slack.com/[redacted]\"",
+            ),
+            ("http://127.0.0.1:8080/", "\"http://127.0.0.1:8080\""),
+            (
+                "https://api.example.com?key=abc",
+                "\"https://api.example.com/[redacted]\"",
+            ),
+            ("not a url", "\"[unparsable URL [redacted]]\""),
+        ] {
+            let u: TokenUrl = serde_json::from_value(url.into()).unwrap();
+            assert_eq!(format!("{u:?}"), shown);
+            assert_eq!(serde_json::to_string(&u).unwrap(), shown);
+        }
+    }
 
     #[test]
     fn never_prints_its_value() {
@@ -105,5 +156,10 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"[redacted]\"");
         assert_eq!(s.expose(), "hunter2");
+        let r: Redacted<serde_json::Value> =
+            serde_json::from_str(r#"{"token": "hunter2"}"#).unwrap();
+        assert_eq!(format!("{r:?}"), "[redacted]");
+        assert_eq!(serde_json::to_string(&r).unwrap(), "\"[redacted]\"");
+        assert_eq!(r.expose()["token"], "hunter2");
     }
 }

@@ -506,7 +506,7 @@ async fn no_variable_value_is_shown_anywhere() {
           "publicOptions": ["fields"]}},
         {"id": "a", "action": "run_agent", "agentId": "main"}
       ],
-      "agents": {"main": {"type": "openai", "url": "https://api.example.com/v1", "apiKey": "${AGENT_KEY}",
+      "agents": {"main": {"type": "openai", "url": "https://api.example.com/v1", "model": "m", "apiKey": "${AGENT_KEY}",
                           "systemPrompt": "You are ${PROMPT_SECRET}."}},
       "outgoing": [{"id": "o", "url": "https://out.example.com/${OUT_PATH}", "headers": {"Authorization": "Bearer ${OUT_TOKEN}"}}]
     }}"#;

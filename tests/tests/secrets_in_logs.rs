@@ -60,7 +60,7 @@ const SECRET_CONFIG: &str = r#"{"webhooks":{
     "tg": {"type": "telegram", "botToken": "${TG_TOKEN}"},
     "sl": {"type": "slack", "webhookUrl": "${SLACK_URL}"}
   },
-  "agents": {"a": {"type": "openai", "url": "https://api.example.com/v1", "apiKey": "${AGENT_KEY}"}}
+  "agents": {"a": {"type": "openai", "url": "https://api.example.com/v1", "model": "m", "apiKey": "${AGENT_KEY}"}}
 }}"#;
 
 fn secret_env(name: &str) -> Option<String> {

@@ -238,40 +238,54 @@ pub(crate) fn default_timeout_ms() -> u64 {
     15_000
 }
 
+/// Fails unless every registered kind has a fixture test in `fixtures`
+/// and every fixture names a registered kind and a test that exists:
+/// each registry's own test calls it (`what` names the registry).
+#[cfg(test)]
+pub(crate) fn assert_fixture_tests(what: &str, kinds: &[&str], fixtures: &[(&str, &str, &str)]) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for kind in kinds {
+        assert!(
+            fixtures.iter().any(|(k, _, _)| k == kind),
+            "{what} {kind:?} has no fixture test in its registry's FIXTURES"
+        );
+    }
+    for (kind, file, test) in fixtures {
+        assert!(
+            kinds.contains(kind),
+            "FIXTURES names {kind:?}, which is not a registered {what}"
+        );
+        let text = std::fs::read_to_string(repo.join(file)).expect(file);
+        assert!(
+            text.contains(&format!("fn {test}(")),
+            "the fixture test {test} of {what} {kind:?} is not in {file}"
+        );
+    }
+}
+
+/// Fails unless the schema of a registry's enum names each kind as a `type`.
+#[cfg(test)]
+pub(crate) fn assert_type_names(schema: &schemars::Schema, kinds: &[&str]) {
+    let schema = serde_json::to_string(schema).unwrap();
+    for kind in kinds {
+        assert!(
+            schema.contains(&format!("\"const\":\"{kind}\"")),
+            "{kind}: {schema}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_kind_has_its_fixture_test() {
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for kind in KINDS {
-            assert!(
-                FIXTURES.iter().any(|(k, _, _)| k == kind),
-                "channel kind {kind:?} has no fixture test in channels::FIXTURES"
-            );
-        }
-        for (kind, file, test) in FIXTURES {
-            assert!(
-                KINDS.contains(kind),
-                "FIXTURES names {kind:?}, which is not registered"
-            );
-            let text = std::fs::read_to_string(repo.join(file)).expect(file);
-            assert!(
-                text.contains(&format!("async fn {test}(")),
-                "the fixture test {test} of channel kind {kind:?} is not in {file}"
-            );
-        }
+        assert_fixture_tests("channel kind", KINDS, FIXTURES);
     }
 
     #[test]
     fn each_type_name_is_the_module_name() {
-        let schema = serde_json::to_string(&schemars::schema_for!(Channel)).unwrap();
-        for kind in KINDS {
-            assert!(
-                schema.contains(&format!("\"const\":\"{kind}\"")),
-                "{kind}: {schema}"
-            );
-        }
+        assert_type_names(&schemars::schema_for!(Channel), KINDS);
     }
 }

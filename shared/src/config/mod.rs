@@ -7,22 +7,26 @@
 
 pub mod duration;
 pub mod error;
-pub mod fit;
+pub mod function_timeout;
 pub mod load;
 pub mod net;
+pub mod plan;
 mod redact;
 pub mod scope;
+pub mod templates;
 pub mod validate;
 
+pub use crate::agents::{Agent, AgentKind};
 pub use crate::channels::Channel;
 pub use crate::event::EventType;
 pub use duration::Seconds;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load_files, load_files_with, load_str, load_str_with, LoadedConfig, Unset};
 pub use net::IpNetwork;
+pub use plan::{ActionPlan, CustomCall, CustomPlan};
 pub use validate::{CompiledConfig, Warning, Withheld};
 
-use crate::secret::Secret;
+use crate::secret::{Redacted, Secret, TokenUrl};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -309,6 +313,15 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action; a test fails on a variant missing here.
+    pub const ALL: [Action; 5] = [
+        Action::SendMessage,
+        Action::RunAgent,
+        Action::Forward,
+        Action::Custom,
+        Action::None,
+    ];
+
     /// The name the config uses (`send_message`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -382,16 +395,18 @@ pub struct Target {
     pub peer: Option<String>,
 }
 
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Forward {
-    #[serde(serialize_with = "redact::url")]
-    pub url: String,
+    /// Where the hook goes; shown by its shape only (a path or query may
+    /// hold a token).
+    pub url: TokenUrl,
     #[serde(default = "default_method")]
     pub method: String,
-    /// Headers set on the forwarded request (values may use `${ENV}`).
-    #[serde(default, serialize_with = "redact::header_values")]
-    pub headers: BTreeMap<String, String>,
+    /// Headers set on the forwarded request (values may use `${ENV}`; they
+    /// are secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
     /// Incoming headers copied onto the forwarded request.
     #[serde(default)]
     pub pass_headers: Vec<String>,
@@ -423,7 +438,7 @@ pub struct Custom {
     /// credentials, so `/config` and the console show each value as
     /// `[redacted]` unless its name is in `publicOptions`.
     #[serde(default)]
-    pub options: serde_json::Value,
+    pub options: Redacted<serde_json::Value>,
     /// Names of `options` that hold no secret and may be shown.
     #[serde(default)]
     pub public_options: Vec<String>,
@@ -434,14 +449,14 @@ pub struct Custom {
     pub timeout_ms: u64,
 }
 
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Outgoing {
     pub id: String,
     /// Where events are delivered. A subscription without one is kept but
     /// inert (the seed's retry example has none); `validate` warns.
-    #[serde(default, serialize_with = "redact::url_opt_shape")]
-    pub url: Option<String>,
+    #[serde(default)]
+    pub url: Option<TokenUrl>,
     /// Event types delivered; empty means all of them.
     #[serde(default)]
     pub events: Vec<EventType>,
@@ -449,8 +464,9 @@ pub struct Outgoing {
     pub method: String,
     #[serde(default)]
     pub retry: Retry,
-    #[serde(default, serialize_with = "redact::header_values")]
-    pub headers: BTreeMap<String, String>,
+    /// Headers set on every delivery (values are secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
     /// Signing secret (`whsec_…` for Standard Webhooks).
     #[serde(default)]
     pub secret: Option<Secret>,
@@ -518,44 +534,6 @@ impl Default for Retry {
     fn default() -> Self {
         serde_json::from_str("{}").expect("defaults deserialize")
     }
-}
-
-#[derive(Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Agent {
-    #[serde(rename = "type")]
-    pub kind: AgentKind,
-    /// Chat-completions base URL (`…/v1`) or the OpenClaw gateway URL.
-    #[serde(serialize_with = "redact::url")]
-    pub url: String,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub api_key: Option<Secret>,
-    #[serde(default)]
-    pub system_prompt: Option<String>,
-    /// How many earlier messages of the session are sent along.
-    #[serde(default = "default_history")]
-    pub history: usize,
-    #[serde(default = "default_agent_timeout_ms")]
-    pub timeout_ms: u64,
-    /// OpenClaw only: the gateway's agent to route the run to (`agentId` in
-    /// its `/hooks/agent` body); the gateway's default agent when absent.
-    #[serde(default)]
-    pub remote_agent_id: Option<String>,
-    /// OpenClaw only: whether the gateway delivers the answer to its own
-    /// channels (`deliver`); left to the gateway's default when absent.
-    #[serde(default)]
-    pub deliver: Option<bool>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentKind {
-    /// Any OpenAI-compatible `POST {url}/chat/completions`.
-    Openai,
-    /// An OpenClaw / Clawdbot gateway: `POST {url}/hooks/agent`.
-    Openclaw,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

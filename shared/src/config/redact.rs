@@ -1,122 +1,16 @@
-//! `Debug` and `Serialize` for the config sections that hold credentials in
-//! plain strings: header values (`Authorization: Bearer …`, `X-Api-Key`) and
-//! URLs whose path or query is a token (Slack and Discord webhook URLs). A
-//! `{:?}` of the config, in a log line or a panic, and a serialized config
-//! show their shape, not their value. Fields typed [`crate::Secret`] redact
-//! themselves.
+//! What may be shown of a loaded config (`/config`, the console), and the
+//! test that nothing else is. Every credential redacts itself by its type:
+//! [`crate::Secret`] (tokens, keys, header values), [`TokenUrl`] (URLs
+//! whose path or query may be a token: shown by their shape) and
+//! [`Redacted`] (free-form values such as `custom.options`), so a `{:?}`
+//! or a serialization of the config shows none of them and no hand-kept
+//! list of fields can miss one. What is shown beyond that is picked out
+//! here: the options `publicOptions` names.
+//!
+//! [`TokenUrl`]: crate::secret::TokenUrl
+//! [`Redacted`]: crate::secret::Redacted
 
-use super::{Agent, Forward, Outgoing};
 use crate::secret::REDACTED;
-use serde::Serializer;
-use std::collections::BTreeMap;
-use std::fmt;
-
-/// Prints `[redacted]` in place of a value.
-struct Hidden;
-
-impl fmt::Debug for Hidden {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-/// Header names with their values hidden.
-struct HeaderValues<'a>(&'a BTreeMap<String, String>);
-
-impl fmt::Debug for HeaderValues<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.keys().map(|k| (k, Hidden)))
-            .finish()
-    }
-}
-
-/// A URL as scheme, host and port; any path or query becomes `[redacted]`.
-struct UrlShape<'a>(&'a str);
-
-impl UrlShape<'_> {
-    fn shown(&self) -> String {
-        crate::secret::url_shape(self.0)
-    }
-}
-
-impl fmt::Debug for UrlShape<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.shown())
-    }
-}
-
-/// `serialize_with` for header maps: names kept, values `[redacted]`.
-pub(super) fn header_values<S: Serializer>(
-    h: &BTreeMap<String, String>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.collect_map(h.keys().map(|k| (k, REDACTED)))
-}
-
-/// `serialize_with` for URLs: their shape, as `Debug` shows them.
-pub(super) fn url<S: Serializer>(u: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&UrlShape(u).shown())
-}
-
-/// `serialize_with` for optional URLs.
-pub(super) fn url_opt_shape<S: Serializer>(u: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match u {
-        Some(u) => url(u, s),
-        None => s.serialize_none(),
-    }
-}
-
-fn url_opt(u: &Option<String>) -> Option<UrlShape<'_>> {
-    u.as_deref().map(UrlShape)
-}
-
-impl fmt::Debug for Forward {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Forward")
-            .field("url", &UrlShape(&self.url))
-            .field("method", &self.method)
-            .field("headers", &HeaderValues(&self.headers))
-            .field("pass_headers", &self.pass_headers)
-            .field("body_template", &self.body_template)
-            .field("secret", &self.secret)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Outgoing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outgoing")
-            .field("id", &self.id)
-            .field("url", &url_opt(&self.url))
-            .field("events", &self.events)
-            .field("method", &self.method)
-            .field("retry", &self.retry)
-            .field("headers", &HeaderValues(&self.headers))
-            .field("secret", &self.secret)
-            .field("signing", &self.signing)
-            .field("timeout_ms", &self.timeout_ms)
-            .field("dead_letter", &self.dead_letter)
-            .field("filter", &self.filter)
-            .field("enabled", &self.enabled)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Agent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Agent")
-            .field("kind", &self.kind)
-            .field("url", &UrlShape(&self.url))
-            .field("model", &self.model)
-            .field("api_key", &self.api_key)
-            .field("system_prompt", &self.system_prompt)
-            .field("history", &self.history)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
-}
 
 /// What may be shown of a loaded config: `/config`, the console.
 impl super::CompiledConfig {
@@ -126,9 +20,12 @@ impl super::CompiledConfig {
     /// put anywhere (a template, a prompt, an option, part of a URL).
     pub fn shown(&self) -> serde_json::Value {
         let mut v = serde_json::to_value(&self.config).unwrap_or(serde_json::Value::Null);
-        if let Some(handlers) = v["webhooks"]["handlers"].as_array_mut() {
-            for h in handlers {
-                hide_options(&mut h["custom"]);
+        let handlers = &self.config.webhooks.handlers;
+        if let Some(shown) = v["webhooks"]["handlers"].as_array_mut() {
+            for (h, shown) in handlers.iter().zip(shown) {
+                if let Some(c) = &h.custom {
+                    shown["custom"]["options"] = public_options(c);
+                }
             }
         }
         self.scrub_value(&mut v);
@@ -181,26 +78,26 @@ impl super::CompiledConfig {
 /// nothing useful and hide nothing.
 const MIN_SCRUBBED: usize = 4;
 
-/// `custom.options`, each value `[redacted]` unless `publicOptions` names it.
-fn hide_options(custom: &mut serde_json::Value) {
-    let public: Vec<String> = custom["publicOptions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|n| n.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    match custom.get_mut("options") {
-        Some(serde_json::Value::Object(options)) => {
-            for (name, value) in options.iter_mut() {
-                if !public.contains(name) {
-                    *value = serde_json::Value::String(REDACTED.into());
-                }
-            }
-        }
-        Some(other) if !other.is_null() => *other = serde_json::Value::String(REDACTED.into()),
-        _ => {}
+/// `custom.options` as `/config` shows it: each value `[redacted]` unless
+/// `publicOptions` names it; options that are not an object, `[redacted]`
+/// as a whole.
+fn public_options(c: &super::Custom) -> serde_json::Value {
+    use serde_json::Value;
+    match c.options.expose() {
+        Value::Object(options) => Value::Object(
+            options
+                .iter()
+                .map(|(name, value)| {
+                    let shown = match c.public_options.contains(name) {
+                        true => value.clone(),
+                        false => Value::String(REDACTED.into()),
+                    };
+                    (name.clone(), shown)
+                })
+                .collect(),
+        ),
+        Value::Null => Value::Null,
+        _ => Value::String(REDACTED.into()),
     }
 }
 
@@ -208,26 +105,10 @@ fn hide_options(custom: &mut serde_json::Value) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn urls_keep_their_shape_only() {
-        for (url, shown) in [
-            (
-                "https://hooks.slack.com/services/T0/B0/token",
-                "\"https://hooks.slack.com/[redacted]\"",
-            ),
-            ("http://127.0.0.1:8080/", "\"http://127.0.0.1:8080\""),
-            (
-                "https://api.example.com?key=abc",
-                "\"https://api.example.com/[redacted]\"",
-            ),
-            ("not a url", "\"[unparsable URL [redacted]]\""),
-        ] {
-            assert_eq!(format!("{:?}", UrlShape(url)), shown);
-        }
-    }
-
-    /// Every credential the config can hold, each a value of its own.
-    const CREDENTIALS: [&str; 12] = [
+    /// Every credential the config can hold, each a value of its own: one
+    /// per kind of secret (typed secrets in each section, header values,
+    /// URLs that are credentials, free-form options).
+    const CREDENTIALS: [&str; 20] = [
         "incoming-secret-1",
         "handler-secret-2",
         "verify-secret-3",
@@ -240,28 +121,56 @@ mod tests {
         "channel-bot-token-10",
         "channel-header-11",
         "agent-api-key-12",
+        "admin-secret-18",
+        "admin-rotated-19",
+        "option-token-20",
+        "options-not-an-object-21",
+        "telegram-token-22",
+        "generic-webhook-url-23",
+        "gateway-token-24",
+        "slack-bot-token-25",
+    ];
+
+    /// Parts of URLs that may be tokens: shown only by the URL's shape.
+    const IN_URLS: [&str; 6] = [
+        "forward-url-13",
+        "outgoing-url-14",
+        "api-base-15",
+        "channel-url-16",
+        "agent-url-17",
+        "gateway-url-26",
     ];
 
     fn config_with_every_credential() -> serde_json::Value {
         let c = CREDENTIALS;
         serde_json::json!({"webhooks": {
             "incoming": {"secret": c[0]},
+            "admin": {"secret": c[12], "secrets": [c[13]]},
             "handlers": [
                 {"id": "own", "secret": c[1]},
                 {"id": "signed", "verify": {"scheme": "github", "secret": c[2], "secrets": [c[3]]}},
                 {"id": "relay", "action": "forward", "forward": {
                     "url": "https://relay.example/in?token=forward-url-13",
-                    "secret": c[4], "headers": {"X-Api-Key": c[5]}}}
+                    "secret": c[4], "headers": {"X-Api-Key": c[5]}}},
+                {"id": "fn", "action": "custom", "custom": {"function": "extract_fields",
+                    "options": {"token": c[14], "fields": {"a": "b"}}, "publicOptions": ["fields"]}},
+                {"id": "fn2", "action": "custom", "custom": {"lambda": "f", "options": c[15]}}
             ],
             "outgoing": [{"id": "o", "url": "https://hooks.example/t/outgoing-url-14",
                           "secret": c[6], "headers": {"Authorization": c[7]}}],
             "channels": {
                 "slack": {"type": "slack", "webhookUrl": c[8]},
+                "slackbot": {"type": "slack", "botToken": c[19]},
                 "discord": {"type": "discord", "botToken": c[9], "apiBase": "https://discord.example/api-base-15"},
+                "telegram": {"type": "telegram", "botToken": c[16]},
                 "generic": {"type": "webhook", "url": "https://generic.example/channel-url-16",
-                            "headers": {"X-Auth-Token": c[10]}}
+                            "headers": {"X-Auth-Token": c[10]}},
+                "generic2": {"type": "webhook", "webhookUrl": c[17]}
             },
-            "agents": {"bot": {"type": "openai", "url": "https://models.example/v1?key=agent-url-17", "apiKey": c[11]}}
+            "agents": {
+                "bot": {"type": "openai", "url": "https://models.example/v1?key=agent-url-17", "model": "m", "apiKey": c[11]},
+                "gw": {"type": "openclaw", "url": "https://gw.example/gateway-url-26", "apiKey": c[18]}
+            }
         }})
     }
 
@@ -269,22 +178,25 @@ mod tests {
     fn a_serialized_or_printed_config_holds_no_credential() {
         let doc = config_with_every_credential().to_string();
         let cfg = crate::config::load_str(&doc, &|_| None).expect("test config loads");
-        let serialized = serde_json::to_string(&cfg.config).expect("config serializes");
-        let printed = format!("{:?}", cfg.config);
-        let in_urls = [
-            "forward-url-13",
-            "outgoing-url-14",
-            "api-base-15",
-            "channel-url-16",
-            "agent-url-17",
-        ];
-        for shown in [&serialized, &printed] {
-            for credential in CREDENTIALS.iter().chain(&in_urls) {
+        let plans: Vec<_> = cfg
+            .config
+            .webhooks
+            .handlers
+            .iter()
+            .map(|h| cfg.plan(h))
+            .collect();
+        for shown in [
+            serde_json::to_string(&cfg.config).expect("config serializes"),
+            format!("{:?}", cfg.config),
+            format!("{cfg:?}"),
+            format!("{plans:?}"),
+            cfg.shown().to_string(),
+        ] {
+            for credential in CREDENTIALS.iter().chain(&IN_URLS) {
                 assert!(!shown.contains(credential), "{credential} leaked: {shown}");
             }
         }
-        let value: serde_json::Value = serde_json::from_str(&serialized).unwrap();
-        let w = &value["webhooks"];
+        let w = &cfg.shown()["webhooks"];
         assert_eq!(w["incoming"]["secret"], REDACTED);
         assert_eq!(
             w["handlers"][2]["forward"]["headers"]["X-Api-Key"],
@@ -292,17 +204,14 @@ mod tests {
         );
         assert_eq!(w["outgoing"][0]["url"], "https://hooks.example/[redacted]");
         assert_eq!(
+            w["handlers"][3]["custom"]["options"],
+            serde_json::json!({"token": REDACTED, "fields": {"a": "b"}}),
+            "publicOptions are shown"
+        );
+        assert_eq!(w["handlers"][4]["custom"]["options"], REDACTED);
+        assert_eq!(
             w["channels"]["generic"]["timeoutMs"], 15_000,
             "the rest is shown as is"
-        );
-    }
-
-    #[test]
-    fn header_values_are_hidden() {
-        let h = BTreeMap::from([("Authorization".to_string(), "Bearer abc".to_string())]);
-        assert_eq!(
-            format!("{:?}", HeaderValues(&h)),
-            "{\"Authorization\": [redacted]}"
         );
     }
 }

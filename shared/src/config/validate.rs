@@ -1,13 +1,15 @@
 //! Checks that span keys, and the compiled form the functions run on.
 //!
-//! Compiling templates here means a broken template is a load error that
-//! names its handler, never a surprise on the first hook.
+//! Compiling templates here ([`super::templates`]) means a broken template
+//! is a load error that names its handler, never a surprise on the first
+//! hook.
 
 use super::error::{ConfigError, ConfigErrors};
-use super::{Action, Config, Handler, SessionMode};
+use super::plan::ActionPlan;
+use super::templates::Templates;
+pub use super::templates::{RenderError, TemplateField};
+use super::{Config, Handler, SessionMode};
 use crate::protocol::standard_webhooks::{self, KeyError};
-use crate::template;
-use handlebars::Handlebars;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -26,33 +28,14 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Which template of a handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TemplateField {
-    Message,
-    SessionKey,
-    ForwardBody,
-}
-
-impl TemplateField {
-    fn key(self) -> &'static str {
-        match self {
-            TemplateField::Message => "template",
-            TemplateField::SessionKey => "sessionKey",
-            TemplateField::ForwardBody => "forward.bodyTemplate",
-        }
-    }
-}
-
 /// A loaded, checked config with its templates compiled and its routes built.
 pub struct CompiledConfig {
     pub config: Config,
     pub warnings: Vec<Warning>,
-    templates: Handlebars<'static>,
-    /// Session-key templates render strictly: a missing field is an error,
-    /// not an empty string that would merge unrelated hooks into one session.
-    key_templates: Handlebars<'static>,
+    templates: Templates,
     routes: HashMap<String, usize>,
+    /// Each handler's action as load checked it, by its index in `handlers`.
+    plans: Vec<Option<ActionPlan>>,
     /// Secrets left unset in this process ([`super::load::Unset::Withhold`]).
     pub withheld: Vec<Withheld>,
     /// Every value a `${VAR}` was replaced with: never shown, wherever it
@@ -78,13 +61,6 @@ impl fmt::Debug for CompiledConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("template {name}: {message}")]
-pub struct RenderError {
-    pub name: String,
-    pub message: String,
-}
-
 impl CompiledConfig {
     /// The handler a hook id reaches, by its `id` or by its `path` under `/webhook`.
     pub fn handler_for(&self, hook_id: &str) -> Option<&Handler> {
@@ -97,9 +73,14 @@ impl CompiledConfig {
         self.config.webhooks.handlers.iter().find(|h| h.id == id)
     }
 
+    /// What `handler` does, as load checked it; `None` for `action: "none"`.
+    pub fn plan(&self, handler: &Handler) -> Option<&ActionPlan> {
+        let i = *self.routes.get(&handler.id)?;
+        self.plans.get(i)?.as_ref()
+    }
+
     pub fn has_template(&self, handler_id: &str, field: TemplateField) -> bool {
-        self.registry(field)
-            .has_template(&template_name(handler_id, field))
+        self.templates.has(handler_id, field)
     }
 
     /// Renders a handler's compiled template against `data`.
@@ -109,25 +90,7 @@ impl CompiledConfig {
         field: TemplateField,
         data: &Value,
     ) -> Result<String, RenderError> {
-        let name = template_name(handler_id, field);
-        self.registry(field)
-            .render(&name, data)
-            .map_err(|e| RenderError {
-                name: format!("handlers.{handler_id}.{}", field.key()),
-                message: match e.reason() {
-                    handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
-                        format!("the payload has no value at {v}")
-                    }
-                    other => other.to_string(),
-                },
-            })
-    }
-
-    fn registry(&self, field: TemplateField) -> &Handlebars<'static> {
-        match field {
-            TemplateField::SessionKey => &self.key_templates,
-            _ => &self.templates,
-        }
+        self.templates.render(handler_id, field, data)
     }
 
     /// The idle timeout of a handler's persistent sessions.
@@ -139,20 +102,53 @@ impl CompiledConfig {
     }
 }
 
-fn template_name(handler_id: &str, field: TemplateField) -> String {
-    format!("{handler_id}\u{0}{}", field.key())
+/// What load finds wrong (`errors`, which refuse the config) and doubtful
+/// (`warnings`, which `clawhooks validate` prints), gathered by each step.
+#[derive(Default)]
+struct Findings {
+    errors: Vec<ConfigError>,
+    warnings: Vec<Warning>,
+}
+
+impl Findings {
+    fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
 }
 
 pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let mut templates = template::registry();
-    let mut key_templates = template::registry();
-    key_templates.set_strict_mode(true);
-    let mut routes: HashMap<String, usize> = HashMap::new();
+    let mut found = Findings::default();
     let w = &config.webhooks;
+    check_incoming(w, &mut found);
+    warn_open_hooks(w, &mut found);
+    check_admin(w, &mut found.errors, &mut found.warnings);
+    found.errors.extend(super::net::check_network(&w.network));
+    check_concurrency(&w.concurrency, &mut found.errors);
+    check_retention(&w.retention, &mut found.errors);
+    let handlers = compile_handlers(&config, &mut found);
+    check_outgoing(w, &mut found);
+    check_service_urls(w, &mut found.errors);
+    if !found.errors.is_empty() {
+        return Err(ConfigErrors(found.errors));
+    }
+    Ok(CompiledConfig {
+        config,
+        warnings: found.warnings,
+        templates: handlers.templates,
+        routes: handlers.routes,
+        plans: handlers.plans,
+        withheld: Vec::new(),
+        substituted: Vec::new(),
+    })
+}
 
+/// `webhooks.incoming`: each key within its bounds.
+fn check_incoming(w: &super::Webhooks, found: &mut Findings) {
     let inc = &w.incoming;
+    let errors = &mut found.errors;
     if inc.success_status != 200 && inc.success_status != 202 {
         errors.push(ConfigError::new(
             "webhooks.incoming.successStatus",
@@ -168,16 +164,20 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ),
         ));
     }
-    if http::HeaderName::from_bytes(inc.secret_header.as_bytes()).is_err() {
-        errors.push(ConfigError::new(
-            "webhooks.incoming.secretHeader",
-            format!("{:?} is not a valid header name", inc.secret_header),
-        ));
-    }
-    for (i, name) in inc.strip_headers.iter().enumerate() {
+    let headers = std::iter::once((
+        "webhooks.incoming.secretHeader".to_string(),
+        &inc.secret_header,
+    ))
+    .chain(
+        inc.strip_headers
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (format!("webhooks.incoming.stripHeaders[{i}]"), name)),
+    );
+    for (at, name) in headers {
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
             errors.push(ConfigError::new(
-                format!("webhooks.incoming.stripHeaders[{i}]"),
+                at,
                 format!("{name:?} is not a valid header name"),
             ));
         }
@@ -194,44 +194,59 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             "is empty; remove the key to accept unauthenticated hooks",
         ));
     }
-    if inc.secret.is_none()
-        && w.handlers
-            .iter()
-            .all(|h| h.secret.is_none() && h.verify.is_none())
-        && inc.allowed_ips.is_empty()
-    {
-        warnings.push(Warning {
-            path: "webhooks.incoming.secret".into(),
-            message:
-                "no secret and no allowedIPs: anyone who can reach the endpoint can post hooks"
-                    .into(),
-        });
-    }
-    check_admin(w, &mut errors, &mut warnings);
-    if inc.secret.is_none() && inc.allowed_ips.is_empty() {
-        let open = w
-            .handlers
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.secret.is_none() && h.verify.is_none());
-        if open.clone().count() < w.handlers.len() {
-            for (i, h) in open {
-                warnings.push(Warning {
-                    path: format!("webhooks.handlers[{i}]"),
-                    message: format!("hook {:?} has no secret and no verify, and webhooks.incoming.secret is unset: anyone who can reach the endpoint can post it", h.id),
-                });
-            }
-        }
-    }
-    errors.extend(super::net::check_network(&w.network));
-    check_concurrency(&w.concurrency, &mut errors);
-    check_retention(&w.retention, &mut errors);
+}
 
+/// Hooks anyone who can reach the endpoint may post: all of them (no
+/// shared secret, no per-hook secret or signature, no allowlist), or, when
+/// some hooks are guarded, each one that is not.
+fn warn_open_hooks(w: &super::Webhooks, found: &mut Findings) {
+    let inc = &w.incoming;
+    if inc.secret.is_some() || !inc.allowed_ips.is_empty() {
+        return;
+    }
+    let open = w
+        .handlers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.secret.is_none() && h.verify.is_none());
+    if open.clone().count() == w.handlers.len() {
+        found.warn(
+            "webhooks.incoming.secret",
+            "no secret and no allowedIPs: anyone who can reach the endpoint can post hooks",
+        );
+        return;
+    }
+    for (i, h) in open {
+        found.warn(
+            format!("webhooks.handlers[{i}]"),
+            format!("hook {:?} has no secret and no verify, and webhooks.incoming.secret is unset: anyone who can reach the endpoint can post it", h.id),
+        );
+    }
+}
+
+/// The handlers' compiled parts: templates, routes, action plans.
+struct CompiledHandlers {
+    templates: Templates,
+    routes: HashMap<String, usize>,
+    plans: Vec<Option<ActionPlan>>,
+}
+
+fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
+    let w = &config.webhooks;
+    let mut templates = Templates::new();
+    let mut routes: HashMap<String, usize> = HashMap::new();
+    let mut plans = Vec::new();
     for (i, h) in w.handlers.iter().enumerate() {
         let at = format!("webhooks.handlers[{i}]");
-        check_handler(&config, h, &at, &mut errors, &mut warnings);
+        plans.push(check_handler(
+            config,
+            h,
+            &at,
+            &mut found.errors,
+            &mut found.warnings,
+        ));
         match routes.get(&h.id) {
-            Some(&other) => errors.push(ConfigError::new(
+            Some(&other) => found.errors.push(ConfigError::new(
                 format!("{at}.id"),
                 format!(
                     "duplicate handler id {:?} (also webhooks.handlers[{other}])",
@@ -242,72 +257,47 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
                 routes.insert(h.id.clone(), i);
             }
         }
-        for (field, text) in [
-            (TemplateField::Message, h.template.as_deref()),
-            (
-                TemplateField::SessionKey,
-                h.session_key.as_deref().filter(|k| k.contains("{{")),
-            ),
-            (
-                TemplateField::ForwardBody,
-                h.forward.as_ref().and_then(|f| f.body_template.as_deref()),
-            ),
-        ] {
-            if let Some(text) = text {
-                if template::uses_partials(text) {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{}", field.key()),
-                        format!("handler {:?}: partials and decorators ({{{{> …}}}}, {{{{#*inline …}}}}) are not supported in templates", h.id),
-                    ));
-                    continue;
-                }
-                // Session keys stay plain (and strict); message and body
-                // templates get objects rendered as JSON (template::compile).
-                let compiled = if field == TemplateField::SessionKey {
-                    key_templates.register_template_string(&template_name(&h.id, field), text)
-                } else {
-                    template::compile(text)
-                        .map(|t| templates.register_template(&template_name(&h.id, field), t))
-                };
-                if let Err(e) = compiled {
-                    errors.push(ConfigError::new(
-                        format!("{at}.{}", field.key()),
-                        format!(
-                            "handler {:?}: template does not compile: {}",
-                            h.id,
-                            e.reason()
-                        ),
-                    ));
-                }
-            }
-        }
+        templates.add(h, &at, &mut found.errors);
     }
+    route_paths(w, &mut routes, found);
+    CompiledHandlers {
+        templates,
+        routes,
+        plans,
+    }
+}
 
-    // Paths route after ids: a handler's id always reaches it, and a path
-    // that collides with an id (or an earlier path) is reported, not fatal,
-    // so the seed's examples load merged together.
+/// Paths route after ids: a handler's id always reaches it, and a path
+/// that collides with an id (or an earlier path) is reported, not fatal,
+/// so the seed's examples load merged together.
+fn route_paths(w: &super::Webhooks, routes: &mut HashMap<String, usize>, found: &mut Findings) {
     for (i, h) in w.handlers.iter().enumerate() {
         let Some(route) = h.path.as_deref().map(route_of) else {
             continue;
         };
         match routes.get(&route) {
-            Some(&other) if other != i => warnings.push(Warning {
-                path: format!("webhooks.handlers[{i}].path"),
-                message: format!(
+            Some(&other) if other != i => found.warn(
+                format!("webhooks.handlers[{i}].path"),
+                format!(
                     "POST /webhook/{route} reaches handler {:?}, which claimed it first; handler {:?} stays reachable at /webhook/{}",
                     w.handlers[other].id, h.id, h.id
                 ),
-            }),
+            ),
             Some(_) => {}
             None => {
                 routes.insert(route, i);
             }
         }
     }
+}
 
+/// `webhooks.outgoing`: unique ids, a URL to deliver to, a signing key
+/// egress can use, a retry schedule that can run.
+fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
     let mut seen = HashMap::new();
     for (i, o) in w.outgoing.iter().enumerate() {
         let at = format!("webhooks.outgoing[{i}]");
+        let errors = &mut found.errors;
         if let Some(prev) = seen.insert(o.id.clone(), i) {
             errors.push(ConfigError::new(
                 format!("{at}.id"),
@@ -315,62 +305,52 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
             ));
         }
         match &o.url {
-            None => warnings.push(Warning {
-                path: format!("{at}.url"),
-                message: format!(
+            None => found.warn(
+                format!("{at}.url"),
+                format!(
                     "subscription {:?} has no url, so nothing is delivered to it",
                     o.id
                 ),
-            }),
-            Some(url) => check_url(url, &format!("{at}.url"), &mut errors),
+            ),
+            Some(url) => check_url(url.as_str(), &format!("{at}.url"), &mut found.errors),
         }
-        check_method(&o.method, &format!("{at}.method"), &mut errors);
+        let errors = &mut found.errors;
+        check_method(&o.method, &format!("{at}.method"), errors);
         if let Some(secret) = &o.secret {
             if let Some(e) = signing_secret_error(secret.expose(), o.signing) {
                 errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));
             }
         }
-        if o.retry.max_attempts == 0 {
-            errors.push(ConfigError::new(
-                format!("{at}.retry.maxAttempts"),
+        for (key, bad, rule) in [
+            (
+                "retry.maxAttempts",
+                o.retry.max_attempts == 0,
                 "must be at least 1",
-            ));
-        }
-        if o.retry.initial_delay_ms > o.retry.max_delay_ms {
-            errors.push(ConfigError::new(
-                format!("{at}.retry.initialDelayMs"),
+            ),
+            (
+                "retry.initialDelayMs",
+                o.retry.initial_delay_ms > o.retry.max_delay_ms,
                 "must not exceed retry.maxDelayMs",
-            ));
-        }
-        if o.timeout_ms == 0 {
-            errors.push(ConfigError::new(
-                format!("{at}.timeoutMs"),
-                "must be greater than 0",
-            ));
+            ),
+            ("timeoutMs", o.timeout_ms == 0, "must be greater than 0"),
+        ] {
+            if bad {
+                errors.push(ConfigError::new(format!("{at}.{key}"), rule));
+            }
         }
     }
+}
 
+/// The URLs of channels and agents are `http` or `https` URLs.
+fn check_service_urls(w: &super::Webhooks, errors: &mut Vec<ConfigError>) {
     for (name, c) in &w.channels {
         for (key, url) in c.kind().urls() {
-            check_url(url, &format!("webhooks.channels.{name}.{key}"), &mut errors);
+            check_url(url, &format!("webhooks.channels.{name}.{key}"), errors);
         }
     }
     for (name, a) in &w.agents {
-        check_url(&a.url, &format!("webhooks.agents.{name}.url"), &mut errors);
-    }
-
-    if errors.is_empty() {
-        Ok(CompiledConfig {
-            config,
-            warnings,
-            templates,
-            key_templates,
-            routes,
-            withheld: Vec::new(),
-            substituted: Vec::new(),
-        })
-    } else {
-        Err(ConfigErrors(errors))
+        let url = a.provider().endpoint().url;
+        check_url(url, &format!("webhooks.agents.{name}.url"), errors);
     }
 }
 
@@ -386,8 +366,45 @@ fn check_handler(
     at: &str,
     errors: &mut Vec<ConfigError>,
     warnings: &mut Vec<Warning>,
-) {
+) -> Option<ActionPlan> {
     let w = &config.webhooks;
+    check_id_and_path(h, at, errors);
+    if h.secret.as_ref().is_some_and(|s| s.is_empty()) {
+        errors.push(ConfigError::new(format!("{at}.secret"), "is empty"));
+    }
+    if let Some(v) = &h.verify {
+        errors.extend(v.check(&format!("{at}.verify")));
+        for path in v.unprefixed_base64_secrets(&format!("{at}.verify")) {
+            warnings.push(Warning {
+                path,
+                message: "looks like a base64 key without its \"whsec_\" prefix, so it is used as its own bytes; if the sender gave it as whsec_…, write the prefix too".into(),
+            });
+        }
+    }
+    if let Some(r) = &h.rate_limit {
+        errors.extend(r.check(&format!("{at}.rateLimit")));
+    }
+    let plan = match ActionPlan::of(h, at) {
+        Ok(plan) => plan,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if let Some(plan) = &plan {
+        check_plan(w, plan, at, errors, warnings);
+    }
+    if h.session_mode == SessionMode::Ephemeral && h.session_key.is_some() {
+        warnings.push(Warning {
+            path: format!("{at}.sessionKey"),
+            message: "sessionKey is ignored unless sessionMode is \"persistent\"".into(),
+        });
+    }
+    plan
+}
+
+/// A handler's `id` and `path`: usable in a URL, one segment or a path.
+fn check_id_and_path(h: &Handler, at: &str, errors: &mut Vec<ConfigError>) {
     if h.id.is_empty()
         || !h
             .id
@@ -414,72 +431,42 @@ fn check_handler(
             ));
         }
     }
-    if h.secret.as_ref().is_some_and(|s| s.is_empty()) {
-        errors.push(ConfigError::new(format!("{at}.secret"), "is empty"));
-    }
-    if let Some(v) = &h.verify {
-        errors.extend(v.check(&format!("{at}.verify")));
-        for path in v.unprefixed_base64_secrets(&format!("{at}.verify")) {
+}
+
+/// What an action's plan names that load can check beyond its presence:
+/// its channel or agent configured, its URL, method and signing key.
+fn check_plan(
+    w: &super::Webhooks,
+    plan: &ActionPlan,
+    at: &str,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<Warning>,
+) {
+    match plan {
+        ActionPlan::SendMessage { target } if !w.channels.contains_key(&target.channel) => {
             warnings.push(Warning {
-                path,
-                message: "looks like a base64 key without its \"whsec_\" prefix, so it is used as its own bytes; if the sender gave it as whsec_…, write the prefix too".into(),
-            });
-        }
-    }
-    if let Some(r) = &h.rate_limit {
-        errors.extend(r.check(&format!("{at}.rateLimit")));
-    }
-    match h.action {
-        Action::SendMessage => match &h.target {
-            None => errors.push(ConfigError::new(format!("{at}.target"), "send_message needs a target {\"channel\", \"peer\"}")),
-            Some(t) if !w.channels.contains_key(&t.channel) => warnings.push(Warning {
                 path: format!("{at}.target.channel"),
-                message: format!("channel {:?} is not configured under webhooks.channels; messages to it fail until it is", t.channel),
-            }),
-            Some(_) => {}
-        },
-        Action::RunAgent => match &h.agent_id {
-            None => errors.push(ConfigError::new(format!("{at}.agentId"), "run_agent needs an agentId")),
-            Some(a) if !w.agents.contains_key(a) => warnings.push(Warning {
+                message: format!("channel {:?} is not configured under webhooks.channels; messages to it fail until it is", target.channel),
+            })
+        }
+        ActionPlan::RunAgent { agent_id, .. } if !w.agents.contains_key(agent_id) => {
+            warnings.push(Warning {
                 path: format!("{at}.agentId"),
-                message: format!("agent {a:?} is not configured under webhooks.agents; runs fail until it is"),
-            }),
-            Some(_) => {}
-        },
-        Action::Forward => match &h.forward {
-            None => errors.push(ConfigError::new(format!("{at}.forward"), "forward needs forward {\"url\"}")),
-            Some(f) => {
-                check_url(&f.url, &format!("{at}.forward.url"), errors);
-                check_method(&f.method, &format!("{at}.forward.method"), errors);
-                warn_stripped_pass_headers(&w.incoming, f, at, warnings);
-                if let Some(Err(e)) = f.secret.as_ref().map(|s| standard_webhooks::key(s.expose())) {
-                    errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
-                }
+                message: format!("agent {agent_id:?} is not configured under webhooks.agents; runs fail until it is"),
+            })
+        }
+        ActionPlan::Forward(f) => {
+            check_url(f.url.as_str(), &format!("{at}.forward.url"), errors);
+            check_method(&f.method, &format!("{at}.forward.method"), errors);
+            warn_stripped_pass_headers(&w.incoming, f, at, warnings);
+            if let Some(Err(e)) = f.secret.as_ref().map(|s| standard_webhooks::key(s.expose())) {
+                errors.push(ConfigError::new(format!("{at}.forward.secret"), e.to_string()));
             }
-        },
-        Action::Custom => match &h.custom {
-            Some(c) if c.function.is_some() != c.lambda.is_some() => {
-                if let Some(f) = c.function.as_deref().filter(|f| !super::CUSTOM_FUNCTIONS.contains(f)) {
-                    errors.push(ConfigError::new(
-                        format!("{at}.custom.function"),
-                        format!("unknown custom function {f:?}; known: {}", super::CUSTOM_FUNCTIONS.join(", ")),
-                    ));
-                }
-            }
-            _ => errors.push(ConfigError::new(format!("{at}.custom"), "custom needs exactly one of custom.function or custom.lambda")),
-        },
-        Action::None => {}
-    }
-    if h.session_mode == SessionMode::Ephemeral && h.session_key.is_some() {
-        warnings.push(Warning {
-            path: format!("{at}.sessionKey"),
-            message: "sessionKey is ignored unless sessionMode is \"persistent\"".into(),
-        });
+        }
+        _ => {}
     }
 }
 
-/// A credential header is gone before the handler runs, so passing it on
-/// cannot work; saying so at load beats a downstream 401 later.
 /// The admin secrets: not empty, not a hook secret (senders hold those),
 /// long enough that guessing is hopeless; and a warning when the server
 /// binds a non-loopback address with none (admin routes are then closed
@@ -530,6 +517,8 @@ fn check_admin(w: &super::Webhooks, errors: &mut Vec<ConfigError>, warnings: &mu
     }
 }
 
+/// A credential header is gone before the handler runs, so passing it on
+/// cannot work; saying so at load beats a downstream 401 later.
 fn warn_stripped_pass_headers(
     inc: &super::Incoming,
     f: &super::Forward,

@@ -128,7 +128,7 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         )
         .await;
     }
-    let url = sub.config.url.as_deref().expect("checked by usable");
+    let url = sub.config.url.as_ref().expect("checked by usable").as_str();
     let mut attempt = attempt;
     let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
     settle(stage, &job, sub, url, attempt, verdict, now).await
@@ -257,7 +257,7 @@ async fn send(
         sub.config
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
+            .map(|(k, v)| (k.clone(), v.expose().to_string())),
     );
     headers.extend(signing::identity(&ev.id, now.timestamp()));
     if let Some(signer) = &sub.signer {

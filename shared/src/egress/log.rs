@@ -134,7 +134,8 @@ impl DisabledMarker {
     /// Still in force for `sub` as configured now (same URL)?
     pub fn applies_to(&self, sub: &Outgoing) -> bool {
         sub.id == self.subscription
-            && sub.url.as_deref().map(url_hash).as_deref() == Some(self.url_sha256.as_str())
+            && sub.url.as_ref().map(|u| url_hash(u.as_str())).as_deref()
+                == Some(self.url_sha256.as_str())
     }
 }
 

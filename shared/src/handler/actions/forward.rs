@@ -16,16 +16,11 @@ use base64::Engine;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
+pub async fn run(run: &Run<'_>, status: &mut Status, f: &Forward) -> Result<Value, ActionError> {
     if let Some(done) = &status.progress.action_result {
         return Ok(done.clone());
     }
     let stage = run.stage;
-    let f = run
-        .handler
-        .forward
-        .as_ref()
-        .ok_or_else(|| ActionError::permanent("handler", "forward needs forward {\"url\"}"))?;
     let rendered = if stage
         .config
         .has_template(&run.handler.id, TemplateField::ForwardBody)
@@ -86,7 +81,11 @@ pub fn request(
         set(&mut headers, "content-type", ct);
     }
     for (k, v) in &f.headers {
-        set(&mut headers, &k.to_ascii_lowercase(), v.clone());
+        set(
+            &mut headers,
+            &k.to_ascii_lowercase(),
+            v.expose().to_string(),
+        );
     }
     if let Some(secret) = &f.secret {
         // Checked at load; a config built in code that skipped it still
@@ -103,7 +102,7 @@ pub fn request(
     }
     Ok(HttpRequest {
         method: f.method.clone(),
-        url: f.url.clone(),
+        url: f.url.as_str().to_string(),
         headers,
         body,
         timeout: Duration::from_millis(f.timeout_ms),

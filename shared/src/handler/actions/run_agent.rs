@@ -5,23 +5,24 @@
 //! it has one.
 
 use super::{send_message, Run};
+use crate::agents::{Agent, Call, Reply, Role, Turn};
+use crate::config::Target;
 use crate::event;
-use crate::handler::agents::{self, Call, Reply};
+use crate::handler::agents;
 use crate::handler::failure::ActionError;
 use crate::handler::lifecycle;
 use crate::handler::session;
 use crate::handler::status::Status;
 use serde_json::{json, Value};
 
-pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
-    let stage = run.stage;
-    let ev = run.ev;
-    let agent_id = run
-        .handler
-        .agent_id
-        .as_deref()
-        .ok_or_else(|| ActionError::permanent("handler", "run_agent needs an agentId"))?;
-    let cfg = stage
+pub async fn run(
+    run: &Run<'_>,
+    status: &mut Status,
+    agent_id: &str,
+    target: Option<&Target>,
+) -> Result<Value, ActionError> {
+    let cfg = run
+        .stage
         .config
         .config
         .webhooks
@@ -33,8 +34,6 @@ pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionErro
                 format!("agent {agent_id:?} is not configured under webhooks.agents"),
             )
         })?;
-    let store = stage.backend.store.as_ref();
-
     let reply = match &status.progress.agent_reply {
         Some(saved) => Reply {
             answer: saved
@@ -43,58 +42,86 @@ pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionErro
                 .map(str::to_string),
             detail: saved.get("detail").cloned().unwrap_or(Value::Null),
         },
-        None => {
-            let history = session::get(store, &ev.session_key, run.now.timestamp())
-                .await
-                .map_err(|e| ActionError::transient("handler", e.to_string()))?
-                .map(|(s, _)| s.history)
-                .unwrap_or_default();
-            let earlier: Vec<_> = history
-                .into_iter()
-                .filter(|h| h.event_id != ev.event_id)
-                .collect();
-            let call = Call {
-                agent_id,
-                prompt: &run.prepared.text,
-                history: &earlier,
-                session_key: &ev.session_key,
-                name: &run.handler.id,
-            };
-            let reply = agents::run(stage.http.as_ref(), stage.clock.as_ref(), cfg, &call).await?;
-            status.progress.agent_reply =
-                Some(json!({ "answer": reply.answer, "detail": reply.detail }));
-            run.save(status).await?;
-            reply
-        }
+        None => ask(run, status, agent_id, cfg).await?,
     };
-
     if let Some(answer) = &reply.answer {
         if !status.progress.agent_response {
-            let now = stage.clock.now();
-            session::record_answer(
-                store,
-                &ev.session_key,
-                &ev.event_id,
-                answer,
-                stage.config.config.webhooks.sessions.history,
-                now,
-            )
-            .await
-            .map_err(|e| ActionError::transient("handler", e.to_string()))?;
-            event::emit(
-                stage.backend.events_queue.as_ref(),
-                &lifecycle::agent_response(ev, agent_id, answer, now),
-            )
-            .await
-            .map_err(|e| ActionError::transient("handler", e.to_string()))?;
+            announce(run, agent_id, answer).await?;
             status.progress.agent_response = true;
             run.save(status).await?;
         }
     }
-
     let mut result = json!({ "agent": agent_id, "answer": reply.answer, "detail": reply.detail });
-    if let (Some(target), Some(answer)) = (&run.handler.target, &reply.answer) {
+    if let (Some(target), Some(answer)) = (target, &reply.answer) {
         result["delivery"] = send_message::deliver(run, status, target, answer).await?;
     }
     Ok(result)
+}
+
+/// Asks the agent, with the session's earlier messages, and saves its reply
+/// before anything else, so a retry never asks twice.
+async fn ask(
+    run: &Run<'_>,
+    status: &mut Status,
+    agent_id: &str,
+    cfg: &Agent,
+) -> Result<Reply, ActionError> {
+    let (stage, ev) = (run.stage, run.ev);
+    let history = session::get(
+        stage.backend.store.as_ref(),
+        &ev.session_key,
+        run.now.timestamp(),
+    )
+    .await
+    .map_err(transient)?
+    .map(|(s, _)| s.history)
+    .unwrap_or_default();
+    let earlier: Vec<Turn<'_>> = history
+        .iter()
+        .filter(|h| h.event_id != ev.event_id)
+        .map(|h| Turn {
+            role: match h.role {
+                session::Role::User => Role::User,
+                session::Role::Assistant => Role::Assistant,
+            },
+            text: &h.text,
+        })
+        .collect();
+    let call = Call {
+        agent_id,
+        prompt: &run.prepared.text,
+        history: &earlier,
+        session_key: &ev.session_key,
+        name: &run.handler.id,
+    };
+    let reply = agents::run(stage.http.as_ref(), stage.clock.as_ref(), cfg, &call).await?;
+    status.progress.agent_reply = Some(json!({ "answer": reply.answer, "detail": reply.detail }));
+    run.save(status).await?;
+    Ok(reply)
+}
+
+/// The answer joins the session's history and goes out as `agent_response`.
+async fn announce(run: &Run<'_>, agent_id: &str, answer: &str) -> Result<(), ActionError> {
+    let (stage, ev) = (run.stage, run.ev);
+    let now = stage.clock.now();
+    session::record_answer(
+        stage.backend.store.as_ref(),
+        &ev.session_key,
+        &ev.event_id,
+        answer,
+        stage.config.config.webhooks.sessions.history,
+        now,
+    )
+    .await
+    .map_err(transient)?;
+    event::emit(
+        stage.backend.events_queue.as_ref(),
+        &lifecycle::agent_response(ev, agent_id, answer, now),
+    )
+    .await
+    .map_err(transient)
+}
+
+fn transient(e: impl ToString) -> ActionError {
+    ActionError::transient("handler", e.to_string())
 }

@@ -13,13 +13,11 @@ use crate::handler::failure::ActionError;
 use crate::handler::status::Status;
 use serde_json::{json, Value};
 
-pub async fn run(run: &Run<'_>, status: &mut Status) -> Result<Value, ActionError> {
-    let target = run.handler.target.as_ref().ok_or_else(|| {
-        ActionError::permanent(
-            "handler",
-            "send_message needs a target {\"channel\", \"peer\"}",
-        )
-    })?;
+pub async fn run(
+    run: &Run<'_>,
+    status: &mut Status,
+    target: &Target,
+) -> Result<Value, ActionError> {
     deliver(run, status, target, &run.prepared.text).await
 }
 

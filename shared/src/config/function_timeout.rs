@@ -113,7 +113,7 @@ fn handler_takes(config: &Config, i: usize, h: &super::Handler) -> Option<Longes
         }),
         Action::RunAgent => {
             let agent = w.agents.get(h.agent_id.as_deref()?)?;
-            let takes = Duration::from_millis(agent.timeout_ms) + channel.unwrap_or_default();
+            let takes = agent.provider().timeout() + channel.unwrap_or_default();
             Some(Longest {
                 path: format!("{at}.agentId"),
                 takes,
@@ -153,7 +153,7 @@ mod tests {
 
     const AGENT: &str = r#"{"webhooks":{
         "handlers":[{"id":"ask","action":"run_agent","agentId":"main","target":{"channel":"slack"}}],
-        "agents":{"main":{"type":"openai","url":"http://127.0.0.1:1/v1"}},
+        "agents":{"main":{"type":"openai","url":"http://127.0.0.1:1/v1","model":"m"}},
         "channels":{"slack":{"type":"slack","webhookUrl":"http://127.0.0.1:1/x"}},
         "outgoing":[{"id":"o","url":"http://127.0.0.1:1/o","timeoutMs":20000}]}}"#;
 

@@ -29,6 +29,21 @@ fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
     g.subschema_for::<T>().to_value()
 }
 
+/// A dead-letter listing's page size.
+const PAGE_LIMIT: (&str, &str, &str, bool) = (
+    "limit",
+    "query",
+    "dead letters per page: 1 to 1000, default 100",
+    false,
+);
+/// Where a dead-letter listing's page starts.
+const PAGE_CURSOR: (&str, &str, &str, bool) = (
+    "cursor",
+    "query",
+    "the nextCursor of the previous page",
+    false,
+);
+
 /// Every route of [`super::router`] but `/openapi.json` itself.
 pub const OPERATIONS: &[Operation] = &[
     Operation {
@@ -106,6 +121,8 @@ pub const OPERATIONS: &[Operation] = &[
                 "an RFC 3339 time or an age such as 2h",
                 false,
             ),
+            PAGE_LIMIT,
+            PAGE_CURSOR,
         ],
         success: (200, |g| Some(schema::<DeadLetters>(g))),
         body: None,
@@ -184,7 +201,7 @@ pub const OPERATIONS: &[Operation] = &[
         path: "/dlq/handler",
         summary: "Hooks the handler gave up on, read without changing them",
         admin: true,
-        params: &[],
+        params: &[PAGE_LIMIT, PAGE_CURSOR],
         success: (200, |g| Some(schema::<super::handler_dlq::DeadHooks>(g))),
         body: None,
     },

@@ -271,7 +271,9 @@ function startLive() {
   es.onerror = () => {
     failures += 1;
     live.className = "live"; live.textContent = "reconnecting…";
-    if (failures >= 2) { clearTimeout(buffered); startPolling(); }
+    // CLOSED: the server refused the stream (204 behind API Gateway, 503
+    // when too many are open) and the browser will not retry.
+    if (failures >= 2 || es.readyState === EventSource.CLOSED) { clearTimeout(buffered); startPolling(); }
   };
 }
 

@@ -100,12 +100,14 @@ impl PageAsk {
     }
 }
 
-/// A listing's failure as an answer: a bad cursor is the caller's.
+/// A listing's failure as an answer: a bad cursor is the caller's, and a
+/// queue that cannot be listed (SQS FIFO) says so for good, not "retry".
 pub(super) fn refusal(what: &str, e: QueueError) -> Refusal {
     match e {
         QueueError::BadCursor(c) => Refusal::BadRequest(format!(
             "cursor {c:?} is not a nextCursor this listing answered"
         )),
+        QueueError::Unsupported(why) => Refusal::NotImplemented(format!("{what}: {why}")),
         e => Refusal::backend(what, e),
     }
 }

@@ -66,6 +66,9 @@ pub enum QueueError {
     /// A `cursor` this queue did not hand out (the input's fault).
     #[error("cursor {0:?} is not one a page of this queue gave")]
     BadCursor(String),
+    /// What this queue cannot do at all, with what to do instead.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Messages [`Queue::peek_page`] reads at most on adapters that can only

@@ -6,7 +6,7 @@
 mod common;
 
 use clawhooks_e2e::{Recorder, Reply};
-use common::spawned::{serve, KillOnDrop, TempDir};
+use common::spawned::{serve, signal, KillOnDrop, TempDir};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,11 +14,7 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn hup(server: &KillOnDrop) {
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -HUP failed");
+    signal(server, "HUP");
 }
 
 fn log(db: &Path) -> String {

@@ -46,10 +46,12 @@ pub async fn list(
     }))
 }
 
-/// A listing's `limit` and `cursor`.
-pub(super) struct PageAsk {
-    limit: usize,
-    cursor: Option<String>,
+/// A listing's `limit` and `cursor` (the HTTP routes' and the CLI's).
+pub struct PageAsk {
+    /// 1 to [`MAX_LIMIT`].
+    pub limit: usize,
+    /// A page's `next`, where this one starts.
+    pub cursor: Option<String>,
 }
 
 impl PageAsk {
@@ -78,7 +80,7 @@ impl PageAsk {
     /// Reads `queue` from the cursor, keeping what `keep` turns into an
     /// item, until a page of items, the end of the queue or the scan
     /// budget; returns them and where the next page starts.
-    pub(super) async fn collect<T>(
+    pub async fn collect<T>(
         &self,
         queue: &dyn Queue,
         mut keep: impl FnMut(&Received) -> Option<T>,

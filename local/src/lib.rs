@@ -2,7 +2,9 @@
 //! and the stage consumers polling their queues, on the embedded backend or
 //! on SQS/DynamoDB. The very same library functions the Lambdas call.
 
+pub mod listener;
 pub mod server;
 pub mod stages;
 
-pub use server::{start, Running, ServerOptions};
+pub use listener::ConnectionLimits;
+pub use server::{start, Running, ServerOptions, Signal, Signals};

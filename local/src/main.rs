@@ -14,6 +14,7 @@ use std::sync::Arc;
 #[cfg(feature = "aws")]
 mod aws_backend;
 mod commands;
+mod reload;
 
 /// Every hook allocates a few dozen small buffers on the tokio workers and
 /// frees them on others; glibc's allocator spent about a fifth of the
@@ -105,6 +106,35 @@ struct ServeArgs {
     /// Name prefix of the queues and tables --bootstrap creates.
     #[arg(long, default_value = "clawhooks")]
     aws_prefix: String,
+    #[command(flatten)]
+    listener: ListenerArgs,
+}
+
+/// How long a client may take and how many may connect at once.
+#[derive(clap::Args)]
+struct ListenerArgs {
+    /// Seconds a client has to send a request's headers (from connecting,
+    /// or from the end of its previous request); then it is disconnected.
+    #[arg(long, env = "CLAWHOOKS_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a connection may pass with no byte sent either way before it
+    /// is closed. Must be longer than `incoming.acceptTimeout`.
+    #[arg(long, env = "CLAWHOOKS_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout: u64,
+    /// Client connections open at once, at most; more wait to be accepted
+    /// while the open ones keep being answered.
+    #[arg(long, env = "CLAWHOOKS_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+}
+
+impl ListenerArgs {
+    fn limits(&self) -> clawhooks_local::ConnectionLimits {
+        clawhooks_local::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections as usize,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -172,6 +202,41 @@ fn init_logs(json: bool) {
 fn load(files: &[PathBuf]) -> Result<CompiledConfig> {
     config::load_files(files, &config::load::process_env)
         .map_err(|e| anyhow::anyhow!("config is invalid:\n{e}"))
+}
+
+/// What one config builds over a backend: the ingress the listener routes
+/// to and the queue consumers. A reload builds a new one beside the old.
+async fn stack(
+    args: &ServeArgs,
+    cfg: Arc<CompiledConfig>,
+    backend: &Backend,
+    clock: Arc<dyn Clock>,
+) -> Result<(Ingress, Vec<clawhooks_local::stages::Consumer>)> {
+    let backend = clawhooks::egress::wanted_events::only_wanted(
+        backend.clone(),
+        &cfg.config.webhooks.outgoing,
+    );
+    let http: Arc<dyn clawhooks::ports::HttpSender> = Arc::new(
+        clawhooks::outbound::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
+    );
+    let consumers = if args.no_workers {
+        Vec::new()
+    } else {
+        clawhooks_local::stages::consumers(
+            cfg.clone(),
+            &backend,
+            http,
+            clock.clone(),
+            args.max_receive_count,
+        )
+        .await
+    };
+    let ingress = Ingress {
+        config: cfg,
+        backend,
+        clock,
+    };
+    Ok((ingress, consumers))
 }
 
 fn validate(files: &[PathBuf]) -> Result<()> {
@@ -250,34 +315,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
             max_receive_count: args.max_receive_count,
         })
     };
-    let backend =
-        clawhooks::egress::wanted_events::only_wanted(backend, &cfg.config.webhooks.outgoing);
-    let http: Arc<dyn clawhooks::ports::HttpSender> = Arc::new(
-        clawhooks::outbound::http::ReqwestSender::new(&cfg.config.webhooks.network)?,
-    );
     let inc = &cfg.config.webhooks.incoming;
     let host = args.host.clone().unwrap_or_else(|| inc.host.clone());
     let addr: SocketAddr = format!("{}:{}", host, args.port.unwrap_or(inc.port))
         .parse()
         .or_else(|_| format!("[{}]:{}", host, args.port.unwrap_or(inc.port)).parse())
         .with_context(|| format!("invalid listen address {host:?}"))?;
-    let consumers = if args.no_workers {
-        Vec::new()
-    } else {
-        clawhooks_local::stages::consumers(
-            cfg.clone(),
-            &backend,
-            http,
-            clock.clone(),
-            args.max_receive_count,
-        )
-        .await
-    };
-    let ingress = Ingress {
-        config: cfg,
-        backend,
-        clock,
-    };
+    let limits = args.listener.limits();
+    if limits.idle_timeout <= inc.accept_timeout.as_duration() {
+        bail!(
+            "--idle-timeout ({} s) must be longer than webhooks.incoming.acceptTimeout ({} s): a hook's answer would be cut off",
+            limits.idle_timeout.as_secs(),
+            inc.accept_timeout.as_duration().as_secs()
+        );
+    }
+    let (ingress, consumers) = stack(&args, cfg.clone(), &backend, clock.clone()).await?;
     let signals = clawhooks_local::server::Signals::install()?;
     let running = clawhooks_local::start(clawhooks_local::ServerOptions {
         ingress,
@@ -288,11 +340,79 @@ async fn serve(args: ServeArgs) -> Result<()> {
             ..Default::default()
         },
         sweep_every: Some(std::time::Duration::from_secs(60)),
+        limits,
     })
     .await
     .with_context(|| format!("listening on {addr}"))?;
     // Tests and scripts read the bound address from this line.
     println!("clawhooks listening on http://{}", running.addr);
-    running.until_signal(signals).await;
+    let serving = Serving {
+        args: &args,
+        backend,
+        clock,
+        config: cfg,
+    };
+    serving.until_stopped(running, signals).await;
     Ok(())
+}
+
+/// A running `serve`: what a SIGHUP needs to build the next config's stack.
+struct Serving<'a> {
+    args: &'a ServeArgs,
+    /// The backend before any config's wrappers.
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    /// The config in force.
+    config: Arc<CompiledConfig>,
+}
+
+impl Serving<'_> {
+    /// Serves until SIGTERM or Ctrl-C, reloading the config on each SIGHUP.
+    async fn until_stopped(
+        mut self,
+        mut running: clawhooks_local::Running,
+        mut signals: clawhooks_local::Signals,
+    ) {
+        while signals.next().await == clawhooks_local::Signal::Reload {
+            self.reload(&mut running).await;
+        }
+        running.stop_gracefully().await;
+    }
+
+    /// Loads the same `--config` files again and puts them in force; a
+    /// config that does not load is refused and the one in force keeps serving.
+    async fn reload(&mut self, running: &mut clawhooks_local::Running) {
+        let files = self.files();
+        tracing::info!(files = %files, "SIGHUP: reloading the config");
+        let cfg = match load(&self.args.config) {
+            Ok(cfg) => Arc::new(cfg),
+            Err(e) => {
+                tracing::error!(files = %files, error = %e, "reload refused: {files} does not load; the config in force keeps serving");
+                return;
+            }
+        };
+        for w in &cfg.warnings {
+            tracing::warn!("config: {}", cfg.scrubbed(&w.to_string()));
+        }
+        match stack(self.args, cfg.clone(), &self.backend, self.clock.clone()).await {
+            Ok((ingress, consumers)) => running.reload(ingress, consumers),
+            Err(e) => {
+                tracing::error!(files = %files, error = %e, "reload refused: the config in force keeps serving");
+                return;
+            }
+        }
+        reload::log_changes(&self.config.config, &cfg.config);
+        self.config = cfg;
+        tracing::info!(files = %files, "config reloaded");
+    }
+
+    fn files(&self) -> String {
+        let names: Vec<String> = self
+            .args
+            .config
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        names.join(", ")
+    }
 }

@@ -1,8 +1,10 @@
 //! The HTTP listener and the consumer loops, started and stopped together.
 
+use crate::listener::{ConnectionLimits, CurrentApp};
 use clawhooks::ingress::Ingress;
 use clawhooks::worker::{self, PollSettings};
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -17,6 +19,8 @@ pub struct ServerOptions {
     /// How often idle persistent sessions are ended (`None`: never, for tests
     /// that drive the sweeper themselves).
     pub sweep_every: Option<Duration>,
+    /// Header and idle timeouts and the connection cap of the listener.
+    pub limits: ConnectionLimits,
 }
 
 /// A started server. Dropping it does not stop it: call [`Running::shutdown`].
@@ -24,34 +28,62 @@ pub struct Running {
     pub addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    app: CurrentApp,
+    poll: PollSettings,
+    /// Stops the consumers of the config in force (not the listener).
+    consumers_stop: watch::Sender<bool>,
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests and messages finish, returns.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        let _ = self.consumers_stop.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
-    /// Runs until SIGTERM or Ctrl-C (as caught by `signals`, installed
-    /// before the server announced itself), then shuts down gracefully.
-    pub async fn until_signal(self, signals: Signals) {
-        signals.wait().await;
+    /// Puts a new config in force: requests routed from now on go to
+    /// `ingress`'s router, and `consumers` take over the queues. Requests
+    /// and messages already under way finish on the config they started
+    /// with (the old consumers stop receiving and finish what they hold);
+    /// whatever is still queued is left for the new consumers, so nothing
+    /// accepted is lost.
+    pub fn reload(&mut self, ingress: Ingress, consumers: Vec<crate::stages::Consumer>) {
+        let router = clawhooks::api::router(ingress);
+        *self.app.write().unwrap_or_else(|e| e.into_inner()) = router;
+        let (stop, rx) = watch::channel(false);
+        let old = std::mem::replace(&mut self.consumers_stop, stop);
+        let _ = old.send(true);
+        spawn_consumers(&mut self.tasks, consumers, &self.poll, rx);
+    }
+
+    /// [`Running::shutdown`], logged.
+    pub async fn stop_gracefully(self) {
         tracing::info!("shutting down: finishing in-flight work");
         self.shutdown().await;
         tracing::info!("stopped");
     }
 }
 
-/// SIGTERM and Ctrl-C listeners. Installed before the address is printed,
-/// so a supervisor that signals as soon as it reads the address is heard
-/// (a signal before installation would kill the process outright).
+/// What a signal asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or Ctrl-C: finish in-flight work and exit.
+    Stop,
+    /// SIGHUP: load the config files again.
+    Reload,
+}
+
+/// SIGTERM, Ctrl-C and SIGHUP listeners. Installed before the address is
+/// printed, so a supervisor that signals as soon as it reads the address is
+/// heard (a signal before installation would kill the process outright).
 pub struct Signals {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -62,20 +94,26 @@ impl Signals {
             Ok(Signals {
                 term: signal(SignalKind::terminate())?,
                 int: signal(SignalKind::interrupt())?,
+                hup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(not(unix))]
         Ok(Signals {})
     }
 
-    async fn wait(mut self) {
+    /// The next signal received.
+    pub async fn next(&mut self) -> Signal {
         #[cfg(unix)]
         tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
+            _ = self.term.recv() => Signal::Stop,
+            _ = self.int.recv() => Signal::Stop,
+            _ = self.hup.recv() => Signal::Reload,
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
     }
 }
 
@@ -99,32 +137,15 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
         let _ = closing.wait_for(|s| *s).await;
         clawhooks::api::console::close_streams(&streams);
     });
-    let mut stop = rx.clone();
-    tasks.spawn(async move {
-        let server = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "listener failed");
-        }
-    });
-    for c in opts.consumers {
-        tracing::info!(
-            stage = c.stage.name(),
-            queue = c.queue.name(),
-            concurrency = c.concurrency,
-            "consumer started"
-        );
-        let poll = PollSettings {
-            concurrency: c.concurrency,
-            ..opts.poll.clone()
-        };
-        tasks.spawn(worker::run(c.queue, c.stage, poll, rx.clone()));
-    }
+    let app: CurrentApp = Arc::new(RwLock::new(app));
+    tasks.spawn(crate::listener::serve(
+        listener,
+        app.clone(),
+        opts.limits,
+        rx.clone(),
+    ));
+    let (consumers_stop, consumers_rx) = watch::channel(false);
+    spawn_consumers(&mut tasks, opts.consumers, &opts.poll, consumers_rx);
     if let Some(every) = opts.sweep_every {
         let (backend, clock, mut stop) = (ingress_backend, ingress_clock, rx.clone());
         tasks.spawn(async move {
@@ -153,5 +174,29 @@ pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
         addr,
         shutdown: tx,
         tasks,
+        app,
+        poll: opts.poll,
+        consumers_stop,
     })
+}
+
+fn spawn_consumers(
+    tasks: &mut JoinSet<()>,
+    consumers: Vec<crate::stages::Consumer>,
+    poll: &PollSettings,
+    stop: watch::Receiver<bool>,
+) {
+    for c in consumers {
+        tracing::info!(
+            stage = c.stage.name(),
+            queue = c.queue.name(),
+            concurrency = c.concurrency,
+            "consumer started"
+        );
+        let poll = PollSettings {
+            concurrency: c.concurrency,
+            ..poll.clone()
+        };
+        tasks.spawn(worker::run(c.queue, c.stage, poll, stop.clone()));
+    }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::spawned::{serve, TempDir};
+use common::spawned::{post_hooks, serve, TempDir};
 use std::process::Command;
 
 #[tokio::test]
@@ -18,19 +18,8 @@ async fn a_backup_of_a_live_server_restores_into_a_new_server_with_its_events() 
     std::fs::write(&config, r#"{"webhooks":{"incoming":{"secret":"s"}}}"#).unwrap();
     let client = reqwest::Client::new();
     let (live, base) = serve(&config, &db);
-    let mut ids = Vec::new();
-    for n in 0..3 {
-        let r = client
-            .post(format!("{base}/webhook/kept"))
-            .header("X-Webhook-Secret", "s")
-            .json(&serde_json::json!({ "n": n }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        let v: serde_json::Value = r.json().await.unwrap();
-        ids.push(v["eventId"].as_str().unwrap().to_string());
-    }
+    let bodies = (0..3).map(|n| serde_json::json!({ "n": n }));
+    let ids = post_hooks(&client, &base, "kept", bodies).await;
 
     let out = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
         .args(["backup", "--db"])

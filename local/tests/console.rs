@@ -656,3 +656,74 @@ async fn a_hook_in_the_handler_dead_letter_queue_is_listed_and_replayed_by_id() 
     assert_eq!(left["count"], 1);
     s.stop().await;
 }
+
+/// Past [`MAX_STREAMS`] open streams the next is refused with a 503 (the
+/// page then polls), and a stream that closes frees its place.
+#[tokio::test]
+async fn open_streams_are_capped_and_a_closed_one_frees_its_place() {
+    use clawhooks::api::console::MAX_STREAMS;
+    let s = server(&config_json()).await;
+    let open = async || {
+        s.client
+            .get(s.url("/console/stream"))
+            .bearer_auth(SECRET)
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut streams = Vec::new();
+    for _ in 0..MAX_STREAMS {
+        let r = open().await;
+        assert_eq!(r.status(), 200);
+        streams.push(r);
+    }
+    let refused = open().await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(streams.pop());
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = open().await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no stream after one closed: {}",
+            r.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(streams);
+    s.stop().await;
+}
+
+/// Behind API Gateway (the transport sets the peer, as the Lambda glue
+/// does) the stream would hold the invocation for its whole lifetime and
+/// reach the page only at its end: it answers 204 at once instead.
+#[tokio::test]
+async fn behind_api_gateway_the_stream_ends_at_once() {
+    let s = server(&config_json()).await;
+    let ingress = Ingress {
+        config: Arc::new(config::load_str(&config_json(), &|_| None).unwrap()),
+        backend: s.backend.clone(),
+        clock: Arc::new(clawhooks::ports::SystemClock),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {SECRET}").parse().unwrap());
+    let call = Call {
+        method: Method::GET,
+        path: "/console/stream".into(),
+        query: None,
+        headers,
+        body: Default::default(),
+        peer: "203.0.113.9".parse().unwrap(),
+    };
+    let started = Instant::now();
+    let a = tokio::time::timeout(std::time::Duration::from_secs(5), serve(&ingress, call))
+        .await
+        .expect("the stream answered within 5 s");
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    s.stop().await;
+}

@@ -131,6 +131,24 @@ async fn deliveries_and_dead_letters_from_the_command_line() {
     let (ok, out, _) = clawhooks(&["dlq", "list", "--db", dbs]);
     assert!(ok);
     assert_eq!(out.lines().count(), 3, "{out}");
+    // A page at a time: the first, then the rest from the cursor it names.
+    let (ok, first, err) = clawhooks(&["dlq", "list", "--limit", "1", "--db", dbs]);
+    assert!(ok, "{err}");
+    assert_eq!(first.lines().count(), 2, "{first}");
+    let cursor = err
+        .trim()
+        .rsplit("--cursor ")
+        .next()
+        .filter(|_| err.contains("--cursor "))
+        .unwrap_or_else(|| panic!("no cursor named: {err}"));
+    let (ok, rest, err) = clawhooks(&["dlq", "list", "--cursor", cursor, "--db", dbs]);
+    assert!(ok, "{err}");
+    assert_eq!(rest.lines().count(), 2, "{rest}");
+    assert!(!err.contains("--cursor"), "{err}");
+    assert_ne!(first.lines().nth(1), rest.lines().nth(1));
+    let (ok, _, err) = clawhooks(&["dlq", "list", "--cursor", "nope", "--db", dbs]);
+    assert!(!ok);
+    assert!(err.contains("cursor"), "{err}");
     let (_, out, _) = clawhooks(&["dlq", "list", "--subscription", "b", "--json", "--db", dbs]);
     let letters: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(letters.as_array().unwrap().len(), 1);

@@ -5,7 +5,7 @@
 mod common;
 
 use clawhooks_e2e::recorder::Recorder;
-use common::spawned::{serve, TempDir};
+use common::spawned::{post_hooks, serve, TempDir};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -50,23 +50,14 @@ async fn wait_until<T: std::fmt::Debug>(
 
 async fn post_round(client: &reqwest::Client, base: &str, round: usize) -> Vec<String> {
     let pad = "x".repeat(570);
-    let mut ids = Vec::with_capacity(HOOKS);
-    for i in 0..HOOKS {
-        let body = serde_json::json!({ "round": round, "n": i, "pad": pad }).to_string();
-        assert!((590..=610).contains(&body.len()), "{}", body.len());
-        let r = client
-            .post(format!("{base}/webhook/steady"))
-            .header("X-Webhook-Secret", "s")
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 202);
-        let v: serde_json::Value = r.json().await.unwrap();
-        ids.push(v["eventId"].as_str().unwrap().to_string());
+    let bodies: Vec<_> = (0..HOOKS)
+        .map(|i| serde_json::json!({ "round": round, "n": i, "pad": pad }))
+        .collect();
+    for body in &bodies {
+        let len = body.to_string().len();
+        assert!((590..=610).contains(&len), "{len}");
     }
-    ids
+    post_hooks(client, base, "steady", bodies).await
 }
 
 async fn event_status(client: &reqwest::Client, base: &str, id: &str) -> u16 {

@@ -49,6 +49,10 @@ pub enum Refusal {
     /// slow. For a hook, it may still be handled.
     #[error("{0}")]
     Unavailable(String),
+    /// 501: this backend cannot do what was asked; the message says what
+    /// to do instead.
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl Refusal {
@@ -65,6 +69,7 @@ impl Refusal {
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 

@@ -34,6 +34,8 @@ fn calls(function: &str) -> Grants {
                 "GetQueueAttributes",
             ] {
                 v.push((a, "DeliveryDeadLetterQueue".into()));
+                // POST /dlq/handler/replay, the same pass on the handler's.
+                v.push((a, "HandlerDeadLetterQueue".into()));
             }
         }
         "HandlerFunction" => {

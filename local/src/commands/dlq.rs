@@ -2,7 +2,9 @@
 
 use super::{open, table, BackendArgs};
 use anyhow::Result;
+use clawhooks::api::dlq::PageAsk;
 use clawhooks::egress::replay::{self, DeadLetter, ReplayFilter};
+use clawhooks::egress::DeliveryJob;
 use clawhooks::ports::{Clock, SystemClock};
 
 #[derive(clap::Subcommand, Debug)]
@@ -12,6 +14,13 @@ pub enum DlqCommand {
     List {
         #[command(flatten)]
         filter: FilterArgs,
+        /// Dead letters shown at most; when more follow, a line on stderr
+        /// says which --cursor shows them.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        limit: u64,
+        /// Where the page starts: the cursor an earlier listing named.
+        #[arg(long)]
+        cursor: Option<String>,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -38,21 +47,34 @@ pub struct FilterArgs {
 pub async fn run(cmd: DlqCommand) -> Result<()> {
     let now = SystemClock.now();
     match cmd {
-        DlqCommand::List { filter, backend } => {
+        DlqCommand::List {
+            filter,
+            limit,
+            cursor,
+            backend,
+        } => {
             let f =
                 ReplayFilter::parse(filter.subscription.as_deref(), filter.since.as_deref(), now)?;
             let dlq = open(&backend.db)?.delivery_dlq;
-            let letters: Vec<DeadLetter> = replay::list(dlq.as_ref(), &f)
-                .await?
-                .iter()
-                .map(DeadLetter::from)
-                .collect();
+            let ask = PageAsk {
+                limit: limit as usize,
+                cursor,
+            };
+            let (letters, next) = ask
+                .collect(dlq.as_ref(), |m| {
+                    let job = serde_json::from_str::<DeliveryJob>(&m.body).ok()?;
+                    f.matches(&job).then(|| DeadLetter::from(&job))
+                })
+                .await?;
             if backend.json {
                 println!("{}", serde_json::to_string_pretty(&letters)?);
             } else if letters.is_empty() {
                 println!("no dead letters");
             } else {
                 println!("{}", render(&letters));
+            }
+            if let Some(next) = next {
+                eprintln!("more dead letters follow: list them with --cursor {next}");
             }
         }
         DlqCommand::Replay { filter, backend } => {

@@ -26,6 +26,15 @@ pub async fn server(config_json: &str) -> Server {
 }
 
 pub async fn server_on(config_json: &str, addr: &str) -> Server {
+    server_limited(config_json, addr, Default::default()).await
+}
+
+/// [`server_on`] with the listener's timeouts and connection cap `limits`.
+pub async fn server_limited(
+    config_json: &str,
+    addr: &str,
+    limits: clawhooks_local::ConnectionLimits,
+) -> Server {
     clawhooks::outbound::http::install_crypto_provider();
     let cfg =
         config::load_str(config_json, &|_| None).unwrap_or_else(|e| panic!("test config: {e}"));
@@ -43,6 +52,7 @@ pub async fn server_on(config_json: &str, addr: &str) -> Server {
         consumers: vec![],
         poll: Default::default(),
         sweep_every: None,
+        limits,
     })
     .await
     .unwrap();
@@ -88,6 +98,7 @@ pub async fn whole_server_polling(
         consumers,
         poll,
         sweep_every: None,
+        limits: Default::default(),
     })
     .await
     .unwrap();

@@ -80,7 +80,10 @@ pub enum DeliveriesAnswer {
 pub struct DeadLetters {
     pub ok: bool,
     pub count: usize,
+    /// In the order they were dead-lettered (on SQS: by message id).
     pub dead_letters: Vec<DeadLetter>,
+    /// Pass as `cursor` for the next page; `null` after the last.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -1,12 +1,14 @@
 //! The handler's dead-letter queue: hooks whose action failed on every
-//! try. `GET /dlq/handler` lists them without touching them;
+//! try. `GET /dlq/handler` lists them a page at a time (`limit`, `cursor`)
+//! without touching them;
 //! `POST /dlq/handler/replay` (JSON body `{"event": "<id>"}` for one, `{}`
 //! for all) puts them back on the handler queue, each once, as the same
 //! event: the handler then runs the steps it has not done yet (see
 //! `handler::status`), and the event's status record counts the attempt.
 
 use super::bodies::Replayed;
-use super::extract::Body;
+use super::dlq::{refusal, PageAsk};
+use super::extract::{Body, Query};
 use super::AppState;
 use crate::egress::replay::{self, ReplayError};
 use crate::event::{self, InboundEvent};
@@ -45,26 +47,29 @@ impl From<&InboundEvent> for DeadHook {
 pub struct DeadHooks {
     pub ok: bool,
     pub count: usize,
+    /// In the order they were dead-lettered (on SQS: by message id).
     pub dead_letters: Vec<DeadHook>,
+    /// Pass as `cursor` for the next page; `null` after the last.
+    pub next_cursor: Option<String>,
 }
 
-pub async fn list(State(ingress): State<AppState>) -> Result<Json<DeadHooks>, Refusal> {
-    let messages = ingress
-        .backend
-        .handler_dlq
-        .peek(replay::MAX_SCAN)
+pub async fn list(
+    State(ingress): State<AppState>,
+    Query(query): Query,
+) -> Result<Json<DeadHooks>, Refusal> {
+    let ask = PageAsk::from_query(&query)?;
+    let (hooks, next_cursor) = ask
+        .collect(ingress.backend.handler_dlq.as_ref(), |m| {
+            let ev = serde_json::from_str::<InboundEvent>(&m.body).ok()?;
+            Some(DeadHook::from(&ev))
+        })
         .await
-        .map_err(|e| Refusal::backend("the handler's dead-letter queue", e))?;
-    let mut hooks: Vec<DeadHook> = messages
-        .iter()
-        .filter_map(|m| serde_json::from_str::<InboundEvent>(&m.body).ok())
-        .map(|ev| DeadHook::from(&ev))
-        .collect();
-    hooks.sort_by(|a, b| a.received_at.cmp(&b.received_at));
+        .map_err(|e| refusal("the handler's dead-letter queue", e))?;
     Ok(Json(DeadHooks {
         ok: true,
         count: hooks.len(),
         dead_letters: hooks,
+        next_cursor,
     }))
 }
 

@@ -28,6 +28,15 @@ use serde_json::{json, Value};
 
 const EVENT_ID: Param = ("eventId", "path", "the eventId a hook's answer gave", true);
 const SESSION_KEY: Param = ("key", "path", "the session key, percent-encoded", true);
+/// A dead-letter listing's page size.
+const PAGE_LIMIT: Param = (
+    "limit",
+    "query",
+    "dead letters per page: 1 to 1000, default 100",
+    false,
+);
+/// Where a dead-letter listing's page starts.
+const PAGE_CURSOR: Param = ("cursor", "query", "the nextCursor of the previous page", false);
 const SUBSCRIPTION: Param = ("subscription", "query", "only this subscription's", false);
 const SINCE: Param = (
     "since",
@@ -227,7 +236,7 @@ pub static ROUTES: &[Route] = &[
         around: None,
         doc: Doc::Operation(Operation {
             summary: "Dead-lettered deliveries, read without changing them",
-            params: &[SUBSCRIPTION, SINCE],
+            params: &[SUBSCRIPTION, SINCE, PAGE_LIMIT, PAGE_CURSOR],
             success: (200, |g| Some(schema::<DeadLetters>(g))),
             body: None,
         }),
@@ -257,7 +266,7 @@ pub static ROUTES: &[Route] = &[
         around: None,
         doc: Doc::Operation(Operation {
             summary: "Hooks the handler gave up on, read without changing them",
-            params: &[],
+            params: &[PAGE_LIMIT, PAGE_CURSOR],
             success: (200, |g| Some(schema::<handler_dlq::DeadHooks>(g))),
             body: None,
         }),

@@ -311,10 +311,9 @@ impl Queue for SqsQueue {
     /// queues) are standard.
     async fn peek(&self, max: usize) -> Result<Vec<Received>, QueueError> {
         if self.fifo {
-            return Err(QueueError::Backend {
-                queue: self.name.clone(),
-                message: "peek reads standard queues only: a receive on a FIFO queue can hold its message group".into(),
-            });
+            return Err(QueueError::Unsupported(
+                "it is an SQS FIFO queue, which cannot be listed without receiving its messages (a receive holds their message group); read it with the SQS console or `aws sqs receive-message`".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();

@@ -5,7 +5,7 @@
 //! a retry delay, so one session's hooks are handled one by one, in order.
 
 use super::Db;
-use crate::ports::queue::{NewMessage, Queue, QueueError, Received, MAX_DELAY};
+use crate::ports::queue::{NewMessage, PeekPage, Queue, QueueError, Received, MAX_DELAY};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::Arc;
@@ -377,23 +377,7 @@ impl EmbeddedQueue {
     /// Every message in the queue, visible or not, oldest first, without
     /// receiving them (dead-letter listings).
     pub fn peek_all(&self, limit: usize) -> Result<Vec<Received>, QueueError> {
-        let conn = self.db.conn.lock().unwrap();
-        let mut st = conn
-            .prepare("SELECT id, body, grp, attrs, receive_count FROM messages WHERE queue = ?1 ORDER BY seq LIMIT ?2")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![self.name, limit as i64], |r| {
-                Ok(Received {
-                    message_id: r.get(0)?,
-                    receipt: String::new(),
-                    body: r.get(1)?,
-                    group: r.get(2)?,
-                    attributes: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
-                    receive_count: r.get(4)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        peek_after(&self.db.conn, &self.name, 0, limit).map(|page| page.messages)
     }
 }
 
@@ -534,6 +518,25 @@ impl Queue for EmbeddedQueue {
         self.peek_all(max)
     }
 
+    /// A range of the messages table by `seq` (the cursor), read on a
+    /// blocking thread: a long listing holds the reader connection, and on
+    /// a tokio worker it would stall the tasks queued behind it.
+    async fn peek_page(&self, cursor: Option<&str>, max: usize) -> Result<PeekPage, QueueError> {
+        let after = match cursor {
+            None => 0,
+            Some(c) => c
+                .parse::<i64>()
+                .map_err(|_| QueueError::BadCursor(c.chars().take(64).collect()))?,
+        };
+        let (conn, name) = (self.db.conn.clone(), self.name.clone());
+        tokio::task::spawn_blocking(move || peek_after(&conn, &name, after, max))
+            .await
+            .map_err(|e| QueueError::Backend {
+                queue: self.name.clone(),
+                message: e.to_string(),
+            })?
+    }
+
     async fn approximate_len(&self) -> Result<usize, QueueError> {
         let conn = self.db.conn.lock().unwrap();
         conn.query_row(
@@ -557,4 +560,53 @@ impl Queue for EmbeddedQueue {
             .map_err(|e| self.err(e))?;
         Ok(sent.map(|at| Duration::from_millis(now.saturating_sub(at).max(0) as u64)))
     }
+}
+
+/// Up to `max` messages of `queue` with `seq` above `after`, in order.
+fn peek_after(
+    conn: &std::sync::Mutex<rusqlite::Connection>,
+    queue: &str,
+    after: i64,
+    max: usize,
+) -> Result<PeekPage, QueueError> {
+    let err = |e: rusqlite::Error| QueueError::Backend {
+        queue: queue.to_string(),
+        message: e.to_string(),
+    };
+    let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = conn
+        .prepare_cached("SELECT seq, id, body, grp, attrs, receive_count FROM messages WHERE queue = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+        .map_err(err)?;
+    let mut seqs = Vec::new();
+    let rows = st
+        .query_map(
+            params![queue, after, i64::try_from(max).unwrap_or(i64::MAX - 1) + 1],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Received {
+                        message_id: r.get(1)?,
+                        receipt: String::new(),
+                        body: r.get(2)?,
+                        group: r.get(3)?,
+                        attributes: serde_json::from_str(&r.get::<_, String>(4)?)
+                            .unwrap_or_default(),
+                        receive_count: r.get(5)?,
+                    },
+                ))
+            },
+        )
+        .map_err(err)?;
+    let mut messages = Vec::new();
+    for row in rows {
+        let (seq, m) = row.map_err(err)?;
+        seqs.push(seq);
+        messages.push(m);
+    }
+    let more = messages.len() > max;
+    messages.truncate(max);
+    let next = more
+        .then(|| seqs.get(max.wrapping_sub(1)).map(|s| s.to_string()))
+        .flatten();
+    Ok(PeekPage { messages, next })
 }

@@ -3,7 +3,7 @@
 use super::Db;
 use crate::ports::store::{IndexOrder, Item, Store, StoreError, Table};
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -15,6 +15,32 @@ impl EmbeddedStore {
     pub(crate) fn new(db: Arc<Db>) -> Self {
         EmbeddedStore { db }
     }
+
+    /// Runs `f` on the reader connection on a blocking thread: a read holds
+    /// the reader's mutex for its whole query, and on a tokio worker a long
+    /// one (a listing) stalled every task queued behind it.
+    async fn reading<T: Send + 'static>(
+        &self,
+        table: Table,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.db.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|e| fail(table)(e.to_string()))?
+        .map_err(err(table))
+    }
+}
+
+/// Every row `st` answers for `params`, as items.
+fn items(
+    st: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<Item>> {
+    st.query_map(params, item)?.collect()
 }
 
 fn err(table: Table) -> impl Fn(rusqlite::Error) -> StoreError {
@@ -109,8 +135,9 @@ impl Store for EmbeddedStore {
         sk: &str,
         now: i64,
     ) -> Result<Option<Item>, StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        read(&conn, table, pk, sk, now).map_err(err(table))
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.reading(table, move |c| read(c, table, &pk, &sk, now))
+            .await
     }
 
     async fn put(&self, table: Table, it: Item) -> Result<u64, StoreError> {
@@ -188,29 +215,24 @@ impl Store for EmbeddedStore {
         limit: usize,
         now: i64,
     ) -> Result<Vec<Item>, StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        let mut st = conn
-            .prepare_cached(&format!(
+        let pk = pk.to_string();
+        self.reading(table, move |c| {
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM items WHERE tbl = ? AND pk = ? AND {LIVE} ORDER BY sk LIMIT ?"
-            ))
-            .map_err(err(table))?;
-        let rows = st
-            .query_map(params![table.as_str(), pk, now, limit as i64], item)
-            .map_err(err(table))?;
-        rows.collect::<Result<_, _>>().map_err(err(table))
+            ))?;
+            items(&mut st, params![table.as_str(), pk, now, limit as i64])
+        })
+        .await
     }
 
     async fn scan(&self, table: Table, limit: usize, now: i64) -> Result<Vec<Item>, StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        let mut st = conn
-            .prepare_cached(&format!(
+        self.reading(table, move |c| {
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM items WHERE tbl = ? AND {LIVE} LIMIT ?"
-            ))
-            .map_err(err(table))?;
-        let rows = st
-            .query_map(params![table.as_str(), now, limit as i64], item)
-            .map_err(err(table))?;
-        rows.collect::<Result<_, _>>().map_err(err(table))
+            ))?;
+            items(&mut st, params![table.as_str(), now, limit as i64])
+        })
+        .await
     }
 
     async fn query_index(
@@ -221,17 +243,15 @@ impl Store for EmbeddedStore {
         limit: usize,
         now: i64,
     ) -> Result<Vec<Item>, StoreError> {
-        let conn = self.db.conn.lock().unwrap();
-        let mut st = conn
-            .prepare_cached(&index_query(order))
-            .map_err(err(table))?;
-        let rows = st
-            .query_map(
-                params![table.as_str(), keys.start(), keys.end(), now, limit as i64],
-                item,
+        let (from, to) = (*keys.start(), *keys.end());
+        self.reading(table, move |c| {
+            let mut st = c.prepare_cached(&index_query(order))?;
+            items(
+                &mut st,
+                params![table.as_str(), from, to, now, limit as i64],
             )
-            .map_err(err(table))?;
-        rows.collect::<Result<_, _>>().map_err(err(table))
+        })
+        .await
     }
 }
 

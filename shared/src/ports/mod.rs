@@ -12,7 +12,7 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use http::{HttpRequest, HttpResponse, HttpSender, SendError};
 pub use intake::{Acceptance, Admission, Intake, IntakeError};
 pub use limiter::Limiter;
-pub use queue::{NewMessage, Queue, QueueError, Received};
+pub use queue::{NewMessage, PeekPage, Queue, QueueError, Received};
 pub use store::{IndexOrder, Item, Store, StoreError, Table};
 
 use std::sync::Arc;

@@ -63,6 +63,24 @@ pub enum QueueError {
     Backend { queue: String, message: String },
     #[error("message too large: {size} bytes, limit {limit}")]
     TooLarge { size: usize, limit: usize },
+    /// A `cursor` this queue did not hand out (the input's fault).
+    #[error("cursor {0:?} is not one a page of this queue gave")]
+    BadCursor(String),
+    /// What this queue cannot do at all, with what to do instead.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Messages [`Queue::peek_page`] reads at most on adapters that can only
+/// read the whole queue.
+pub const PEEK_ALL: usize = 100_000;
+
+/// One page of [`Queue::peek_page`].
+#[derive(Debug, Default)]
+pub struct PeekPage {
+    pub messages: Vec<Received>,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<String>,
 }
 
 #[async_trait]
@@ -109,6 +127,27 @@ pub trait Queue: Send + Sync {
     /// peeked message cannot be deleted or hidden through them. Adapters
     /// that cannot read without receiving say what they do instead.
     async fn peek(&self, max: usize) -> Result<Vec<Received>, QueueError>;
+
+    /// Up to `max` waiting messages after `cursor` (a previous page's
+    /// `next`), read as [`Queue::peek`] reads, in an order that holds
+    /// between pages. The default peeks the whole queue (up to
+    /// [`PEEK_ALL`]) and pages it by message id; adapters that can read a
+    /// range override it, so a page costs memory for its own messages only.
+    async fn peek_page(&self, cursor: Option<&str>, max: usize) -> Result<PeekPage, QueueError> {
+        let mut all = self.peek(PEEK_ALL).await?;
+        all.sort_by(|a, b| a.message_id.cmp(&b.message_id));
+        let start = cursor.map_or(0, |c| all.partition_point(|m| m.message_id.as_str() <= c));
+        let mut rest = all.split_off(start);
+        let more = rest.len() > max;
+        rest.truncate(max);
+        let next = more
+            .then(|| rest.last().map(|m| m.message_id.clone()))
+            .flatten();
+        Ok(PeekPage {
+            messages: rest,
+            next,
+        })
+    }
 
     /// Messages waiting (visible or not), for status pages and tests; may be approximate.
     async fn approximate_len(&self) -> Result<usize, QueueError>;

@@ -12,7 +12,7 @@ pub mod config;
 mod keep;
 mod stream;
 
-pub use stream::close_all as close_streams;
+pub use stream::{close_all as close_streams, MAX_STREAMS};
 
 use super::extract::{Body, Peer};
 use super::AppState;

@@ -5,12 +5,22 @@
 //! works the same on every backend and needs no notification channel.
 //! It opens with `event: ready`; behind API Gateway, which buffers
 //! responses, the page never sees it and polls `GET /events` instead.
+//!
+//! Each open stream polls the store and holds a connection, so at most
+//! [`MAX_STREAMS`] are open per backend (past that: 503, and the page
+//! polls), and one lives at most [`LIFETIME`]. A request that came through
+//! API Gateway (its transport set the [`Peer`]) is answered 204 at once: a
+//! buffered stream would hold a Lambda invocation for its whole lifetime
+//! and show the page nothing; on 204 the browser stops and the page polls.
 
 use super::super::listing::{events_page, EventFilter};
-use super::super::AppState;
+use super::super::{AppState, Peer};
 use crate::ports::Store;
+use crate::refusal::Refusal;
 use axum::extract::State;
+use axum::http::{request::Parts, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -28,6 +38,40 @@ pub const WINDOW: usize = 50;
 pub const LIFETIME: Duration = Duration::from_secs(30);
 /// How soon the browser reconnects after a stream ends.
 const RETRY: Duration = Duration::from_secs(1);
+/// Streams open at once per backend, at most: each polls the store every
+/// [`POLL`] and holds a connection.
+pub const MAX_STREAMS: usize = 32;
+
+/// Open streams per backend (its store's address).
+static OPEN: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+
+/// One open stream, counted in [`OPEN`] until dropped (the stream ends or
+/// the browser goes away).
+struct Slot(usize);
+
+impl Slot {
+    fn take(store: &Arc<dyn Store>) -> Option<Slot> {
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key(store)).or_insert(0);
+        if *n >= MAX_STREAMS {
+            return None;
+        }
+        *n += 1;
+        Some(Slot(key(store)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.0) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.0);
+            }
+        }
+    }
+}
 
 /// Per backend (its store's address), bumped by [`close_all`]: streams
 /// over that backend that started under an earlier value end. Keyed so
@@ -59,17 +103,30 @@ struct Watch {
     first: bool,
     generation: u64,
     until: tokio::time::Instant,
+    _slot: Slot,
 }
 
-pub async fn events(
-    State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn events(State(state): State<AppState>, parts: Parts) -> Response {
+    if parts.extensions.get::<Peer>().is_some() {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let Some(slot) = Slot::take(&state.backend.store) else {
+        return Refusal::Unavailable(format!(
+            "{MAX_STREAMS} console streams are open; this page polls instead"
+        ))
+        .into_response();
+    };
+    stream(state, slot).into_response()
+}
+
+fn stream(state: AppState, slot: Slot) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let watch = Watch {
         generation: generation(&state.backend.store),
         state,
         sent: HashMap::new(),
         first: true,
         until: tokio::time::Instant::now() + LIFETIME,
+        _slot: slot,
     };
     let changes = stream::unfold(watch, |mut w| async move {
         loop {

@@ -271,7 +271,9 @@ function startLive() {
   es.onerror = () => {
     failures += 1;
     live.className = "live"; live.textContent = "reconnecting…";
-    if (failures >= 2) { clearTimeout(buffered); startPolling(); }
+    // CLOSED: the server refused the stream (204 behind API Gateway, 503
+    // when too many are open) and the browser will not retry.
+    if (failures >= 2 || es.readyState === EventSource.CLOSED) { clearTimeout(buffered); startPolling(); }
   };
 }
 
@@ -432,7 +434,8 @@ async function deliveriesPage() {
 // ---- dead letters ----------------------------------------------------------------
 
 async function deadLettersPage() {
-  const [delivery, handler] = await Promise.all([api("GET", "/dlq"), api("GET", "/dlq/handler").catch(() => null)]);
+  // A handler listing the backend refuses (501 on SQS FIFO) is shown, not hidden.
+  const [delivery, handler] = await Promise.all([api("GET", "/dlq"), api("GET", "/dlq/handler").catch((e) => e)]);
   main().append(head("Dead letters", "What ran out of retries. Replaying puts it back for a fresh round."));
   const picked = new Set();
   const key = (d) => d.eventId + "\u0000" + d.subscription;
@@ -450,12 +453,16 @@ async function deadLettersPage() {
   });
   const selected = () => delivery.deadLetters.filter((d) => picked.has(key(d)));
   main().append(h("div", { class: "card flush" },
-    h("div", { class: "page-head pad" }, h("h2", {}, `Outgoing deliveries (${delivery.count})`),
+    h("div", { class: "page-head pad" }, h("h2", {}, `Outgoing deliveries (${delivery.count}${delivery.nextCursor ? ", the oldest; more in GET /dlq?cursor=" + delivery.nextCursor : ""})`),
       h("div", { class: "actions" },
         h("button", { onclick: () => replayDeliveries(selected()) }, "Replay selected"),
         h("button", { class: "primary", id: "replay-all", disabled: !delivery.count, onclick: () => replayDeliveries(null) }, "Replay all"))),
     table(["", "Subscription", "Hook event", "Type", "Attempts", "Dead since", "Last error", ""], rows, "No dead deliveries.")));
-  if (handler) {
+  if (handler instanceof Error) {
+    main().append(h("div", { class: "card notice", id: "handler-dlq-error" },
+      h("h2", {}, "Hooks the handler gave up on"),
+      h("p", { class: "wrap" }, `Cannot list them here (${handler.status || "error"}): ${handler.message}`)));
+  } else {
     const hrows = handler.deadLetters.map((d) => h("tr", {},
       cell("Event", h("a", { href: "#/event/" + encodeURIComponent(d.eventId), class: "mono" }, short(d.eventId))),
       cell("Hook", d.hookId),
@@ -463,7 +470,7 @@ async function deadLettersPage() {
       cell("Received", when(d.receivedAt)),
       cell("", h("button", { onclick: () => replayHandler(d.eventId) }, "Replay"))));
     main().append(h("div", { class: "card flush" },
-      h("div", { class: "page-head pad" }, h("h2", {}, `Hooks the handler gave up on (${handler.count})`),
+      h("div", { class: "page-head pad" }, h("h2", {}, `Hooks the handler gave up on (${handler.count}${handler.nextCursor ? ", the oldest; more in GET /dlq/handler?cursor=" + handler.nextCursor : ""})`),
         h("button", { disabled: !handler.count, onclick: () => replayHandler(null) }, "Replay all")),
       table(["Event", "Hook", "Handler", "Received", ""], hrows, "No hooks in the handler's dead-letter queue.")));
   }

@@ -145,6 +145,33 @@ async fn forward_target_answering_404_is_permanent() {
     );
 }
 
+/// `action: "none"` (the default): the hook joins its session and emits
+/// `message_received`, and nothing is sent, even with a `target` at hand.
+#[tokio::test]
+async fn action_none_only_joins_its_session_and_emits_message_received() {
+    let chat = Recorder::start_with(Reply::status(200)).await;
+    let h = Harness::new(
+        &json!({"webhooks": {
+            "handlers": [{"id": "quiet", "template": "seen {{n}}", "target": {"channel": "chat"}}],
+            "channels": {"chat": {"type": "webhook", "url": chat.url("/c")}}
+        }})
+        .to_string(),
+    );
+    let a = h.post("quiet", &[], r#"{"n": 1}"#).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let events = h.events().await;
+    assert_eq!(
+        kinds(&events),
+        ["session_started", "message_received", "session_ended"]
+    );
+    assert_eq!(events[1].message.text, "seen 1");
+    assert_eq!(events[1].handler_id.as_deref(), Some("quiet"));
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "done");
+    assert_eq!(status["result"], Value::Null);
+    assert!(chat.requests().is_empty(), "{:?}", chat.requests());
+}
+
 #[tokio::test]
 async fn custom_github_summary_posts_its_line_to_the_target() {
     let slack = Recorder::start_with(Reply::status(200)).await;

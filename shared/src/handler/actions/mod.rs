@@ -103,8 +103,8 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
     ),
     (
         "none",
-        "tests/tests/handler_seed.rs",
-        "unknown_hook_ids_only_emit_message_received",
+        ACTION_TESTS,
+        "action_none_only_joins_its_session_and_emits_message_received",
     ),
 ];
 

@@ -6,7 +6,7 @@
 
 use crate::config::Outgoing;
 use crate::event::TYPE_ATTRIBUTE;
-use crate::ports::{Backend, NewMessage, Queue, QueueError, Received};
+use crate::ports::{Backend, NewMessage, PeekPage, Queue, QueueError, Received};
 use async_trait::async_trait;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -95,6 +95,10 @@ impl Queue for WantedEvents {
 
     async fn peek(&self, max: usize) -> Result<Vec<Received>, QueueError> {
         self.inner.peek(max).await
+    }
+
+    async fn peek_page(&self, cursor: Option<&str>, max: usize) -> Result<PeekPage, QueueError> {
+        self.inner.peek_page(cursor, max).await
     }
 
     async fn approximate_len(&self) -> Result<usize, QueueError> {

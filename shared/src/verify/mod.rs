@@ -49,6 +49,7 @@ mod header;
 mod mac;
 mod replay;
 
+mod discord;
 mod github;
 mod hmac;
 mod slack;
@@ -81,7 +82,7 @@ pub struct VerifyConfig {
     #[serde(default)]
     pub secrets: Vec<Secret>,
     /// Replay window of the timestamped schemes (Stripe, Slack, Standard
-    /// Webhooks), applied both to old and to future timestamps.
+    /// Webhooks, Discord), applied both to old and to future timestamps.
     #[serde(default = "default_tolerance")]
     pub tolerance_seconds: u64,
     /// `hmac` only: the header carrying the signature.
@@ -227,6 +228,9 @@ registry! {
     StandardWebhooks => standard_webhooks,
     /// An HMAC of the raw body in a header of your choosing.
     Hmac => hmac,
+    /// `X-Signature-Ed25519: <hex>` over `<X-Signature-Timestamp><body>`;
+    /// the secret is the application's hex Ed25519 public key.
+    Discord => discord,
 }
 
 impl Scheme {
@@ -265,6 +269,7 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         "standard_webhooks_with_rotation_and_replay_window",
     ),
     ("hmac", UNIT_TESTS, "generic_hmac_options"),
+    ("discord", UNIT_TESTS, "discord_ed25519_signatures"),
 ];
 
 const UNIT_TESTS: &str = "shared/src/verify/tests.rs";

@@ -4,7 +4,7 @@
 use super::bodies::{Health, HookAccepted};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
-use crate::ingress::{self, Hook};
+use crate::ingress::{self, handshake, Hook, Received};
 use crate::refusal::Refusal;
 use crate::telemetry;
 use axum::extract::{Request, State};
@@ -29,7 +29,10 @@ pub async fn accept(
         peer,
     };
     let hook_id = hook_id.trim_end_matches('/');
-    let kept = ingress.accept(hook_id, hook).await?;
+    let kept = match ingress.accept(hook_id, hook).await? {
+        Received::Kept(kept) => kept,
+        Received::Handshake(reply) => return Ok(handshake_answer(reply)),
+    };
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
     } else {
@@ -42,6 +45,32 @@ pub async fn accept(
         duplicate: kept.duplicate,
     };
     Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
+}
+
+/// `GET /webhook/<hook-id>`: Meta's subscription check.
+pub async fn subscription(
+    State(ingress): State<AppState>,
+    Tail(hook_id): Tail,
+    Peer(peer): Peer,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let hook = Hook {
+        query: uri.query().map(str::to_string),
+        headers,
+        body: Default::default(),
+        peer,
+    };
+    let reply = ingress
+        .subscription(hook_id.trim_end_matches('/'), hook)
+        .await?;
+    Ok(handshake_answer(reply))
+}
+
+/// 200 with the provider's expected body; nothing was kept.
+fn handshake_answer(reply: handshake::Reply) -> Response {
+    let content_type = [(http::header::CONTENT_TYPE, reply.content_type)];
+    (Extension(Outcome("handshake")), content_type, reply.body).into_response()
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

@@ -55,6 +55,7 @@ mod hmac;
 mod slack;
 mod standard_webhooks;
 mod stripe;
+mod zoom;
 
 pub use crate::protocol::signature::MAX_CANDIDATES;
 pub use error::{check_window, VerifyError};
@@ -82,9 +83,14 @@ pub struct VerifyConfig {
     #[serde(default)]
     pub secrets: Vec<Secret>,
     /// Replay window of the timestamped schemes (Stripe, Slack, Standard
-    /// Webhooks, Discord), applied both to old and to future timestamps.
+    /// Webhooks, Discord, Zoom), applied both to old and to future timestamps.
     #[serde(default = "default_tolerance")]
     pub tolerance_seconds: u64,
+    /// Meta (WhatsApp, Instagram, Messenger): the verify token entered
+    /// with the callback URL; a `GET` with `hub.mode=subscribe` and this
+    /// `hub.verify_token` is answered with its `hub.challenge`.
+    #[serde(default)]
+    pub verify_token: Option<Secret>,
     /// `hmac` only: the header carrying the signature.
     #[serde(default)]
     pub header: Option<String>,
@@ -231,6 +237,8 @@ registry! {
     /// `X-Signature-Ed25519: <hex>` over `<X-Signature-Timestamp><body>`;
     /// the secret is the application's hex Ed25519 public key.
     Discord => discord,
+    /// `x-zm-signature: v0=<hex>` over `v0:<x-zm-request-timestamp>:<body>`.
+    Zoom => zoom,
 }
 
 impl Scheme {
@@ -270,6 +278,7 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
     ),
     ("hmac", UNIT_TESTS, "generic_hmac_options"),
     ("discord", UNIT_TESTS, "discord_ed25519_signatures"),
+    ("zoom", "tests/tests/handshakes.rs", "zoom_url_validation"),
 ];
 
 const UNIT_TESTS: &str = "shared/src/verify/tests.rs";
@@ -298,6 +307,7 @@ impl VerifyConfig {
             secret: Some(Secret::new(secret)),
             secrets: Vec::new(),
             tolerance_seconds: DEFAULT_TOLERANCE_SECS,
+            verify_token: None,
             header: None,
             algorithm: None,
             encoding: None,
@@ -374,6 +384,9 @@ impl VerifyConfig {
             } else if let Err(e) = kind.key(s.expose()) {
                 errors.push(ConfigError::new(path, e.to_string()));
             }
+        }
+        if self.verify_token.as_ref().is_some_and(|t| t.is_empty()) {
+            errors.push(ConfigError::new(format!("{at}.verifyToken"), "is empty"));
         }
         if kind.timestamped() && self.tolerance_seconds == 0 {
             errors.push(ConfigError::new(

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `standard_webhooks` | `webhook-id` (signed) | `dedupWindow` |
 //! | `stripe` | the event `id` in the (signed) body; else the signed `t` and the body | `dedupWindow` |
-//! | `slack`, `discord` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
+//! | `slack`, `discord`, `zoom` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
 //! | `github`, `hmac` | the body and the signature (no signed time or id) | `dedupWindow` |
 
 use super::VerifyConfig;

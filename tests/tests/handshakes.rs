@@ -1,7 +1,8 @@
 //! Provider handshakes through the real HTTP server: each provider's
 //! documented request (`tests/fixtures/<provider>/`) gets the answer the
 //! provider requires, only once its signature or verify token checks out,
-//! and creates no event and queues nothing.
+//! and creates no event and queues nothing. And the noise guards: a Slack
+//! retry of an event already taken, and a bot's message, run nothing.
 
 use clawhooks::config::{load_str, CompiledConfig};
 use clawhooks::embedded::{BackendOptions, Embedded};
@@ -42,6 +43,8 @@ async fn gateway() -> Gateway {
         "incoming": {"secret": "shared-hook-secret"},
         "handlers": [
             {"id": "slack", "verify": {"scheme": "slack", "secret": field(&slack, "secret")}},
+            {"id": "slack-bots", "allowBots": true,
+                "verify": {"scheme": "slack", "secret": field(&slack, "secret")}},
             {"id": "zoom", "verify": {"scheme": "zoom", "secret": field(&zoom, "secret")}},
             {"id": "discord", "verify": {"scheme": "discord", "secret": field(&discord, "publicKey")}},
             {"id": "whatsapp", "verify": {"scheme": "github", "secret": "meta-app-secret",
@@ -246,4 +249,99 @@ async fn meta_subscription_check() {
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("hub.challenge"), "{text}");
     g.nothing_kept().await;
+}
+
+/// Slack's headers for `body` signed at `ts` with the fixture's secret.
+fn slack_signed(ts: i64, body: &str) -> Vec<(&'static str, String)> {
+    let secret = field(&fixture("slack/url_verification.json"), "secret");
+    let sig =
+        clawhooks_e2e::ingress_kit::github_signature(&secret, format!("v0:{ts}:{body}").as_bytes());
+    vec![
+        ("x-slack-request-timestamp", ts.to_string()),
+        ("x-slack-signature", sig.replace("sha256=", "v0=")),
+    ]
+}
+
+/// Discord's headers for `body`, signed with the fixture's key pair
+/// (seed 00 01 .. 1f) as Discord signs.
+fn discord_signed(body: &str) -> Vec<(&'static str, String)> {
+    let seed: Vec<u8> = (0..32).collect();
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed).unwrap();
+    let sig = pair.sign(format!("{NOW}{body}").as_bytes());
+    let hex: String = sig.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    vec![
+        ("x-signature-ed25519", hex),
+        ("x-signature-timestamp", NOW.to_string()),
+    ]
+}
+
+fn slack_event(event_id: &str, event: Value) -> String {
+    json!({"type": "event_callback", "team_id": "T061EG9R6", "event_id": event_id,
+        "event_time": NOW, "event": event})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_slack_retry_of_an_event_already_taken_runs_nothing() {
+    let g = gateway().await;
+    let body = slack_event(
+        "Ev0PV52K25",
+        json!({"type": "message", "channel": "C2147483705", "user": "U2147483697", "text": "Hello"}),
+    );
+    let (status, _, first) = g.post("slack", &slack_signed(NOW, &body), &body).await;
+    assert_eq!(status, 202, "{first}");
+    let first = json_of(&first);
+    // Slack signs each retry anew, seconds later, and says which one it is.
+    let mut retry = slack_signed(NOW + 4, &body);
+    retry.push(("x-slack-retry-num", "1".into()));
+    retry.push(("x-slack-retry-reason", "http_timeout".into()));
+    let (status, _, again) = g.post("slack", &retry, &body).await;
+    assert_eq!(status, 200, "{again}");
+    let again = json_of(&again);
+    assert_eq!(again["eventId"], first["eventId"], "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    let queued = g.backend.handler_queue.approximate_len().await.unwrap();
+    assert_eq!(queued, 1, "the retry was queued again");
+    // Another event is another delivery.
+    let other = slack_event("Ev0PV52K26", json!({"type": "message", "text": "Hi"}));
+    let (status, _, text) = g.post("slack", &slack_signed(NOW, &other), &other).await;
+    assert_eq!(status, 202, "{text}");
+    assert_ne!(json_of(&text)["eventId"], first["eventId"]);
+}
+
+#[tokio::test]
+async fn a_bots_message_reaches_no_agent_unless_the_handler_allows_bots() {
+    let g = gateway().await;
+    let by_bot = [
+        json!({"type": "message", "channel": "C1", "bot_id": "B0123", "text": "the answer"}),
+        json!({"type": "message", "channel": "C1", "subtype": "bot_message", "text": "an alert"}),
+    ];
+    for (i, event) in by_bot.iter().enumerate() {
+        let body = slack_event(&format!("EvBOT{i}"), event.clone());
+        let (status, _, text) = g.post("slack", &slack_signed(NOW, &body), &body).await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(
+            json_of(&text)["ignored"],
+            "a message posted by a bot (allowBots is off)"
+        );
+        g.nothing_kept().await;
+        // A bot's message on an unsigned request is still refused.
+        let (status, _, text) = g.post("slack", &[], &body).await;
+        assert_eq!(status, 401, "{text}");
+    }
+    let message = r#"{"id":"1180","channel_id":"41771983423143937","content":"the answer","author":{"id":"80351110224678912","username":"clawdbot","bot":true}}"#;
+    let (status, _, text) = g.post("discord", &discord_signed(message), message).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(json_of(&text)["ignored"].is_string(), "{text}");
+    g.nothing_kept().await;
+
+    // A person's message is kept; with allowBots, a bot's is too.
+    let person = message.replace(r#","bot":true"#, "");
+    let (status, _, text) = g.post("discord", &discord_signed(&person), &person).await;
+    assert_eq!(status, 202, "{text}");
+    let body = slack_event("EvBOT9", by_bot[0].clone());
+    let (status, _, text) = g.post("slack-bots", &slack_signed(NOW, &body), &body).await;
+    assert_eq!(status, 202, "{text}");
+    let queued = g.backend.handler_queue.approximate_len().await.unwrap();
+    assert_eq!(queued, 2);
 }

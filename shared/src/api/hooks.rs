@@ -1,10 +1,10 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::bodies::{Health, HookAccepted};
+use super::bodies::{Health, HookAccepted, HookIgnored};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
-use crate::ingress::{self, handshake, Hook, Received};
+use crate::ingress::{self, handshake, noise, Hook, Received};
 use crate::refusal::Refusal;
 use crate::telemetry;
 use axum::extract::{Request, State};
@@ -32,6 +32,7 @@ pub async fn accept(
     let kept = match ingress.accept(hook_id, hook).await? {
         Received::Kept(kept) => kept,
         Received::Handshake(reply) => return Ok(handshake_answer(reply)),
+        Received::Ignored(why) => return Ok(ignored_answer(why)),
     };
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
@@ -44,7 +45,14 @@ pub async fn accept(
         session_key: kept.session_key,
         duplicate: kept.duplicate,
     };
-    Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
+    let status = match kept.duplicate {
+        true => noise::repeat_status(
+            ingress.config.handler_for(hook_id),
+            ingress.success_status(),
+        ),
+        false => ingress.success_status(),
+    };
+    Ok((status, Extension(outcome), Json(body)).into_response())
 }
 
 /// `GET /webhook/<hook-id>`: Meta's subscription check.
@@ -71,6 +79,16 @@ pub async fn subscription(
 fn handshake_answer(reply: handshake::Reply) -> Response {
     let content_type = [(http::header::CONTENT_TYPE, reply.content_type)];
     (Extension(Outcome("handshake")), content_type, reply.body).into_response()
+}
+
+/// 200 `{"ok": true, "ignored": <why>}`: acknowledged so the sender does
+/// not retry, and nothing kept.
+fn ignored_answer(why: &'static str) -> Response {
+    let body = HookIgnored {
+        ok: true,
+        ignored: why,
+    };
+    (Extension(Outcome("ignored")), Json(body)).into_response()
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

@@ -10,6 +10,7 @@ pub(crate) mod auth;
 mod body;
 pub mod handshake;
 pub mod headers;
+pub mod noise;
 pub mod source;
 mod subscription;
 
@@ -58,6 +59,8 @@ pub struct Accepted {
 pub enum Received {
     Kept(Accepted),
     Handshake(handshake::Reply),
+    /// Acknowledged and not kept, for this reason ([`noise`]).
+    Ignored(&'static str),
 }
 
 /// Everything ingress needs, built once at start (Lambda init or server start).
@@ -147,6 +150,10 @@ impl Ingress {
         {
             tracing::info!(%source, hook_id, provider = reply.provider, "handshake answered");
             return Ok(Received::Handshake(reply));
+        }
+        if let Some(why) = handler.and_then(|h| noise::ignored(h, &req.body)) {
+            tracing::info!(%source, hook_id, why, "ignored");
+            return Ok(Received::Ignored(why));
         }
         self.within_rate_limit(hook_id, handler, source, now_secs)
             .await?;

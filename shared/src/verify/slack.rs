@@ -1,9 +1,12 @@
 //! Slack: `X-Slack-Signature: v0=<hex>`, the HMAC-SHA256 of
 //! `v0:<X-Slack-Request-Timestamp>:<body>` under the app's signing secret,
-//! as written. A replay is known by the signed timestamp and the body.
+//! as written. A delivery is known by the Events API's `event_id` in the
+//! (signed) body, so Slack's retries of one event (`X-Slack-Retry-Num`,
+//! signed anew) are one delivery; without one, by the signed timestamp
+//! and the body.
 
 use super::error::{check_window, header_str, malformed, parse_timestamp, require_match};
-use super::replay::{digest, text};
+use super::replay::{digest, string_field, text};
 use super::{parse_prefixed, Algorithm, Delivery, Encoding, Scheme, SignatureScheme};
 use super::{VerifyConfig, VerifyError};
 use http::HeaderMap;
@@ -56,6 +59,9 @@ impl SignatureScheme for Verifier {
     }
 
     fn replay_key(&self, _: &VerifyConfig, headers: &HeaderMap, body: &[u8]) -> String {
+        if let Some(id) = string_field(body, "event_id") {
+            return format!("{}:event:{id}", Scheme::Slack.name());
+        }
         digest(
             Scheme::Slack.name(),
             &[text(headers, TIMESTAMP).as_bytes(), body],

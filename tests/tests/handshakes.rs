@@ -49,6 +49,7 @@ async fn gateway() -> Gateway {
             {"id": "discord", "verify": {"scheme": "discord", "secret": field(&discord, "publicKey")}},
             {"id": "whatsapp", "verify": {"scheme": "github", "secret": "meta-app-secret",
                 "verifyToken": field(&meta, "verifyToken")}},
+            {"id": "graph", "verify": {"scheme": "graph", "secret": "secretClientValue"}},
             {"id": "plain"}
         ]
     }});
@@ -220,6 +221,35 @@ async fn zoom_url_validation() {
     ];
     let (status, _, text) = g.post("zoom", &signed, event).await;
     assert_eq!(status, 202, "{text}");
+}
+
+#[tokio::test]
+async fn graph_validation_token() {
+    let g = gateway().await;
+    let fx = fixture("graph/validation.json");
+    let validate = |hook: &str| {
+        g.http
+            .post(g.url(&format!("/webhook/{hook}?{}", field(&fx, "query"))))
+            .header("content-type", "text/plain")
+            .send()
+    };
+    let (status, content_type, text) = answer(validate("graph").await.unwrap()).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    assert_eq!(text, field(&fx, "answer"));
+    g.nothing_kept().await;
+    // Only a graph handler echoes it: elsewhere it is an unauthenticated hook.
+    let (status, _, text) = answer(validate("plain").await.unwrap()).await;
+    assert_eq!(status, 401, "{text}");
+    g.nothing_kept().await;
+
+    // Notifications need the subscription's clientState.
+    let notification = field(&fx, "notification");
+    let (status, _, text) = g.post("graph", &[], &notification).await;
+    assert_eq!(status, 202, "{text}");
+    let forged = notification.replace("secretClientValue", "guessedValue");
+    let (status, _, text) = g.post("graph", &[], &forged).await;
+    assert_eq!(status, 401, "{text}");
 }
 
 #[tokio::test]

@@ -9,8 +9,10 @@
 //! | Slack (`verify.scheme: slack`) | `{"type":"url_verification","challenge":…}` | `{"challenge":…}` |
 //! | Discord (`discord`) | an interaction `{"type":1}` (PING) | `{"type":1}` (PONG) |
 //! | Zoom (`zoom`) | `{"event":"endpoint.url_validation","payload":{"plainToken":…}}` | `{"plainToken","encryptedToken"}`, the token's hex HMAC-SHA256 under the secret |
+//! | Microsoft Graph (`graph`) | `POST ?validationToken=…` (no body, nothing secret) | the token, as text |
 //! | Meta (`verify.verifyToken`) | `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` | the challenge, as text |
 
+use crate::config::Handler;
 use crate::verify::{Scheme, VerifyConfig};
 use hmac::{KeyInit, Mac};
 use serde_json::{json, Value};
@@ -52,6 +54,24 @@ pub fn reply(verify: &VerifyConfig, body: &[u8]) -> Option<Reply> {
     }
 }
 
+/// Microsoft Graph's subscription validation, `POST ?validationToken=…`,
+/// on an enabled `graph` handler: the token back as text. It carries no
+/// credential (Graph signs nothing); echoing it only says the URL is
+/// reachable, and every notification must still carry the `clientState`.
+pub fn validation(handler: &Handler, query: &BTreeMap<String, String>) -> Option<Reply> {
+    let graph = handler.verify.as_ref()?.scheme == Scheme::Graph;
+    let token = query
+        .get("validationToken")
+        .filter(|t| !t.is_empty() && t.len() <= MAX_CHALLENGE_BYTES)?;
+    (graph && handler.enabled).then(|| Reply {
+        content_type: TEXT,
+        body: token.clone(),
+        provider: "Microsoft Graph",
+    })
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
 /// Why a Meta subscription check was not answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotVerified {
@@ -80,7 +100,7 @@ pub fn subscription(
     let sent = query.get("hub.verify_token");
     match (expected, sent) {
         (Some(e), Some(s)) if bool::from(e.expose().as_bytes().ct_eq(s.as_bytes())) => Ok(Reply {
-            content_type: "text/plain; charset=utf-8",
+            content_type: TEXT,
             body: challenge.clone(),
             provider: "Meta",
         }),

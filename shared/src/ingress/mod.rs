@@ -134,6 +134,10 @@ impl Ingress {
                 return Err(self.failed(source, now_secs, self.unauthenticated()).await);
             }
         }
+        if let Some(reply) = handler.and_then(|h| handshake::validation(h, &query)) {
+            tracing::info!(%source, hook_id, provider = reply.provider, "handshake answered");
+            return Ok(Received::Handshake(reply));
+        }
         // --- provider signature (webhooks.handlers[].verify), on the raw bytes ---
         if let Some(v) = handler.and_then(|h| h.verify.as_ref()) {
             if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {

@@ -51,6 +51,7 @@ mod replay;
 
 mod discord;
 mod github;
+mod graph;
 mod hmac;
 mod slack;
 mod standard_webhooks;
@@ -239,6 +240,9 @@ registry! {
     Discord => discord,
     /// `x-zm-signature: v0=<hex>` over `v0:<x-zm-request-timestamp>:<body>`.
     Zoom => zoom,
+    /// Microsoft Graph change notifications: each `value[].clientState`
+    /// must be the secret (Graph signs nothing).
+    Graph => graph,
 }
 
 impl Scheme {
@@ -279,6 +283,7 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
     ("hmac", UNIT_TESTS, "generic_hmac_options"),
     ("discord", UNIT_TESTS, "discord_ed25519_signatures"),
     ("zoom", "tests/tests/handshakes.rs", "zoom_url_validation"),
+    ("graph", "tests/tests/handshakes.rs", "graph_validation_token"),
 ];
 
 const UNIT_TESTS: &str = "shared/src/verify/tests.rs";

@@ -8,6 +8,7 @@
 //! | `stripe` | the event `id` in the (signed) body; else the signed `t` and the body | `dedupWindow` |
 //! | `slack` | the Events API `event_id` in the (signed) body, so Slack's retries are one delivery; else the signed timestamp and the body | `dedupWindow` |
 //! | `discord`, `zoom` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
+//! | `graph` | the body (its `clientState` signs nothing) | `dedupWindow` |
 //! | `github`, `hmac` | the body and the signature (no signed time or id) | `dedupWindow` |
 
 use super::VerifyConfig;

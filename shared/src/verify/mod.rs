@@ -283,7 +283,11 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
     ("hmac", UNIT_TESTS, "generic_hmac_options"),
     ("discord", UNIT_TESTS, "discord_ed25519_signatures"),
     ("zoom", "tests/tests/handshakes.rs", "zoom_url_validation"),
-    ("graph", "tests/tests/handshakes.rs", "graph_validation_token"),
+    (
+        "graph",
+        "tests/tests/handshakes.rs",
+        "graph_validation_token",
+    ),
 ];
 
 const UNIT_TESTS: &str = "shared/src/verify/tests.rs";

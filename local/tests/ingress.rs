@@ -277,13 +277,13 @@ async fn every_refusal_answers_json_and_queues_nothing() {
             error_contains: "query parameter \"x\"",
         },
         Refusal {
-            name: "GET a hook",
+            name: "GET a hook that is no subscription check",
             method: "GET",
             path: "/webhook/h",
             headers: vec![auth],
             body: vec![],
-            status: 405,
-            error_contains: "use POST",
+            status: 400,
+            error_contains: "subscription check: hub.mode must be subscribe",
         },
         Refusal {
             name: "PUT a hook",
@@ -374,7 +374,7 @@ async fn every_refusal_answers_json_and_queues_nothing() {
             case.name
         );
         if status == 405 {
-            assert_eq!(headers["allow"], "POST", "{}", case.name);
+            assert_eq!(headers["allow"], "POST, GET", "{}", case.name);
         }
         assert_eq!(s.queued().await, 0, "{}: something was queued", case.name);
     }

@@ -48,8 +48,8 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
     }
     assert_eq!(post("a", SECRET).await.unwrap().status(), 202, "a repeat");
     assert_eq!(post("d", "wrong").await.unwrap().status(), 401);
-    let get = client.get(format!("{base}/webhook/notify")).send().await;
-    assert_eq!(get.unwrap().status(), 405);
+    let put = client.put(format!("{base}/webhook/notify")).send().await;
+    assert_eq!(put.unwrap().status(), 405);
     chat.wait_for(3, wait::SETTLE).await;
     sink.wait_for(3, wait::SETTLE).await;
 

@@ -316,7 +316,7 @@ async fn another_method_is_a_405_naming_the_routes_methods() {
         );
     }
     for (path, allow) in [
-        ("/webhook/h", "POST"),
+        ("/webhook/h", "POST, GET"),
         ("/health", "GET"),
         ("/openapi.json", "GET"),
         ("/sessions/k", "GET, DELETE"),

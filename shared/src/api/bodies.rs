@@ -24,6 +24,15 @@ pub struct HookAccepted {
     pub duplicate: bool,
 }
 
+/// A delivery acknowledged and not kept (a bot's message on a Slack or
+/// Discord handler without `allowBots`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HookIgnored {
+    pub ok: bool,
+    /// Why nothing was kept.
+    pub ignored: &'static str,
+}
+
 /// Every refusal: `{"ok": false, "error": "…"}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RefusalBody {

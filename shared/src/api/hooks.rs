@@ -1,10 +1,10 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::bodies::{Health, HookAccepted};
+use super::bodies::{Health, HookAccepted, HookIgnored};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
-use crate::ingress::{self, Hook};
+use crate::ingress::{self, handshake, noise, Hook, Received};
 use crate::refusal::Refusal;
 use crate::telemetry;
 use axum::extract::{Request, State};
@@ -29,7 +29,11 @@ pub async fn accept(
         peer,
     };
     let hook_id = hook_id.trim_end_matches('/');
-    let kept = ingress.accept(hook_id, hook).await?;
+    let kept = match ingress.accept(hook_id, hook).await? {
+        Received::Kept(kept) => kept,
+        Received::Handshake(reply) => return Ok(handshake_answer(reply)),
+        Received::Ignored(why) => return Ok(ignored_answer(why)),
+    };
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
     } else {
@@ -41,7 +45,50 @@ pub async fn accept(
         session_key: kept.session_key,
         duplicate: kept.duplicate,
     };
-    Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
+    let status = match kept.duplicate {
+        true => noise::repeat_status(
+            ingress.config.handler_for(hook_id),
+            ingress.success_status(),
+        ),
+        false => ingress.success_status(),
+    };
+    Ok((status, Extension(outcome), Json(body)).into_response())
+}
+
+/// `GET /webhook/<hook-id>`: Meta's subscription check.
+pub async fn subscription(
+    State(ingress): State<AppState>,
+    Tail(hook_id): Tail,
+    Peer(peer): Peer,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let hook = Hook {
+        query: uri.query().map(str::to_string),
+        headers,
+        body: Default::default(),
+        peer,
+    };
+    let reply = ingress
+        .subscription(hook_id.trim_end_matches('/'), hook)
+        .await?;
+    Ok(handshake_answer(reply))
+}
+
+/// 200 with the provider's expected body; nothing was kept.
+fn handshake_answer(reply: handshake::Reply) -> Response {
+    let content_type = [(http::header::CONTENT_TYPE, reply.content_type)];
+    (Extension(Outcome("handshake")), content_type, reply.body).into_response()
+}
+
+/// 200 `{"ok": true, "ignored": <why>}`: acknowledged so the sender does
+/// not retry, and nothing kept.
+fn ignored_answer(why: &'static str) -> Response {
+    let body = HookIgnored {
+        ok: true,
+        ignored: why,
+    };
+    (Extension(Outcome("ignored")), Json(body)).into_response()
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

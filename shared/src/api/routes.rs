@@ -61,6 +61,24 @@ pub static ROUTES: &[Route] = &[
         }),
     },
     Route {
+        method: "GET",
+        path: "/webhook/{*hookId}",
+        admin: false,
+        handler: |m| on(m, hooks::subscription),
+        around: None,
+        doc: Doc::Operation(Operation {
+            summary: "Meta's subscription check: the hub.challenge back when hub.verify_token is the hook's verify.verifyToken",
+            params: &[
+                ("hookId", "path", "a handler's id or path", true),
+                ("hub.mode", "query", "subscribe", true),
+                ("hub.verify_token", "query", "the handler's verify.verifyToken", true),
+                ("hub.challenge", "query", "echoed back as text/plain", true),
+            ],
+            success: (200, |_| None),
+            body: None,
+        }),
+    },
+    Route {
         method: ANY,
         path: "/webhook",
         admin: false,

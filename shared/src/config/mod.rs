@@ -385,6 +385,10 @@ pub struct Handler {
     /// Hooks accepted per minute on this handler; past it, 429.
     #[serde(default)]
     pub rate_limit: Option<crate::limits::RateLimit>,
+    /// Take messages posted by bots (the assistant's own included) on a
+    /// `slack` or `discord` handler; by default they are ignored.
+    #[serde(default)]
+    pub allow_bots: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

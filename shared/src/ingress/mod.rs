@@ -8,8 +8,11 @@ mod acceptance;
 pub mod admin;
 pub(crate) mod auth;
 mod body;
+pub mod handshake;
 pub mod headers;
+pub mod noise;
 pub mod source;
+mod subscription;
 
 use crate::config::CompiledConfig;
 use crate::event::{self, InboundEvent};
@@ -50,6 +53,16 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
+/// What ingress made of an authenticated hook: kept, or a provider's
+/// handshake answered with nothing kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Kept(Accepted),
+    Handshake(handshake::Reply),
+    /// Acknowledged and not kept, for this reason ([`noise`]).
+    Ignored(&'static str),
+}
+
 /// Everything ingress needs, built once at start (Lambda init or server start).
 #[derive(Clone)]
 pub struct Ingress {
@@ -71,7 +84,7 @@ impl Ingress {
     /// own. The hook may still be kept after the 503 (a write that was
     /// under way when time ran out can land), which the idempotency key
     /// makes harmless.
-    pub async fn accept(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
+    pub async fn accept(&self, hook_id: &str, req: Hook) -> Result<Received, Refusal> {
         check_hook_id(hook_id)?;
         let deadline = self.config.config.webhooks.incoming.accept_timeout;
         match tokio::time::timeout(deadline.as_duration(), self.accept_hook(hook_id, req)).await {
@@ -90,7 +103,7 @@ impl Ingress {
         }
     }
 
-    async fn accept_hook(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
+    async fn accept_hook(&self, hook_id: &str, req: Hook) -> Result<Received, Refusal> {
         let cfg = &self.config.config.webhooks;
         let inc = &cfg.incoming;
         if !inc.enabled {
@@ -100,13 +113,7 @@ impl Ingress {
             return Err(no_hook_id());
         }
 
-        let source = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
-        if !inc.allowed_ips.is_empty() && !inc.allowed_ips.iter().any(|n| n.contains(source)) {
-            tracing::warn!(%source, hook_id, "refused: source address not in allowedIPs");
-            return Err(Refusal::Forbidden(format!(
-                "source address {source} is not allowed"
-            )));
-        }
+        let source = self.allowed_source(hook_id, &req)?;
 
         let now_secs = self.clock.now().timestamp();
         let handler = self.config.handler_for(hook_id);
@@ -127,6 +134,10 @@ impl Ingress {
                 return Err(self.failed(source, now_secs, self.unauthenticated()).await);
             }
         }
+        if let Some(reply) = handler.and_then(|h| handshake::validation(h, &query)) {
+            tracing::info!(%source, hook_id, provider = reply.provider, "handshake answered");
+            return Ok(Received::Handshake(reply));
+        }
         // --- provider signature (webhooks.handlers[].verify), on the raw bytes ---
         if let Some(v) = handler.and_then(|h| h.verify.as_ref()) {
             if let Err(e) = v.verify(&req.headers, &req.body, self.clock.now().timestamp()) {
@@ -137,12 +148,37 @@ impl Ingress {
         // --- end provider signature ---
 
         check_handler(hook_id, handler, inc.reject_unknown_hooks)?;
+        if let Some(reply) = handler
+            .and_then(|h| h.verify.as_ref())
+            .and_then(|v| handshake::reply(v, &req.body))
+        {
+            tracing::info!(%source, hook_id, provider = reply.provider, "handshake answered");
+            return Ok(Received::Handshake(reply));
+        }
+        if let Some(why) = handler.and_then(|h| noise::ignored(h, &req.body)) {
+            tracing::info!(%source, hook_id, why, "ignored");
+            return Ok(Received::Ignored(why));
+        }
         self.within_rate_limit(hook_id, handler, source, now_secs)
             .await?;
         let ev = self.inbound_event(hook_id, handler, source, query, &req)?;
         let key = replay_key(hook_id, handler, &req);
         let dedup_until = ev.received_at.timestamp() + inc.dedup_window.0 as i64;
-        self.keep(ev, key, dedup_until).await
+        self.keep(ev, key, dedup_until).await.map(Received::Kept)
+    }
+
+    /// The sender's address (`trustedProxies` applied), refused (403) when
+    /// `allowedIPs` does not take it.
+    fn allowed_source(&self, hook_id: &str, req: &Hook) -> Result<IpAddr, Refusal> {
+        let inc = &self.config.config.webhooks.incoming;
+        let source = source::client_ip(req.peer, &req.headers, &inc.trusted_proxies);
+        if !inc.allowed_ips.is_empty() && !inc.allowed_ips.iter().any(|n| n.contains(source)) {
+            tracing::warn!(%source, hook_id, "refused: source address not in allowedIPs");
+            return Err(Refusal::Forbidden(format!(
+                "source address {source} is not allowed"
+            )));
+        }
+        Ok(source)
     }
 
     /// 429 once the handler's `rateLimit` is reached this minute.

@@ -49,11 +49,14 @@ mod header;
 mod mac;
 mod replay;
 
+mod discord;
 mod github;
+mod graph;
 mod hmac;
 mod slack;
 mod standard_webhooks;
 mod stripe;
+mod zoom;
 
 pub use crate::protocol::signature::MAX_CANDIDATES;
 pub use error::{check_window, VerifyError};
@@ -81,9 +84,14 @@ pub struct VerifyConfig {
     #[serde(default)]
     pub secrets: Vec<Secret>,
     /// Replay window of the timestamped schemes (Stripe, Slack, Standard
-    /// Webhooks), applied both to old and to future timestamps.
+    /// Webhooks, Discord, Zoom), applied both to old and to future timestamps.
     #[serde(default = "default_tolerance")]
     pub tolerance_seconds: u64,
+    /// Meta (WhatsApp, Instagram, Messenger): the verify token entered
+    /// with the callback URL; a `GET` with `hub.mode=subscribe` and this
+    /// `hub.verify_token` is answered with its `hub.challenge`.
+    #[serde(default)]
+    pub verify_token: Option<Secret>,
     /// `hmac` only: the header carrying the signature.
     #[serde(default)]
     pub header: Option<String>,
@@ -227,6 +235,14 @@ registry! {
     StandardWebhooks => standard_webhooks,
     /// An HMAC of the raw body in a header of your choosing.
     Hmac => hmac,
+    /// `X-Signature-Ed25519: <hex>` over `<X-Signature-Timestamp><body>`;
+    /// the secret is the application's hex Ed25519 public key.
+    Discord => discord,
+    /// `x-zm-signature: v0=<hex>` over `v0:<x-zm-request-timestamp>:<body>`.
+    Zoom => zoom,
+    /// Microsoft Graph change notifications: each `value[].clientState`
+    /// must be the secret (Graph signs nothing).
+    Graph => graph,
 }
 
 impl Scheme {
@@ -265,6 +281,13 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         "standard_webhooks_with_rotation_and_replay_window",
     ),
     ("hmac", UNIT_TESTS, "generic_hmac_options"),
+    ("discord", UNIT_TESTS, "discord_ed25519_signatures"),
+    ("zoom", "tests/tests/handshakes.rs", "zoom_url_validation"),
+    (
+        "graph",
+        "tests/tests/handshakes.rs",
+        "graph_validation_token",
+    ),
 ];
 
 const UNIT_TESTS: &str = "shared/src/verify/tests.rs";
@@ -293,6 +316,7 @@ impl VerifyConfig {
             secret: Some(Secret::new(secret)),
             secrets: Vec::new(),
             tolerance_seconds: DEFAULT_TOLERANCE_SECS,
+            verify_token: None,
             header: None,
             algorithm: None,
             encoding: None,
@@ -369,6 +393,9 @@ impl VerifyConfig {
             } else if let Err(e) = kind.key(s.expose()) {
                 errors.push(ConfigError::new(path, e.to_string()));
             }
+        }
+        if self.verify_token.as_ref().is_some_and(|t| t.is_empty()) {
+            errors.push(ConfigError::new(format!("{at}.verifyToken"), "is empty"));
         }
         if kind.timestamped() && self.tolerance_seconds == 0 {
             errors.push(ConfigError::new(

@@ -6,7 +6,9 @@
 //! |---|---|---|
 //! | `standard_webhooks` | `webhook-id` (signed) | `dedupWindow` |
 //! | `stripe` | the event `id` in the (signed) body; else the signed `t` and the body | `dedupWindow` |
-//! | `slack` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
+//! | `slack` | the Events API `event_id` in the (signed) body, so Slack's retries are one delivery; else the signed timestamp and the body | `dedupWindow` |
+//! | `discord`, `zoom` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
+//! | `graph` | the body (its `clientState` signs nothing) | `dedupWindow` |
 //! | `github`, `hmac` | the body and the signature (no signed time or id) | `dedupWindow` |
 
 use super::VerifyConfig;
@@ -44,8 +46,13 @@ pub(super) fn digest(label: &str, parts: &[&[u8]]) -> String {
 
 /// The top-level string `id` of a JSON body (Stripe's event id), bounded.
 pub(super) fn event_id(body: &[u8]) -> Option<String> {
+    string_field(body, "id")
+}
+
+/// The top-level string `key` of a JSON body, when 1 to 256 bytes.
+pub(super) fn string_field(body: &[u8], key: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let id = v.get("id")?.as_str()?;
+    let id = v.get(key)?.as_str()?;
     (!id.is_empty() && id.len() <= 256).then(|| id.to_string())
 }
 

@@ -584,3 +584,78 @@ fn each_scheme_name_is_its_wire_name() {
             .starts_with(scheme.label()));
     }
 }
+
+/// The Discord PING of `tests/fixtures/discord/ping.json`, signed by an
+/// independent Ed25519 implementation (Python's `cryptography`).
+fn discord_fixture() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/discord/ping.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect(path)).unwrap()
+}
+
+#[test]
+fn discord_ed25519_signatures() {
+    use ring::rand::SystemRandom;
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+    // Signed elsewhere: Python's `cryptography`, as Discord documents.
+    let fx = discord_fixture();
+    let field = |k: &str| fx[k].as_str().unwrap().to_string();
+    let (public, ts, body) = (field("publicKey"), field("timestamp"), field("body"));
+    let h = headers(&[
+        ("X-Signature-Ed25519", &field("signature")),
+        ("X-Signature-Timestamp", &ts),
+    ]);
+    let c = cfg(Scheme::Discord, &public);
+    assert_eq!(c.check("verify"), vec![]);
+    assert_eq!(c.verify(&h, body.as_bytes(), 1700000000 + 60), Ok(()));
+    let mut changed = body.clone().into_bytes();
+    changed[body.len() - 2] = b'2';
+    assert_eq!(
+        c.verify(&h, &changed, 1700000000),
+        Err(VerifyError::Mismatch {
+            scheme: Scheme::Discord
+        })
+    );
+    assert!(matches!(
+        c.verify(&h, body.as_bytes(), 1700000000 + 3600),
+        Err(VerifyError::Stale { .. })
+    ));
+    // A key pair made here, signing `timestamp + body`; a rotated list
+    // accepts either key, and the application's other key refuses.
+    let rng = SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let mine = br#"{"type":1}"#;
+    let sig = hex(pair
+        .sign(&[b"1700000000".as_slice(), mine].concat())
+        .as_ref());
+    let h = headers(&[
+        ("x-signature-ed25519", &sig),
+        ("x-signature-timestamp", "1700000000"),
+    ]);
+    assert_eq!(
+        c.verify(&h, mine, 1700000000),
+        Err(VerifyError::Mismatch {
+            scheme: Scheme::Discord
+        })
+    );
+    let mut rotated = cfg(Scheme::Discord, &public);
+    rotated.secrets = vec![crate::secret::Secret::new(hex(pair.public_key().as_ref()))];
+    assert_eq!(rotated.verify(&h, mine, 1700000000), Ok(()));
+    let short = headers(&[
+        ("x-signature-ed25519", "abcd"),
+        ("x-signature-timestamp", "1700000000"),
+    ]);
+    assert_eq!(
+        rotated.verify(&short, mine, 1700000000).unwrap_err().to_string(),
+        "Discord signature check failed: the x-signature-ed25519 header is malformed (expected 128 hex digits)"
+    );
+    // The key must be the 32-byte public key in hex; the message names no key.
+    for bad in ["abcd", "zz", &format!("{public}00")] {
+        let e = cfg(Scheme::Discord, bad).check("verify");
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+        assert!(!e[0].to_string().contains(bad), "{e:?}");
+    }
+}

@@ -13,6 +13,7 @@
 //!
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
+use super::control::{self, Gate};
 use super::job::DeliveryJob;
 use super::log::{self, Attempt, DisabledMarker, Outcome};
 use super::schedule::{self, Next};
@@ -104,6 +105,12 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             return skip(stage, attempt, why, now).await;
         }
     };
+    if let Gate::Hold(wait) = held(stage, &job, now).await? {
+        tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "subscription paused; delivery held");
+        let back = job.message(now).delay(wait);
+        let queue = stage.backend.delivery_queue.as_ref();
+        return queue.send(back).await.map(|_| ()).map_err(retry_later);
+    }
     match logged(stage, &job, now).await? {
         Logged::Delivered => {
             tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
@@ -132,6 +139,19 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     let mut attempt = attempt;
     let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
     settle(stage, &job, sub, url, attempt, verdict, now).await
+}
+
+/// Whether an operator holds this job's subscription ([`control::gate`]).
+async fn held(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    now: DateTime<Utc>,
+) -> Result<Gate, StageError> {
+    let store = stage.backend.store.as_ref();
+    let state = control::load(store, &job.subscription, now)
+        .await
+        .map_err(retry_later)?;
+    Ok(control::gate(&state))
 }
 
 /// The log entry of this job's attempt, not yet made.

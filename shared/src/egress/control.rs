@@ -1,9 +1,12 @@
 //! Operator control of a subscription's deliveries: pause and resume.
 //!
-//! The state is a record in the store (the `deliveries` table, pk =
-//! [`CONTROL_PK`], sk = subscription id), so it survives a restart and holds
-//! on every process and Lambda instance that delivers. A subscription
-//! without a record is active.
+//! The state is a record in the store (the `deliveries` table, beside the
+//! 410 markers: pk = [`log::MARKERS_PK`], sk = [`CONTROL_SK`] + subscription
+//! id), so it survives a restart and holds on every process and Lambda
+//! instance that delivers, and the one read that refreshes the markers
+//! ([`super::gone_cache`], every few seconds per process) reads it too: a
+//! delivery costs no extra request. A subscription without a record is
+//! active.
 //!
 //! A paused subscription's delivery jobs are not attempted: each is put
 //! back on the delivery queue unchanged, due again after [`HOLD`] ([`gate`]
@@ -11,6 +14,7 @@
 //! held and is logged nowhere. Resuming removes nothing: the held jobs are
 //! attempted when they next come round, within [`HOLD`].
 
+use super::log;
 use crate::event::timestamp;
 use crate::ports::{Item, Store, StoreError, Table};
 use chrono::{DateTime, Utc};
@@ -18,8 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Partition of the control records; not a UUID, so never an event id.
-pub const CONTROL_PK: &str = "#control";
+pub use super::log::CONTROL_SK;
 /// How long a held job waits before it looks at the state again.
 pub const HOLD: Duration = Duration::from_secs(5);
 
@@ -71,32 +74,30 @@ pub fn gate(control: &Control) -> Gate {
     }
 }
 
-/// The control record of `subscription` (active when none is stored).
-pub async fn load(
-    store: &dyn Store,
-    subscription: &str,
-    now: DateTime<Utc>,
-) -> Result<Control, StoreError> {
-    let item = store
-        .get(Table::Deliveries, CONTROL_PK, subscription, now.timestamp())
-        .await?;
-    Ok(item
-        .and_then(|i| serde_json::from_value(i.value).ok())
-        .unwrap_or_default())
+/// The control records among the items of the markers' partition, by
+/// subscription id.
+pub fn from_items(items: &[Item]) -> HashMap<String, Control> {
+    items
+        .iter()
+        .filter_map(|i| {
+            let id = i.sk.strip_prefix(CONTROL_SK)?;
+            Some((
+                id.to_string(),
+                serde_json::from_value(i.value.clone()).ok()?,
+            ))
+        })
+        .collect()
 }
 
-/// Every stored control record, by subscription id.
+/// Every stored control record, by subscription id, read now.
 pub async fn load_all(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Control>, StoreError> {
     let items = store
-        .query(Table::Deliveries, CONTROL_PK, 10_000, now.timestamp())
+        .query(Table::Deliveries, log::MARKERS_PK, 10_000, now.timestamp())
         .await?;
-    Ok(items
-        .into_iter()
-        .filter_map(|i| Some((i.sk, serde_json::from_value(i.value).ok()?)))
-        .collect())
+    Ok(from_items(&items))
 }
 
 /// Sets `subscription`'s state; returns the record as stored.
@@ -114,7 +115,11 @@ pub async fn set(
     store
         .put(
             Table::Deliveries,
-            Item::new(CONTROL_PK, subscription, value),
+            Item::new(
+                log::MARKERS_PK,
+                format!("{CONTROL_SK}{subscription}"),
+                value,
+            ),
         )
         .await?;
     Ok(control)
@@ -132,6 +137,27 @@ mod tests {
             changed_at: None,
         };
         assert_eq!(gate(&paused), Gate::Hold(HOLD));
+    }
+
+    #[test]
+    fn control_records_are_told_from_the_410_markers_beside_them() {
+        let marker = log::DisabledMarker::gone("crm", "http://x", Utc::now());
+        let items = [
+            Item::new(
+                log::MARKERS_PK,
+                "crm",
+                serde_json::to_value(&marker).unwrap(),
+            ),
+            Item::new(
+                log::MARKERS_PK,
+                "#control/crm",
+                serde_json::json!({"state": "paused"}),
+            ),
+        ];
+        let all = from_items(&items);
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all["crm"].state, RunState::Paused);
+        assert_eq!(log::markers_from(&items).len(), 1);
     }
 
     #[test]

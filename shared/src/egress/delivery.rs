@@ -141,16 +141,16 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     settle(stage, &job, sub, url, attempt, verdict, now).await
 }
 
-/// Whether an operator holds this job's subscription ([`control::gate`]).
+/// Whether an operator holds this job's subscription ([`control::gate`]),
+/// as of at most a few seconds ago ([`super::gone_cache::REFRESH`]).
 async fn held(
     stage: &EgressStage,
     job: &DeliveryJob,
     now: DateTime<Utc>,
 ) -> Result<Gate, StageError> {
     let store = stage.backend.store.as_ref();
-    let state = control::load(store, &job.subscription, now)
-        .await
-        .map_err(retry_later)?;
+    let all = stage.gone.controls(store, now).await.map_err(retry_later)?;
+    let state = all.get(&job.subscription).cloned().unwrap_or_default();
     Ok(control::gate(&state))
 }
 

@@ -239,3 +239,73 @@ async fn pause_resume_and_the_listing_over_http() {
     assert_eq!(body["subscriptions"][0]["state"], "active");
     server.stop().await;
 }
+
+/// 40 events to a subscription limited to 10 a second, through the whole
+/// server (every egress consumer task): spread over at least 3.5 s, at
+/// most 11 in any one second, none lost, none dead-lettered, each on its
+/// first attempt; an unlimited subscription beside it is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_spreads_deliveries_and_loses_none() {
+    let sink = Recorder::start().await;
+    let doc = serde_json::json!({"webhooks": {"network": {"allowPrivate": true}, "outgoing": [
+        {"id": "slow", "url": sink.url("/slow"), "rateLimit": {"perSecond": 10}},
+        {"id": "fast", "url": sink.url("/fast")},
+    ]}});
+    let cfg = Arc::new(load_str(&doc.to_string(), &|_| None).unwrap());
+    let (running, backend) = common::whole_server_polling(cfg, Default::default()).await;
+    for n in 0..40 {
+        let mut ev = lifecycle(n);
+        ev.session = format!("hook:rate-{n}");
+        event::emit(backend.events_queue.as_ref(), &ev)
+            .await
+            .unwrap();
+    }
+    let arrivals = |path: &str| -> Vec<std::time::Instant> {
+        let mut at: Vec<_> = sink
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.at)
+            .collect();
+        at.sort();
+        at
+    };
+    wait::until_sync("40 deliveries to each subscription", wait::SETTLE, || {
+        let (slow, fast) = (arrivals("/slow").len(), arrivals("/fast").len());
+        (slow == 40 && fast == 40)
+            .then_some(())
+            .ok_or(format!("slow {slow}, fast {fast}"))
+    })
+    .await;
+    let slow = arrivals("/slow");
+    let spread = slow[39] - slow[0];
+    assert!(
+        spread >= Duration::from_millis(3500),
+        "40 at 10/s arrived within {spread:?}"
+    );
+    for (i, start) in slow.iter().enumerate() {
+        let inside = slow[i..]
+            .iter()
+            .take_while(|&&t| t - *start < Duration::from_secs(1))
+            .count();
+        assert!(
+            inside <= 11,
+            "{inside} deliveries within one second from arrival {i}"
+        );
+    }
+    let fast = arrivals("/fast");
+    assert!(
+        fast[39] - fast[0] < spread,
+        "the unlimited subscription was held back: {:?}",
+        fast[39] - fast[0]
+    );
+    let ids: std::collections::HashSet<_> = sink
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/slow")
+        .map(|r| r.json()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 40, "each event once");
+    assert_eq!(backend.delivery_dlq.approximate_len().await.unwrap(), 0);
+    running.shutdown().await;
+}

@@ -168,3 +168,79 @@ mod tests {
         assert_eq!(p.state, RunState::Paused);
     }
 }
+
+/// A rate-limited subscription's schedule: the slot a delivery takes, in
+/// unix microseconds, given the next free one (`None`: never used) and the
+/// limit's spacing, and the next free slot after it. Slots are spaced by
+/// `interval` whoever takes them, so no one-second window holds more
+/// than the limit.
+pub fn reserve(next_free: Option<i64>, now: i64, interval: Duration) -> (i64, i64) {
+    let slot = next_free.map_or(now, |n| n.max(now));
+    (slot, slot + interval.as_micros() as i64)
+}
+
+/// What a rate-limited job does when it comes round with its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Its slot has come: attempt it.
+    Go,
+    /// Its slot is this close: wait it out in place, then attempt it.
+    Wait(Duration),
+    /// Its slot is further: put it back, due then.
+    Later(Duration),
+}
+
+/// The longest wait for a slot spent in place rather than on the queue.
+pub const WAIT_IN_PLACE: Duration = Duration::from_secs(1);
+
+/// How a job whose slot is at `slot` (unix µs) goes at `now`.
+pub fn pace(slot: i64, now: i64) -> Pace {
+    let ahead = Duration::from_micros(slot.saturating_sub(now).max(0) as u64);
+    if ahead.is_zero() {
+        Pace::Go
+    } else if ahead < WAIT_IN_PLACE {
+        Pace::Wait(ahead)
+    } else {
+        Pace::Later(ahead)
+    }
+}
+
+#[cfg(test)]
+mod pacing {
+    use super::*;
+
+    #[test]
+    fn slots_are_spaced_by_the_interval_from_now_on() {
+        let tenth = Duration::from_millis(100);
+        let (a, next) = reserve(None, 1_000_000, tenth);
+        assert_eq!((a, next), (1_000_000, 1_100_000));
+        let (b, next) = reserve(Some(next), 1_000_010, tenth);
+        assert_eq!((b, next), (1_100_000, 1_200_000));
+        // After a quiet spell the schedule starts again at now: no burst
+        // of saved-up slots.
+        assert_eq!(reserve(Some(next), 5_000_000, tenth).0, 5_000_000);
+        // 40 slots at 10/s: at most 10 in any one-second window.
+        let mut next = None;
+        let slots: Vec<i64> = (0..40)
+            .map(|_| {
+                let (s, n) = reserve(next, 0, tenth);
+                next = Some(n);
+                s
+            })
+            .collect();
+        for &start in &slots {
+            let inside = slots
+                .iter()
+                .filter(|&&s| s >= start && s < start + 1_000_000);
+            assert!(inside.count() <= 10);
+        }
+    }
+
+    #[test]
+    fn a_near_slot_is_waited_out_and_a_far_one_queued() {
+        assert_eq!(pace(100, 100), Pace::Go);
+        assert_eq!(pace(50, 100), Pace::Go);
+        assert_eq!(pace(300_100, 100), Pace::Wait(Duration::from_millis(300)));
+        assert_eq!(pace(2_000_100, 100), Pace::Later(Duration::from_secs(2)));
+    }
+}

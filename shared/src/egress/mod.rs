@@ -18,6 +18,7 @@ pub mod fast_path;
 pub mod gone_cache;
 pub mod job;
 pub mod log;
+pub mod rate;
 pub mod replay;
 pub mod schedule;
 pub mod signing;

@@ -53,6 +53,9 @@ enum Command {
     /// Dead-lettered deliveries: list them, replay them.
     #[command(subcommand)]
     Dlq(commands::dlq::DlqCommand),
+    /// Outgoing subscriptions: list, pause and resume their deliveries.
+    #[command(subcommand)]
+    Subscriptions(commands::subscriptions::SubscriptionsCommand),
     /// Write a consistent copy of the database, safe while `serve` runs.
     Backup {
         /// The SQLite file `clawhooks serve` uses.
@@ -156,6 +159,7 @@ fn main() -> Result<()> {
         Command::Serve(args) => runtime()?.block_on(serve(args)),
         Command::Deliveries(cmd) => runtime()?.block_on(commands::deliveries::run(cmd)),
         Command::Dlq(cmd) => runtime()?.block_on(commands::dlq::run(cmd)),
+        Command::Subscriptions(cmd) => runtime()?.block_on(commands::subscriptions::run(cmd)),
         Command::Backup { db, file } => backup(&db, &file),
     }
 }

@@ -2,6 +2,8 @@
 //! replay` on the database file, and `clawhooks serve` delivering what
 //! lands on its events queue (the egress consumers are wired in).
 
+mod common;
+
 use clawhooks::config::{load_str, EventType};
 use clawhooks::egress::EgressStage;
 use clawhooks::embedded::{BackendOptions, Embedded};
@@ -9,23 +11,11 @@ use clawhooks::event::{self, LifecycleEvent, Message};
 use clawhooks::ports::{Backend, SystemClock};
 use clawhooks::worker::process_one;
 use clawhooks_e2e::{wait, Recorder, Reply};
+use common::spawned::run_cli as clawhooks;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn clawhooks(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn lifecycle(text: &str) -> LifecycleEvent {
     let ts = event::timestamp(chrono::Utc::now());

@@ -118,3 +118,42 @@ pub struct ReplayRequest {
     #[serde(default)]
     pub event: Option<String>,
 }
+
+/// One outgoing subscription as `GET /subscriptions` shows it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionState {
+    pub id: String,
+    /// `enabled` in the config.
+    pub enabled: bool,
+    /// `active`, or `paused` by an operator (deliveries held).
+    pub state: crate::egress::control::RunState,
+    /// When an operator last paused or resumed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<String>,
+}
+
+impl SubscriptionState {
+    pub fn of(sub: &crate::config::Outgoing, control: crate::egress::control::Control) -> Self {
+        SubscriptionState {
+            id: sub.id.clone(),
+            enabled: sub.enabled,
+            state: control.state,
+            changed_at: control.changed_at,
+        }
+    }
+}
+
+/// `GET /subscriptions`: every configured subscription, in config order.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Subscriptions {
+    pub ok: bool,
+    pub subscriptions: Vec<SubscriptionState>,
+}
+
+/// `POST /subscriptions/<id>/pause` and `/resume`: the state now.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SubscriptionAnswer {
+    pub ok: bool,
+    pub subscription: SubscriptionState,
+}

@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod route;
 pub mod routes;
 pub mod sessions;
+pub mod subscriptions;
 
 pub use call::{serve, Answer, Call};
 pub use extract::Peer;

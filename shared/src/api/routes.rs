@@ -20,7 +20,7 @@ pub use super::route::{Doc, Operation, Route, ANY};
 
 use super::route::{schema, Param};
 use super::{bodies::*, deliveries, dlq, event_deliveries, events, handler_dlq, hooks};
-use super::{console, listing, metrics, openapi, sessions, AppState};
+use super::{console, listing, metrics, openapi, sessions, subscriptions, AppState};
 use axum::extract::State;
 use axum::routing::{any, on};
 use axum::{middleware, Json};
@@ -36,7 +36,13 @@ const PAGE_LIMIT: Param = (
     false,
 );
 /// Where a dead-letter listing's page starts.
-const PAGE_CURSOR: Param = ("cursor", "query", "the nextCursor of the previous page", false);
+const PAGE_CURSOR: Param = (
+    "cursor",
+    "query",
+    "the nextCursor of the previous page",
+    false,
+);
+const SUBSCRIPTION_ID: Param = ("id", "path", "a webhooks.outgoing subscription id", true);
 const SUBSCRIPTION: Param = ("subscription", "query", "only this subscription's", false);
 const SINCE: Param = (
     "since",
@@ -300,6 +306,45 @@ pub static ROUTES: &[Route] = &[
             params: &[],
             success: (200, |g| Some(schema::<Replayed>(g))),
             body: Some(schema::<handler_dlq::HandlerReplayRequest>),
+        }),
+    },
+    Route {
+        method: "GET",
+        path: "/subscriptions",
+        admin: true,
+        handler: |m| on(m, subscriptions::list),
+        around: None,
+        doc: Doc::Operation(Operation {
+            summary: "The outgoing subscriptions and whether each is paused",
+            params: &[],
+            success: (200, |g| Some(schema::<Subscriptions>(g))),
+            body: None,
+        }),
+    },
+    Route {
+        method: "POST",
+        path: "/subscriptions/{id}/pause",
+        admin: true,
+        handler: |m| on(m, subscriptions::pause),
+        around: None,
+        doc: Doc::Operation(Operation {
+            summary: "Hold a subscription's deliveries (no attempt used) until resumed",
+            params: &[SUBSCRIPTION_ID],
+            success: (200, |g| Some(schema::<SubscriptionAnswer>(g))),
+            body: None,
+        }),
+    },
+    Route {
+        method: "POST",
+        path: "/subscriptions/{id}/resume",
+        admin: true,
+        handler: |m| on(m, subscriptions::resume),
+        around: None,
+        doc: Doc::Operation(Operation {
+            summary: "Release a paused subscription's held deliveries",
+            params: &[SUBSCRIPTION_ID],
+            success: (200, |g| Some(schema::<SubscriptionAnswer>(g))),
+            body: None,
         }),
     },
     Route {

@@ -5,6 +5,7 @@
 //! Parsing, merging and `${ENV}` substitution live in [`load`]; checks that
 //! span several keys (templates, references, duplicates) in [`validate`].
 
+pub mod delivery_control;
 pub mod duration;
 pub mod error;
 pub mod function_timeout;
@@ -484,6 +485,10 @@ pub struct Outgoing {
     pub filter: Option<Filter>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// At most this many deliveries a second or a minute (see
+    /// [`delivery_control::RateLimit`]); none: as fast as the receiver answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<delivery_control::RateLimit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

@@ -338,6 +338,9 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
                 errors.push(ConfigError::new(format!("{at}.{key}"), rule));
             }
         }
+        if let Some(limit) = &o.rate_limit {
+            errors.extend(limit.check(&format!("{at}.rateLimit")));
+        }
     }
 }
 

@@ -13,8 +13,10 @@
 //!
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
+use super::control::{self, Gate, Pace};
 use super::job::DeliveryJob;
 use super::log::{self, Attempt, DisabledMarker, Outcome};
+use super::rate;
 use super::schedule::{self, Next};
 use super::signing;
 use super::{EgressStage, Subscription};
@@ -104,6 +106,25 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             return skip(stage, attempt, why, now).await;
         }
     };
+    if let Gate::Hold(wait) = held(stage, &job, now).await? {
+        tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "subscription paused; delivery held");
+        // A slot taken before the pause is given up: on resume the held
+        // jobs take new ones, so they drain at the limit, not at once.
+        let job = DeliveryJob {
+            rate_slot: None,
+            ..job
+        };
+        return put_back(stage, &job, wait, now).await;
+    }
+    let (job, now) = match sub.config.rate_limit {
+        Some(limit) => match paced(stage, job, limit, now).await? {
+            Some(ready) => ready,
+            None => return Ok(()),
+        },
+        None => (job, now),
+    };
+    let ev = &job.event;
+    let attempt = new_attempt(&job, now);
     match logged(stage, &job, now).await? {
         Logged::Delivered => {
             tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "already delivered; duplicate job dropped");
@@ -132,6 +153,65 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     let mut attempt = attempt;
     let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
     settle(stage, &job, sub, url, attempt, verdict, now).await
+}
+
+/// Puts `job` back on the delivery queue as it is, due after `wait`: no
+/// attempt used, nothing logged.
+async fn put_back(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    wait: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    let back = job.message(now).delay(wait);
+    let queue = stage.backend.delivery_queue.as_ref();
+    queue.send(back).await.map(|_| ()).map_err(retry_later)
+}
+
+/// A rate-limited job in its slot ([`control::pace`]): `Some` (with the time
+/// now) once its slot has come, waiting it out in place when it is near;
+/// `None` when it was put back to wait on the queue.
+async fn paced(
+    stage: &EgressStage,
+    mut job: DeliveryJob,
+    limit: crate::config::delivery_control::RateLimit,
+    now: DateTime<Utc>,
+) -> Result<Option<(DeliveryJob, DateTime<Utc>)>, StageError> {
+    let slot = match job.rate_slot {
+        Some(slot) => slot,
+        None => {
+            let store = stage.backend.store.as_ref();
+            let slot = rate::take_slot(store, &job.subscription, limit, now)
+                .await
+                .map_err(retry_later)?;
+            job.rate_slot = Some(slot);
+            slot
+        }
+    };
+    match control::pace(slot, now.timestamp_micros()) {
+        Pace::Go => Ok(Some((job, now))),
+        Pace::Wait(wait) => {
+            tokio::time::sleep(wait).await;
+            Ok(Some((job, stage.clock.now())))
+        }
+        Pace::Later(wait) => {
+            tracing::debug!(event_id = %job.event.id, subscription = %job.subscription, wait_ms = wait.as_millis() as u64, "rate limit: delivery waits for its slot");
+            put_back(stage, &job, wait, now).await.map(|()| None)
+        }
+    }
+}
+
+/// Whether an operator holds this job's subscription ([`control::gate`]),
+/// as of at most a few seconds ago ([`super::gone_cache::REFRESH`]).
+async fn held(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    now: DateTime<Utc>,
+) -> Result<Gate, StageError> {
+    let store = stage.backend.store.as_ref();
+    let all = stage.gone.controls(store, now).await.map_err(retry_later)?;
+    let state = all.get(&job.subscription).cloned().unwrap_or_default();
+    Ok(control::gate(&state))
 }
 
 /// The log entry of this job's attempt, not yet made.

@@ -1,10 +1,13 @@
-//! The 410 Gone markers of subscriptions, cached: read from the store at
-//! most every [`REFRESH`] per process instead of once per event and once
-//! per attempt. A 410 seen by this process counts at once; one seen by
-//! another process (another Lambda instance, a CLI) within [`REFRESH`].
+//! The 410 Gone markers of subscriptions and their control records (pause
+//! and resume), cached: read from the store (one query: they share a
+//! partition) at most every [`REFRESH`] per process instead of once per
+//! event and once per attempt. A 410 seen by this process counts at once;
+//! one seen by another process (another Lambda instance, a CLI), and a
+//! pause or resume, within [`REFRESH`].
 
+use super::control::{self, Control};
 use super::log::{self, DisabledMarker};
-use crate::ports::{Store, StoreError};
+use crate::ports::{Store, StoreError, Table};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,34 +16,62 @@ use tokio::sync::Mutex;
 pub const REFRESH: chrono::Duration = chrono::Duration::seconds(5);
 
 pub type Markers = Arc<HashMap<String, DisabledMarker>>;
+pub type Controls = Arc<HashMap<String, Control>>;
+
+#[derive(Clone)]
+struct Loaded {
+    at: DateTime<Utc>,
+    markers: Markers,
+    controls: Controls,
+}
 
 #[derive(Default)]
 pub struct GoneCache {
-    loaded: Mutex<Option<(DateTime<Utc>, Markers)>>,
+    loaded: Mutex<Option<Loaded>>,
 }
 
 impl GoneCache {
     /// The markers as of at most [`REFRESH`] ago (by the injected clock).
     pub async fn get(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Markers, StoreError> {
+        Ok(self.fresh(store, now).await?.markers)
+    }
+
+    /// The control records as of at most [`REFRESH`] ago.
+    pub async fn controls(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Controls, StoreError> {
+        Ok(self.fresh(store, now).await?.controls)
+    }
+
+    async fn fresh(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Loaded, StoreError> {
         let mut loaded = self.loaded.lock().await;
-        if let Some((at, markers)) = loaded.as_ref() {
-            if *at <= now && now - *at < REFRESH {
-                return Ok(markers.clone());
+        if let Some(l) = loaded.as_ref() {
+            if l.at <= now && now - l.at < REFRESH {
+                return Ok(l.clone());
             }
         }
-        let markers = Arc::new(log::disabled_markers(store, now).await?);
-        *loaded = Some((now, markers.clone()));
-        Ok(markers)
+        let items = store
+            .query(Table::Deliveries, log::MARKERS_PK, 10_000, now.timestamp())
+            .await?;
+        let l = Loaded {
+            at: now,
+            markers: Arc::new(log::markers_from(&items)),
+            controls: Arc::new(control::from_items(&items)),
+        };
+        *loaded = Some(l.clone());
+        Ok(l)
     }
 
     /// Stores a new marker and makes it count here at once.
     pub async fn add(&self, store: &dyn Store, marker: DisabledMarker) -> Result<(), StoreError> {
         log::mark_gone(store, &marker).await?;
         let mut loaded = self.loaded.lock().await;
-        if let Some((_, markers)) = loaded.as_mut() {
-            let mut m = (**markers).clone();
+        if let Some(l) = loaded.as_mut() {
+            let mut m = (*l.markers).clone();
             m.insert(marker.subscription.clone(), marker);
-            *markers = Arc::new(m);
+            l.markers = Arc::new(m);
         }
         Ok(())
     }

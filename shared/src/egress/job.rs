@@ -41,6 +41,11 @@ pub struct DeliveryJob {
     /// Set when the job was moved to the dead-letter queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered_at: Option<DateTime<Utc>>,
+    /// The slot (unix µs) this attempt took in its subscription's rate
+    /// schedule (`rateLimit`), once taken: a job put back to wait for it
+    /// keeps it rather than taking another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_slot: Option<i64>,
     /// The last attempt's failure, for `dlq list`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -58,6 +63,7 @@ impl DeliveryJob {
             replays: 0,
             due_at: None,
             dead_lettered_at: None,
+            rate_slot: None,
             last_error: None,
             event,
         }
@@ -69,6 +75,7 @@ impl DeliveryJob {
             attempt: self.attempt + 1,
             seq: self.seq + 1,
             due_at: Some(due_at),
+            rate_slot: None,
             last_error: None,
             ..self.clone()
         }
@@ -82,6 +89,7 @@ impl DeliveryJob {
             replays: self.replays + 1,
             due_at: None,
             dead_lettered_at: None,
+            rate_slot: None,
             last_error: None,
             ..self.clone()
         }

@@ -10,7 +10,8 @@
 //!   milliseconds, so the latest attempts over all events are one read of
 //!   the index's newest end ([`recent`]);
 //! - subscriptions a receiver retired with 410 Gone: pk = [`MARKERS_PK`],
-//!   sk = subscription id. They survive restarts and are read at each
+//!   sk = subscription id; beside them, under sort keys that start with
+//!   [`CONTROL_SK`], the control records of `super::control`. They survive restarts and are read at each
 //!   fan-out (one query for all subscriptions).
 //!
 //! URLs are never written (webhook URLs often carry tokens): a marker keeps
@@ -27,6 +28,9 @@ use std::collections::HashMap;
 
 /// Partition of the 410 markers; not a UUID, so never an event id.
 pub const MARKERS_PK: &str = "#gone";
+/// What the sort keys of the subscriptions' control records (pause and
+/// resume, `super::control`), kept in the markers' partition, start with.
+pub const CONTROL_SK: &str = "#control/";
 /// How long attempts and outcomes are kept unless `retention.deliveries`
 /// says otherwise (its default).
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
@@ -218,18 +222,15 @@ pub async fn mark_gone(store: &dyn Store, m: &DisabledMarker) -> Result<(), Stor
     store.put(Table::Deliveries, item).await.map(|_| ())
 }
 
-pub async fn disabled_markers(
-    store: &dyn Store,
-    now: DateTime<Utc>,
-) -> Result<HashMap<String, DisabledMarker>, StoreError> {
-    let items = store
-        .query(Table::Deliveries, MARKERS_PK, 10_000, now.timestamp())
-        .await?;
-    Ok(items
-        .into_iter()
-        .filter_map(|i| serde_json::from_value::<DisabledMarker>(i.value).ok())
+/// The 410 markers among the items of their partition (which holds the
+/// subscriptions' control records too, `super::control`).
+pub fn markers_from(items: &[Item]) -> HashMap<String, DisabledMarker> {
+    items
+        .iter()
+        .filter(|i| !i.sk.starts_with(CONTROL_SK))
+        .filter_map(|i| serde_json::from_value::<DisabledMarker>(i.value.clone()).ok())
         .map(|m| (m.subscription.clone(), m))
-        .collect())
+        .collect()
 }
 
 /// Everything logged about one event.

@@ -11,12 +11,14 @@
 //!
 //! [`LifecycleEvent`]: crate::event::LifecycleEvent
 
+pub mod control;
 pub mod delivery;
 pub mod fanout;
 pub mod fast_path;
 pub mod gone_cache;
 pub mod job;
 pub mod log;
+pub mod rate;
 pub mod replay;
 pub mod schedule;
 pub mod signing;

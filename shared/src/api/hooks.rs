@@ -1,10 +1,10 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::bodies::{Health, HookAccepted};
+use super::bodies::{Health, HookAccepted, HookFiltered};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
-use crate::ingress::{self, Hook};
+use crate::ingress::{self, Hook, Taken};
 use crate::refusal::Refusal;
 use crate::telemetry;
 use axum::extract::{Request, State};
@@ -29,7 +29,10 @@ pub async fn accept(
         peer,
     };
     let hook_id = hook_id.trim_end_matches('/');
-    let kept = ingress.accept(hook_id, hook).await?;
+    let kept = match ingress.accept(hook_id, hook).await? {
+        Taken::Kept(kept) => kept,
+        Taken::Filtered => return Ok(filtered()),
+    };
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
     } else {
@@ -42,6 +45,20 @@ pub async fn accept(
         duplicate: kept.duplicate,
     };
     Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
+}
+
+/// 200 `{"ok":true,"filtered":true}`: the sender has nothing to retry.
+fn filtered() -> Response {
+    let body = HookFiltered {
+        ok: true,
+        filtered: true,
+    };
+    (
+        http::StatusCode::OK,
+        Extension(Outcome("filtered")),
+        Json(body),
+    )
+        .into_response()
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

@@ -12,6 +12,7 @@ pub mod load;
 pub mod net;
 pub mod plan;
 mod redact;
+pub mod routing;
 pub mod scope;
 pub mod templates;
 pub mod validate;
@@ -385,6 +386,11 @@ pub struct Handler {
     /// Hooks accepted per minute on this handler; past it, 429.
     #[serde(default)]
     pub rate_limit: Option<crate::limits::RateLimit>,
+    /// Rules on `{"body", "headers", "query"}` a hook must pass for this
+    /// handler to take it ([`crate::filter`]); compiled at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub filter: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

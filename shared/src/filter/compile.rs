@@ -43,13 +43,12 @@ fn top(map: &Map<String, Value>, at: &str) -> Result<Rule, FilterError> {
     Ok(all(rules))
 }
 
+/// How one item of `$or` / `$and` compiles: at the top level (scopes) or
+/// on a value (fields and operators).
+type Item<'a> = &'a dyn Fn(&Map<String, Value>, &str) -> Result<Rule, FilterError>;
+
 /// `$or` / `$and`: a non-empty list of objects, each compiled by `each`.
-fn logical(
-    op: &str,
-    value: &Value,
-    at: &str,
-    each: &dyn Fn(&Map<String, Value>, &str) -> Result<Rule, FilterError>,
-) -> Result<Rule, FilterError> {
+fn logical(op: &str, value: &Value, at: &str, each: Item) -> Result<Rule, FilterError> {
     let Value::Array(items) = value else {
         return Err(error(at, format!("{op} takes a list of filters")));
     };

@@ -9,6 +9,7 @@ pub mod admin;
 pub(crate) mod auth;
 mod body;
 pub mod headers;
+mod routing;
 pub mod source;
 
 use crate::config::CompiledConfig;
@@ -50,6 +51,15 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
+/// What became of a hook that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    Kept(Accepted),
+    /// No handler on its route passed its filter: answered 2xx (so the
+    /// sender does not retry), and nothing is kept or queued.
+    Filtered,
+}
+
 /// Everything ingress needs, built once at start (Lambda init or server start).
 #[derive(Clone)]
 pub struct Ingress {
@@ -71,7 +81,7 @@ impl Ingress {
     /// own. The hook may still be kept after the 503 (a write that was
     /// under way when time ran out can land), which the idempotency key
     /// makes harmless.
-    pub async fn accept(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
+    pub async fn accept(&self, hook_id: &str, req: Hook) -> Result<Taken, Refusal> {
         check_hook_id(hook_id)?;
         let deadline = self.config.config.webhooks.incoming.accept_timeout;
         match tokio::time::timeout(deadline.as_duration(), self.accept_hook(hook_id, req)).await {
@@ -90,7 +100,7 @@ impl Ingress {
         }
     }
 
-    async fn accept_hook(&self, hook_id: &str, req: Hook) -> Result<Accepted, Refusal> {
+    async fn accept_hook(&self, hook_id: &str, req: Hook) -> Result<Taken, Refusal> {
         let cfg = &self.config.config.webhooks;
         let inc = &cfg.incoming;
         if !inc.enabled {
@@ -135,6 +145,15 @@ impl Ingress {
             }
         }
         // --- end provider signature ---
+        within_size(inc, &req)?;
+        let handler = match routing::route(&self.config, hook_id, handler, &req, &query)? {
+            routing::Routed::To(handler) => handler,
+            routing::Routed::Filtered => {
+                tracing::info!(%source, hook_id, "filtered: no handler's filter took it");
+                crate::telemetry::hook_filtered(hook_id);
+                return Ok(Taken::Filtered);
+            }
+        };
 
         check_handler(hook_id, handler, inc.reject_unknown_hooks)?;
         self.within_rate_limit(hook_id, handler, source, now_secs)
@@ -142,7 +161,7 @@ impl Ingress {
         let ev = self.inbound_event(hook_id, handler, source, query, &req)?;
         let key = replay_key(hook_id, handler, &req);
         let dedup_until = ev.received_at.timestamp() + inc.dedup_window.0 as i64;
-        self.keep(ev, key, dedup_until).await
+        self.keep(ev, key, dedup_until).await.map(Taken::Kept)
     }
 
     /// 429 once the handler's `rateLimit` is reached this minute.
@@ -170,9 +189,6 @@ impl Ingress {
         })
     }
 
-    /// The event for an authenticated hook: its body bounded and
-    /// classified, the headers kept, the session it joins. 413 or 400 when
-    /// the body is too large or does not read as its content type says.
     fn inbound_event(
         &self,
         hook_id: &str,
@@ -181,39 +197,8 @@ impl Ingress {
         query: BTreeMap<String, String>,
         req: &Hook,
     ) -> Result<InboundEvent, Refusal> {
-        let inc = &self.config.config.webhooks.incoming;
-        if req.body.len() > inc.max_body_bytes {
-            return Err(Refusal::TooLarge(format!(
-                "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
-                req.body.len(),
-                inc.max_body_bytes
-            )));
-        }
-        let content_type = req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let (body, body_value) =
-            body::classify(content_type.as_deref(), &req.body).map_err(Refusal::BadRequest)?;
-        let mut ev = InboundEvent {
-            event_id: event::new_id(),
-            hook_id: hook_id.to_string(),
-            handler_id: handler.map(|h| h.id.clone()),
-            session_key: String::new(),
-            persistent: false,
-            received_at: self.clock.now(),
-            source_ip: source.to_string(),
-            headers: headers::kept(&req.headers, inc),
-            query,
-            content_type,
-            body,
-        };
-        let (key, persistent) =
-            session_key(&self.config, handler, &ev, &body_value).map_err(Refusal::BadRequest)?;
-        ev.session_key = key;
-        ev.persistent = persistent;
-        Ok(ev)
+        let now = self.clock.now();
+        inbound_event(&self.config, hook_id, handler, source, query, req, now)
     }
 
     /// Keeps an authenticated, well-formed hook and answers: queued, a
@@ -548,4 +533,57 @@ fn session_key(
         ));
     }
     Ok((key, true))
+}
+
+/// 413 for a body over `incoming.maxBodyBytes`, before anything reads it.
+fn within_size(inc: &crate::config::Incoming, req: &Hook) -> Result<(), Refusal> {
+    if req.body.len() > inc.max_body_bytes {
+        return Err(Refusal::TooLarge(format!(
+            "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
+            req.body.len(),
+            inc.max_body_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// The event for an authenticated hook: its body bounded and
+/// classified, the headers kept, the session it joins. 413 or 400 when
+/// the body is too large or does not read as its content type says.
+pub(crate) fn inbound_event(
+    cfg: &CompiledConfig,
+    hook_id: &str,
+    handler: Option<&crate::config::Handler>,
+    source: IpAddr,
+    query: BTreeMap<String, String>,
+    req: &Hook,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<InboundEvent, Refusal> {
+    let inc = &cfg.config.webhooks.incoming;
+    within_size(inc, req)?;
+    let content_type = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (body, body_value) =
+        body::classify(content_type.as_deref(), &req.body).map_err(Refusal::BadRequest)?;
+    let mut ev = InboundEvent {
+        event_id: event::new_id(),
+        hook_id: hook_id.to_string(),
+        handler_id: handler.map(|h| h.id.clone()),
+        session_key: String::new(),
+        persistent: false,
+        received_at: now,
+        source_ip: source.to_string(),
+        headers: headers::kept(&req.headers, inc),
+        query,
+        content_type,
+        body,
+    };
+    let (key, persistent) =
+        session_key(cfg, handler, &ev, &body_value).map_err(Refusal::BadRequest)?;
+    ev.session_key = key;
+    ev.persistent = persistent;
+    Ok(ev)
 }

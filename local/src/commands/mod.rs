@@ -5,6 +5,7 @@
 
 pub mod deliveries;
 pub mod dlq;
+pub mod try_hook;
 
 use anyhow::{Context, Result};
 use clawhooks::embedded::{BackendOptions, Embedded};

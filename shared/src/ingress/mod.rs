@@ -11,6 +11,7 @@ mod body;
 pub mod headers;
 mod routing;
 pub mod source;
+pub mod trial;
 
 use crate::config::CompiledConfig;
 use crate::event::{self, InboundEvent};

@@ -47,6 +47,8 @@ enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Show which handler takes a hook and what it would do; sends nothing.
+    Try(commands::try_hook::TryArgs),
     /// The outgoing-webhook delivery log.
     #[command(subcommand)]
     Deliveries(commands::deliveries::DeliveriesCommand),
@@ -161,6 +163,7 @@ fn main() -> Result<()> {
         Command::Dlq(cmd) => runtime()?.block_on(commands::dlq::run(cmd)),
         Command::Subscriptions(cmd) => runtime()?.block_on(commands::subscriptions::run(cmd)),
         Command::Backup { db, file } => backup(&db, &file),
+        Command::Try(args) => commands::try_hook::run(args),
     }
 }
 

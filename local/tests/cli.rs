@@ -96,3 +96,110 @@ fn schema_describes_the_config() {
         assert!(text.contains(key), "schema lacks {key}");
     }
 }
+
+/// A scratch directory with these files in it.
+fn scratch(files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("clawhooks-try-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn try_shows_what_a_seed_example_does_with_a_hook() {
+    let dir = scratch(&[(
+        "pr.json",
+        r#"{"action":"opened","pull_request":{"title":"Fix the build"}}"#,
+    )]);
+    let body = dir.join("pr.json");
+    let (ok, out) = clawhooks(&[
+        "try",
+        "--config",
+        "examples/seed/08-github-integration.json",
+        "--hook",
+        "github",
+        "--body",
+        body.to_str().unwrap(),
+        "--header",
+        "X-GitHub-Event: pull_request",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("handler \"github\" (webhooks.handlers[0]): takes the hook: no filter\n"),
+        "{out}"
+    );
+    assert!(out.contains("message: 🔔 opened: Fix the build\n"), "{out}");
+    assert!(out.contains("session: hook:"), "{out}");
+    assert!(
+        out.contains("action: send_message to channel \"discord\", peer \"dev-channel\"\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn try_says_which_filter_took_the_hook_and_which_did_not() {
+    let config = r#"{"webhooks": {"handlers": [
+        {"id": "prs", "path": "/gh", "template": "PR {{action}}",
+         "filter": {"headers": {"X-GitHub-Event": "pull_request"}}},
+        {"id": "issues", "path": "/gh", "template": "issue {{action}}", "action": "run_agent",
+         "agentId": "triage", "sessionMode": "persistent", "sessionKey": "issues-{{repo}}",
+         "filter": {"body": {"action": {"$in": ["opened", "closed"]}}}}
+    ]}}"#;
+    let dir = scratch(&[
+        ("c.json", config),
+        ("b.json", r#"{"action":"opened","repo":"claw"}"#),
+        ("l.json", r#"{"action":"labeled"}"#),
+    ]);
+    let path = |f: &str| dir.join(f).display().to_string();
+    let (ok, out) = clawhooks(&[
+        "try",
+        "--config",
+        &path("c.json"),
+        "--hook",
+        "gh",
+        "--body",
+        &path("b.json"),
+        "--header",
+        "X-GitHub-Event: issues",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("handler \"prs\" (webhooks.handlers[0]): filter did not match\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("handler \"issues\" (webhooks.handlers[1]): takes the hook: filter matched\n"),
+        "{out}"
+    );
+    assert!(out.contains("message: issue opened\n"), "{out}");
+    assert!(out.contains("session: issues-claw (persistent)\n"), "{out}");
+    assert!(out.contains("action: run_agent \"triage\"\n"), "{out}");
+
+    let (ok, out) = clawhooks(&[
+        "try",
+        "--config",
+        &path("c.json"),
+        "--hook",
+        "gh",
+        "--body",
+        &path("l.json"),
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("filter: no handler matched; answered 200"),
+        "{out}"
+    );
+
+    let (ok, out) = clawhooks(&[
+        "try",
+        "--config",
+        &path("c.json"),
+        "--hook",
+        "nope",
+        "--body",
+        &path("l.json"),
+    ]);
+    assert!(!ok, "an unknown hook is an error: {out}");
+}

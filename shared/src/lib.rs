@@ -14,6 +14,7 @@ pub mod config;
 pub mod egress;
 pub mod event;
 pub mod faults;
+pub mod filter;
 pub mod handler;
 pub mod ingress;
 pub mod limits;

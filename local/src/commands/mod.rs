@@ -6,6 +6,7 @@
 pub mod deliveries;
 pub mod dlq;
 pub mod subscriptions;
+pub mod try_hook;
 
 use anyhow::{Context, Result};
 use clawhooks::embedded::{BackendOptions, Embedded};

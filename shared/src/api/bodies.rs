@@ -33,6 +33,13 @@ pub struct HookIgnored {
     pub ignored: &'static str,
 }
 
+/// A hook no handler on its route took by its filter: 200, nothing kept.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HookFiltered {
+    pub ok: bool,
+    pub filtered: bool,
+}
+
 /// Every refusal: `{"ok": false, "error": "…"}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RefusalBody {

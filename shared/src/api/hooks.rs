@@ -1,7 +1,7 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::bodies::{Health, HookAccepted, HookIgnored};
+use super::bodies::{Health, HookAccepted, HookFiltered, HookIgnored};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
 use crate::ingress::{self, handshake, noise, Hook, Received};
@@ -33,6 +33,7 @@ pub async fn accept(
         Received::Kept(kept) => kept,
         Received::Handshake(reply) => return Ok(handshake_answer(reply)),
         Received::Ignored(why) => return Ok(ignored_answer(why)),
+        Received::Filtered => return Ok(filtered()),
     };
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
@@ -89,6 +90,20 @@ fn ignored_answer(why: &'static str) -> Response {
         ignored: why,
     };
     (Extension(Outcome("ignored")), Json(body)).into_response()
+}
+
+/// 200 `{"ok":true,"filtered":true}`: the sender has nothing to retry.
+fn filtered() -> Response {
+    let body = HookFiltered {
+        ok: true,
+        filtered: true,
+    };
+    (
+        http::StatusCode::OK,
+        Extension(Outcome("filtered")),
+        Json(body),
+    )
+        .into_response()
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

@@ -13,6 +13,7 @@ pub mod load;
 pub mod net;
 pub mod plan;
 mod redact;
+pub mod routing;
 pub mod scope;
 pub mod templates;
 pub mod validate;
@@ -390,6 +391,11 @@ pub struct Handler {
     /// `slack` or `discord` handler; by default they are ignored.
     #[serde(default)]
     pub allow_bots: bool,
+    /// Rules on `{"body", "headers", "query"}` a hook must pass for this
+    /// handler to take it ([`crate::filter`]); compiled at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub filter: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

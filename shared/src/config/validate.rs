@@ -33,9 +33,11 @@ pub struct CompiledConfig {
     pub config: Config,
     pub warnings: Vec<Warning>,
     templates: Templates,
-    routes: HashMap<String, usize>,
+    pub(super) routes: HashMap<String, usize>,
     /// Each handler's action as load checked it, by its index in `handlers`.
     plans: Vec<Option<ActionPlan>>,
+    /// Filters and the paths several handlers share.
+    pub(super) routing: super::routing::Routing,
     /// Secrets left unset in this process ([`super::load::Unset::Withhold`]).
     pub withheld: Vec<Withheld>,
     /// Every value a `${VAR}` was replaced with: never shown, wherever it
@@ -140,6 +142,7 @@ pub(crate) fn compile(config: Config) -> Result<CompiledConfig, ConfigErrors> {
         templates: handlers.templates,
         routes: handlers.routes,
         plans: handlers.plans,
+        routing: handlers.routing,
         withheld: Vec::new(),
         substituted: Vec::new(),
     })
@@ -229,6 +232,7 @@ struct CompiledHandlers {
     templates: Templates,
     routes: HashMap<String, usize>,
     plans: Vec<Option<ActionPlan>>,
+    routing: super::routing::Routing,
 }
 
 fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
@@ -259,23 +263,36 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
         }
         templates.add(h, &at, &mut found.errors);
     }
-    route_paths(w, &mut routes, found);
+    let routing = super::routing::Routing::build(w, &mut found.errors);
+    route_paths(w, &mut routes, &routing, found);
     CompiledHandlers {
         templates,
         routes,
         plans,
+        routing,
     }
 }
 
 /// Paths route after ids: a handler's id always reaches it, and a path
 /// that collides with an id (or an earlier path) is reported, not fatal,
 /// so the seed's examples load merged together.
-fn route_paths(w: &super::Webhooks, routes: &mut HashMap<String, usize>, found: &mut Findings) {
+fn route_paths(
+    w: &super::Webhooks,
+    routes: &mut HashMap<String, usize>,
+    routing: &super::routing::Routing,
+    found: &mut Findings,
+) {
     for (i, h) in w.handlers.iter().enumerate() {
         let Some(route) = h.path.as_deref().map(route_of) else {
             continue;
         };
         match routes.get(&route) {
+            Some(&owner) if routing.joins(&route, i, owner) => {}
+            Some(&other) if other != i && claims_by_path(&w.handlers[other], &route) => {
+                let by = routing.catch_all(&route).unwrap_or(other);
+                let (path, message) = super::routing::shadowed(i, h, &w.handlers[by], &route);
+                found.warn(path, message);
+            }
             Some(&other) if other != i => found.warn(
                 format!("webhooks.handlers[{i}].path"),
                 format!(
@@ -289,6 +306,11 @@ fn route_paths(w: &super::Webhooks, routes: &mut HashMap<String, usize>, found: 
             }
         }
     }
+}
+
+/// Whether `h` reaches `route` by its `path` (not only by its id).
+fn claims_by_path(h: &Handler, route: &str) -> bool {
+    h.path.as_deref().map(route_of).as_deref() == Some(route)
 }
 
 /// `webhooks.outgoing`: unique ids, a URL to deliver to, a signing key
@@ -357,11 +379,7 @@ fn check_service_urls(w: &super::Webhooks, errors: &mut Vec<ConfigError>) {
     }
 }
 
-/// `"/github"` → `"github"`: the part after `/webhook/` that reaches the handler.
-pub fn route_of(path: &str) -> String {
-    let p = path.trim_matches('/');
-    p.strip_prefix("webhook/").unwrap_or(p).to_string()
-}
+pub use super::routing::route_of;
 
 fn check_handler(
     config: &Config,

@@ -11,8 +11,10 @@ mod body;
 pub mod handshake;
 pub mod headers;
 pub mod noise;
+mod routing;
 pub mod source;
 mod subscription;
+pub mod trial;
 
 use crate::config::CompiledConfig;
 use crate::event::{self, InboundEvent};
@@ -61,6 +63,9 @@ pub enum Received {
     Handshake(handshake::Reply),
     /// Acknowledged and not kept, for this reason ([`noise`]).
     Ignored(&'static str),
+    /// No handler on its route passed its filter: answered 2xx (so the
+    /// sender does not retry), and nothing is kept or queued.
+    Filtered,
 }
 
 /// Everything ingress needs, built once at start (Lambda init or server start).
@@ -146,15 +151,19 @@ impl Ingress {
             }
         }
         // --- end provider signature ---
-
-        check_handler(hook_id, handler, inc.reject_unknown_hooks)?;
+        within_size(inc, &req)?;
         if let Some(reply) = handler
+            .filter(|h| h.enabled)
             .and_then(|h| h.verify.as_ref())
             .and_then(|v| handshake::reply(v, &req.body))
         {
             tracing::info!(%source, hook_id, provider = reply.provider, "handshake answered");
             return Ok(Received::Handshake(reply));
         }
+        let Some(handler) = self.routed(hook_id, handler, &req, &query, source)? else {
+            return Ok(Received::Filtered);
+        };
+        check_handler(hook_id, handler, inc.reject_unknown_hooks)?;
         if let Some(why) = handler.and_then(|h| noise::ignored(h, &req.body)) {
             tracing::info!(%source, hook_id, why, "ignored");
             return Ok(Received::Ignored(why));
@@ -165,6 +174,28 @@ impl Ingress {
         let key = replay_key(hook_id, handler, &req);
         let dedup_until = ev.received_at.timestamp() + inc.dedup_window.0 as i64;
         self.keep(ev, key, dedup_until).await.map(Received::Kept)
+    }
+
+    /// The handler the route's filters pick (`Some(None)`: no handler is
+    /// named, the unknown-hook rules apply), or `None` when every filter on
+    /// the route refused the hook, which is counted. A provider's handshake
+    /// is answered before this, so a filter never hides it.
+    fn routed<'a>(
+        &'a self,
+        hook_id: &str,
+        first: Option<&'a crate::config::Handler>,
+        req: &Hook,
+        query: &BTreeMap<String, String>,
+        source: IpAddr,
+    ) -> Result<Option<Option<&'a crate::config::Handler>>, Refusal> {
+        Ok(match routing::route(&self.config, hook_id, first, req, query)? {
+            routing::Routed::To(handler) => Some(handler),
+            routing::Routed::Filtered => {
+                tracing::info!(%source, hook_id, "filtered: no handler's filter took it");
+                crate::telemetry::hook_filtered(hook_id);
+                None
+            }
+        })
     }
 
     /// The sender's address (`trustedProxies` applied), refused (403) when
@@ -206,9 +237,6 @@ impl Ingress {
         })
     }
 
-    /// The event for an authenticated hook: its body bounded and
-    /// classified, the headers kept, the session it joins. 413 or 400 when
-    /// the body is too large or does not read as its content type says.
     fn inbound_event(
         &self,
         hook_id: &str,
@@ -217,39 +245,8 @@ impl Ingress {
         query: BTreeMap<String, String>,
         req: &Hook,
     ) -> Result<InboundEvent, Refusal> {
-        let inc = &self.config.config.webhooks.incoming;
-        if req.body.len() > inc.max_body_bytes {
-            return Err(Refusal::TooLarge(format!(
-                "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
-                req.body.len(),
-                inc.max_body_bytes
-            )));
-        }
-        let content_type = req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let (body, body_value) =
-            body::classify(content_type.as_deref(), &req.body).map_err(Refusal::BadRequest)?;
-        let mut ev = InboundEvent {
-            event_id: event::new_id(),
-            hook_id: hook_id.to_string(),
-            handler_id: handler.map(|h| h.id.clone()),
-            session_key: String::new(),
-            persistent: false,
-            received_at: self.clock.now(),
-            source_ip: source.to_string(),
-            headers: headers::kept(&req.headers, inc),
-            query,
-            content_type,
-            body,
-        };
-        let (key, persistent) =
-            session_key(&self.config, handler, &ev, &body_value).map_err(Refusal::BadRequest)?;
-        ev.session_key = key;
-        ev.persistent = persistent;
-        Ok(ev)
+        let now = self.clock.now();
+        inbound_event(&self.config, hook_id, handler, source, query, req, now)
     }
 
     /// Keeps an authenticated, well-formed hook and answers: queued, a
@@ -584,4 +581,57 @@ fn session_key(
         ));
     }
     Ok((key, true))
+}
+
+/// 413 for a body over `incoming.maxBodyBytes`, before anything reads it.
+fn within_size(inc: &crate::config::Incoming, req: &Hook) -> Result<(), Refusal> {
+    if req.body.len() > inc.max_body_bytes {
+        return Err(Refusal::TooLarge(format!(
+            "body is {} bytes; the limit (webhooks.incoming.maxBodyBytes) is {}",
+            req.body.len(),
+            inc.max_body_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// The event for an authenticated hook: its body bounded and
+/// classified, the headers kept, the session it joins. 413 or 400 when
+/// the body is too large or does not read as its content type says.
+pub(crate) fn inbound_event(
+    cfg: &CompiledConfig,
+    hook_id: &str,
+    handler: Option<&crate::config::Handler>,
+    source: IpAddr,
+    query: BTreeMap<String, String>,
+    req: &Hook,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<InboundEvent, Refusal> {
+    let inc = &cfg.config.webhooks.incoming;
+    within_size(inc, req)?;
+    let content_type = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (body, body_value) =
+        body::classify(content_type.as_deref(), &req.body).map_err(Refusal::BadRequest)?;
+    let mut ev = InboundEvent {
+        event_id: event::new_id(),
+        hook_id: hook_id.to_string(),
+        handler_id: handler.map(|h| h.id.clone()),
+        session_key: String::new(),
+        persistent: false,
+        received_at: now,
+        source_ip: source.to_string(),
+        headers: headers::kept(&req.headers, inc),
+        query,
+        content_type,
+        body,
+    };
+    let (key, persistent) =
+        session_key(cfg, handler, &ev, &body_value).map_err(Refusal::BadRequest)?;
+    ev.session_key = key;
+    ev.persistent = persistent;
+    Ok(ev)
 }

@@ -12,6 +12,7 @@ pub mod store_ops;
 use std::time::Duration;
 
 pub const HOOKS: &str = "clawhooks_hooks_total";
+pub const HOOKS_FILTERED: &str = "clawhooks_hooks_filtered_total";
 pub const ACCEPT_SECONDS: &str = "clawhooks_accept_seconds";
 pub const HANDLER_RUNS: &str = "clawhooks_handler_runs_total";
 pub const HANDLE_SECONDS: &str = "clawhooks_handle_seconds";
@@ -32,6 +33,10 @@ pub fn describe() {
     describe_counter!(
         HOOKS,
         "Hooks posted to /webhook, by outcome: accepted, duplicate, or the refusal's status code"
+    );
+    describe_counter!(
+        HOOKS_FILTERED,
+        "Hooks no handler on their route took by its filter (answered 200, nothing kept), by hook id"
     );
     describe_histogram!(
         ACCEPT_SECONDS,
@@ -71,6 +76,12 @@ pub fn describe() {
 pub fn hook_answered(outcome: &str, took: Duration) {
     metrics::counter!(HOOKS, "outcome" => outcome.to_string()).increment(1);
     metrics::histogram!(ACCEPT_SECONDS).record(took.as_secs_f64());
+}
+
+/// A hook no handler's filter took; `hook_id` names a configured route,
+/// so the label's values are bounded by the config.
+pub fn hook_filtered(hook_id: &str) {
+    metrics::counter!(HOOKS_FILTERED, "hook" => hook_id.to_string()).increment(1);
 }
 
 /// The handler finished an attempt at a hook.

@@ -1,17 +1,18 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::bodies::{Health, HookAccepted};
+use super::bodies::{Health, HookAccepted, HookAnswered};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
-use crate::ingress::{self, Hook};
+use crate::event::EventRecord;
+use crate::ingress::{self, wait, Accepted, Hook};
 use crate::refusal::Refusal;
 use crate::telemetry;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, StatusCode};
 use std::time::Instant;
 
 pub async fn accept(
@@ -22,26 +23,75 @@ pub async fn accept(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, Refusal> {
+    let arrived = tokio::time::Instant::now();
+    let hook_id = hook_id.trim_end_matches('/');
+    let wait = wait::requested(&headers, uri.query())
+        .map(|asked| wait::granted(asked, ingress.config.config.webhooks.incoming.max_wait));
     let hook = Hook {
         query: uri.query().map(str::to_string),
         headers,
         body,
         peer,
     };
-    let hook_id = hook_id.trim_end_matches('/');
     let kept = ingress.accept(hook_id, hook).await?;
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
     } else {
         "accepted"
     });
-    let body = HookAccepted {
+    let Some(wait) = wait else {
+        return Ok((
+            ingress.success_status(),
+            Extension(outcome),
+            Json(accepted(kept)),
+        )
+            .into_response());
+    };
+    let applied = [(
+        HeaderName::from_static("preference-applied"),
+        format!("wait={}", wait.as_secs()),
+    )];
+    match ingress.settled(&kept.event_id, arrived + wait).await {
+        Some(record) => {
+            let body = answered(&record, kept.duplicate);
+            Ok((StatusCode::OK, applied, Extension(outcome), Json(body)).into_response())
+        }
+        None => {
+            let location = [(http::header::LOCATION, format!("/events/{}", kept.event_id))];
+            let body = Json(accepted(kept));
+            Ok((
+                ingress.success_status(),
+                applied,
+                location,
+                Extension(outcome),
+                body,
+            )
+                .into_response())
+        }
+    }
+}
+
+fn accepted(kept: Accepted) -> HookAccepted {
+    HookAccepted {
         ok: true,
         event_id: kept.event_id,
         session_key: kept.session_key,
         duplicate: kept.duplicate,
-    };
-    Ok((ingress.success_status(), Extension(outcome), Json(body)).into_response())
+    }
+}
+
+/// The 200 for a caller that waited: the settled event's outcome.
+fn answered(record: &EventRecord, duplicate: bool) -> HookAnswered {
+    HookAnswered {
+        ok: true,
+        event_id: record.event_id.clone(),
+        session_key: record.session_key.clone(),
+        status: record.status,
+        reply: wait::reply(record),
+        result: record.result.clone(),
+        error: record.error.clone(),
+        duplicate,
+    }
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

@@ -36,7 +36,12 @@ const PAGE_LIMIT: Param = (
     false,
 );
 /// Where a dead-letter listing's page starts.
-const PAGE_CURSOR: Param = ("cursor", "query", "the nextCursor of the previous page", false);
+const PAGE_CURSOR: Param = (
+    "cursor",
+    "query",
+    "the nextCursor of the previous page",
+    false,
+);
 const SUBSCRIPTION: Param = ("subscription", "query", "only this subscription's", false);
 const SINCE: Param = (
     "since",
@@ -54,9 +59,13 @@ pub static ROUTES: &[Route] = &[
         handler: |m| on(m, hooks::accept),
         around: Some(|r| r.layer(middleware::from_fn(hooks::measured))),
         doc: Doc::Operation(Operation {
-            summary: "Send a hook: authenticated, kept, and answered at once",
-            params: &[("hookId", "path", "a handler's id or path, or any id", true)],
-            success: (202, |g| Some(schema::<HookAccepted>(g))),
+            summary: "Send a hook: authenticated, kept, and answered at once (202), or with `Prefer: wait=N` once handled (200 with the reply; 202 with Location when not done in time)",
+            params: &[
+                ("hookId", "path", "a handler's id or path, or any id", true),
+                ("Prefer", "header", "wait=N (RFC 7240): wait up to N seconds (at most incoming.maxWait) for the reply", false),
+                ("wait", "query", "the same as Prefer: wait=N", false),
+            ],
+            success: (202, |g| Some(json!({"oneOf": [schema::<HookAccepted>(g), schema::<HookAnswered>(g)]}))),
             body: Some(|_| json!({})),
         }),
     },

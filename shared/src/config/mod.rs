@@ -201,6 +201,11 @@ pub struct Incoming {
     /// (GitHub waits 10 s), so a sender hears an answer, never a timeout.
     #[serde(default = "default_accept_timeout")]
     pub accept_timeout: Seconds,
+    /// The longest a caller may wait for its hook to be handled
+    /// (`Prefer: wait=N`, `?wait=N`, a handler's `respond`) before it gets
+    /// the usual 202: below API Gateway's 30 s.
+    #[serde(default = "default_max_wait")]
+    pub max_wait: Seconds,
     /// Request headers dropped before the event is stored, besides the
     /// credential headers always dropped ([`ALWAYS_STRIPPED`])
     /// and `secretHeader`. Adds to that list; it cannot shorten it.
@@ -587,6 +592,9 @@ fn default_dedup_window() -> Seconds {
 }
 fn default_accept_timeout() -> Seconds {
     Seconds(5)
+}
+fn default_max_wait() -> Seconds {
+    Seconds(25)
 }
 fn default_session_timeout() -> Seconds {
     Seconds(24 * 3600)

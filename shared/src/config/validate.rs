@@ -164,6 +164,15 @@ fn check_incoming(w: &super::Webhooks, found: &mut Findings) {
             ),
         ));
     }
+    if !(1..=29).contains(&inc.max_wait.0) {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.maxWait",
+            format!(
+                "must be between 1s and 29s (API Gateway answers 504 at 30 s), not {}s",
+                inc.max_wait.0
+            ),
+        ));
+    }
     let headers = std::iter::once((
         "webhooks.incoming.secretHeader".to_string(),
         &inc.secret_header,

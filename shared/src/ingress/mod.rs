@@ -10,6 +10,7 @@ pub(crate) mod auth;
 mod body;
 pub mod headers;
 pub mod source;
+pub mod wait;
 
 use crate::config::CompiledConfig;
 use crate::event::{self, InboundEvent};

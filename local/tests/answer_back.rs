@@ -1,0 +1,134 @@
+//! The answer back to the caller (`Prefer: wait=N`, `?wait=N`): the whole
+//! server on an in-memory embedded backend, with an OpenAI-compatible agent
+//! stand-in on 127.0.0.1. A caller that waits gets the agent's answer in a
+//! 200; one whose agent is slower than its wait gets the 202 with
+//! `Location`; a repeat of an idempotency key waits on the first event.
+
+mod common;
+
+use clawhooks::config;
+use clawhooks_e2e::{Recorder, Reply};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn answer(text: &str) -> Value {
+    json!({"choices": [{"message": {"role": "assistant", "content": text}}]})
+}
+
+/// A server with handler `ask` on `model`, and `incoming` merged in.
+async fn gateway(
+    model: &Recorder,
+    incoming: Value,
+) -> (clawhooks_local::Running, clawhooks::ports::Backend) {
+    let cfg = json!({"webhooks": {
+        "incoming": incoming,
+        "network": {"allowPrivate": true},
+        "handlers": [{"id": "ask", "action": "run_agent", "agentId": "bot",
+                      "template": "{{question}}"}],
+        "agents": {"bot": {"type": "openai", "url": model.url("/v1"), "model": "m"}}
+    }});
+    let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
+    common::whole_server_polling(cfg, Default::default()).await
+}
+
+async fn post(url: &str, prefer: Option<&str>, key: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .timeout(Duration::from_secs(60))
+        .json(&json!({"question": "what is six times seven?"}));
+    if let Some(p) = prefer {
+        req = req.header("prefer", p);
+    }
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_waits_gets_the_agents_answer_and_a_repeat_gets_the_same() {
+    let model = Recorder::start_with(Reply::json(200, answer("forty-two"))).await;
+    let (running, backend) = gateway(&model, json!({})).await;
+    let url = format!("http://{}/webhook/ask", running.addr);
+
+    let started = Instant::now();
+    let r = post(&url, Some("wait=25"), Some("k1")).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "answered {:?} after the post: woken when handled, not at the deadline",
+        started.elapsed()
+    );
+    assert_eq!(r.headers()["preference-applied"], "wait=25");
+    let first: Value = r.json().await.unwrap();
+    assert_eq!(first["ok"], true);
+    assert_eq!(first["status"], "done", "{first}");
+    assert_eq!(first["reply"], "forty-two", "{first}");
+    assert_eq!(first["result"]["answer"], "forty-two", "{first}");
+    assert!(first["sessionKey"].as_str().unwrap().starts_with("hook:"));
+
+    let again = post(&url, None, Some("k1")).await;
+    assert_eq!(again.status(), 202, "no wait asked: the answer at once");
+    let again = post(&format!("{url}?wait=10"), None, Some("k1")).await;
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["eventId"], first["eventId"], "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["reply"], "forty-two");
+    assert_eq!(model.count(), 1, "the repeat ran nothing");
+    let settled = backend
+        .settled
+        .as_ref()
+        .expect("the embedded backend wakes waiters");
+    assert_eq!(settled.waiting(), 0, "no waiter is left behind");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_agent_past_the_wait_gets_the_202_with_location_and_still_runs() {
+    let model =
+        Recorder::start_with(Reply::json(200, answer("late")).delay(Duration::from_millis(2500)))
+            .await;
+    let (running, _backend) = gateway(&model, json!({"maxWait": 1})).await;
+    let url = format!("http://{}/webhook/ask", running.addr);
+
+    let started = Instant::now();
+    let r = post(&url, Some("respond-async, wait=30"), None).await;
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        r.headers()["preference-applied"],
+        "wait=1",
+        "capped by maxWait"
+    );
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/events/{}", body["eventId"].as_str().unwrap())
+    );
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_millis(2500),
+        "waited {waited:?}: the caller is held for maxWait, no longer"
+    );
+    model.wait_for(1, Duration::from_secs(30)).await;
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_failure_is_answered_as_failed_with_its_error() {
+    let model = Recorder::start_with(Reply::json(400, json!({"error": "bad model"}))).await;
+    let (running, _backend) = gateway(&model, json!({})).await;
+    let url = format!("http://{}/webhook/ask", running.addr);
+    let r = post(&url, Some("wait=10"), None).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "failed", "{body}");
+    assert!(body["reply"].is_null(), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("400")),
+        "{body}"
+    );
+    running.shutdown().await;
+}

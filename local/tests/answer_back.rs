@@ -132,3 +132,119 @@ async fn a_permanent_failure_is_answered_as_failed_with_its_error() {
     );
     running.shutdown().await;
 }
+
+/// A server whose handlers `respond`: TwiML for Twilio's form posts, a
+/// Slack slash command's `{"text": …}`, and a route whose wait is short.
+async fn responding(model: &Recorder) -> clawhooks_local::Running {
+    let twiml = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message to="{{event.From}}">{{reply}}</Message></Response>"#;
+    let cfg = json!({"webhooks": {
+        "network": {"allowPrivate": true},
+        "handlers": [
+            {"id": "sms", "action": "run_agent", "agentId": "bot", "template": "{{Body}}",
+             "respond": {"template": twiml, "contentType": "text/xml"}},
+            {"id": "slash", "action": "run_agent", "agentId": "bot", "template": "{{text}}",
+             "respond": {"wait": true, "timeout": "10s",
+                         "template": "{\"response_type\": \"in_channel\", \"text\": {{json reply}}}",
+                         "contentType": "application/json"}},
+            {"id": "quick", "action": "run_agent", "agentId": "bot", "template": "{{q}}",
+             "respond": {"timeout": 1}}
+        ],
+        "agents": {"bot": {"type": "openai", "url": model.url("/v1"), "model": "m"}}
+    }});
+    let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
+    common::whole_server_polling(cfg, Default::default())
+        .await
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_that_responds_waits_by_default_and_shapes_the_body() {
+    let model = Recorder::start_with(Reply::json(200, answer("1 < 2 & \"yes\""))).await;
+    let running = responding(&model).await;
+    let url = |id: &str| format!("http://{}/webhook/{id}", running.addr);
+    let client = reqwest::Client::new();
+
+    let sms = client
+        .post(url("sms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("From=%2B15550001111&Body=is+1+%3C+2%3F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sms.status(),
+        200,
+        "no Prefer needed on a route that responds"
+    );
+    assert_eq!(sms.headers()["content-type"], "text/xml");
+    assert_eq!(
+        sms.text().await.unwrap(),
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message to="+15550001111">1 &lt; 2 &amp; &quot;yes&quot;</Message></Response>"#,
+        "the reply and the event's fields escaped for XML"
+    );
+    let asked = model.requests();
+    assert!(asked[0].text().contains("is 1 < 2?"), "{}", asked[0].text());
+
+    let slash = client
+        .post(url("slash"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("command=%2Fask&text=is+1+%3C+2%3F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slash.status(), 200);
+    assert_eq!(slash.headers()["content-type"], "application/json");
+    let body: Value = slash.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"response_type": "in_channel", "text": "1 < 2 & \"yes\""})
+    );
+
+    model.set_default(Reply::json(200, answer("late")).delay(Duration::from_millis(2500)));
+    let quick = client
+        .post(url("quick"))
+        .json(&json!({"q": "?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        quick.status(),
+        202,
+        "past the route's timeout: the usual 202"
+    );
+    assert_eq!(quick.headers()["preference-applied"], "wait=1");
+    assert!(quick.headers().contains_key("location"));
+    model.wait_for(3, Duration::from_secs(30)).await;
+    running.shutdown().await;
+}
+
+#[test]
+fn a_bad_respond_is_a_load_error_naming_its_path() {
+    let load = |respond: Value| {
+        let cfg = json!({"webhooks": {"handlers": [{"id": "h", "respond": respond}]}});
+        config::load_str(&cfg.to_string(), &|_| None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let broken = load(json!({"template": "{{#if reply}}no end"}));
+    assert!(
+        broken.contains("webhooks.handlers[0].respond.template"),
+        "{broken}"
+    );
+    let long = load(json!({"timeout": "60s"}));
+    assert!(
+        long.contains("webhooks.handlers[0].respond.timeout"),
+        "{long}"
+    );
+    let odd = load(json!({"contentType": "text/\nxml"}));
+    assert!(
+        odd.contains("webhooks.handlers[0].respond.contentType"),
+        "{odd}"
+    );
+    assert_eq!(
+        load(json!({"template": "{{reply}}"})),
+        "",
+        "a good one loads"
+    );
+}

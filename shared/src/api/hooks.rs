@@ -4,6 +4,7 @@
 use super::bodies::{Health, HookAccepted, HookAnswered};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
+use crate::config::Handler;
 use crate::event::EventRecord;
 use crate::ingress::{self, wait, Accepted, Hook};
 use crate::refusal::Refusal;
@@ -13,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{HeaderMap, HeaderName, StatusCode};
+use serde_json::Value;
 use std::time::Instant;
 
 pub async fn accept(
@@ -25,8 +27,18 @@ pub async fn accept(
 ) -> Result<Response, Refusal> {
     let arrived = tokio::time::Instant::now();
     let hook_id = hook_id.trim_end_matches('/');
-    let wait = wait::requested(&headers, uri.query())
-        .map(|asked| wait::granted(asked, ingress.config.config.webhooks.incoming.max_wait));
+    let handler = ingress.config.handler_for(hook_id);
+    let max_wait = ingress.config.config.webhooks.incoming.max_wait;
+    let wait = wait::wanted(&headers, uri.query(), handler, max_wait);
+    // The hook as `{{event}}` sees it, kept only for a `respond.template`.
+    let sent = wait
+        .and(handler.and_then(|h| h.respond.as_ref()?.template.as_ref()))
+        .map(|_| {
+            (
+                headers.get(http::header::CONTENT_TYPE).cloned(),
+                body.clone(),
+            )
+        });
     let hook = Hook {
         query: uri.query().map(str::to_string),
         headers,
@@ -53,8 +65,13 @@ pub async fn accept(
     )];
     match ingress.settled(&kept.event_id, arrived + wait).await {
         Some(record) => {
-            let body = answered(&record, kept.duplicate);
-            Ok((StatusCode::OK, applied, Extension(outcome), Json(body)).into_response())
+            let answer = match (handler, sent) {
+                (Some(h), Some(sent)) => shaped(&ingress, h, &record, sent),
+                _ => None,
+            };
+            let answer =
+                answer.unwrap_or_else(|| Json(answered(&record, kept.duplicate)).into_response());
+            Ok((StatusCode::OK, applied, Extension(outcome), answer).into_response())
         }
         None => {
             let location = [(http::header::LOCATION, format!("/events/{}", kept.event_id))];
@@ -67,6 +84,27 @@ pub async fn accept(
                 body,
             )
                 .into_response())
+        }
+    }
+}
+
+/// The 200's body from the handler's `respond.template`; `None` (the
+/// usual JSON answer) when the template does not render, which is logged.
+fn shaped(
+    ingress: &AppState,
+    handler: &Handler,
+    record: &EventRecord,
+    (content_type, body): (Option<http::HeaderValue>, bytes::Bytes),
+) -> Option<Response> {
+    let content_type = content_type.as_ref().and_then(|c| c.to_str().ok());
+    let event = ingress::body::classify(content_type, &body).map_or(Value::Null, |(_, v)| v);
+    match wait::shaped(&ingress.config, handler, record, event)? {
+        Ok((content_type, text)) => {
+            Some(([(http::header::CONTENT_TYPE, content_type)], text).into_response())
+        }
+        Err(e) => {
+            tracing::warn!(event_id = %record.event_id, handler = %handler.id, error = %e, "respond.template did not render; answering JSON");
+            None
         }
     }
 }

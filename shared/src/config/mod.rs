@@ -12,6 +12,7 @@ pub mod load;
 pub mod net;
 pub mod plan;
 mod redact;
+pub mod respond;
 pub mod scope;
 pub mod templates;
 pub mod validate;
@@ -390,6 +391,9 @@ pub struct Handler {
     /// Hooks accepted per minute on this handler; past it, 429.
     #[serde(default)]
     pub rate_limit: Option<crate::limits::RateLimit>,
+    /// The caller waits for the answer by default, shaped by a template.
+    #[serde(default)]
+    pub respond: Option<respond::Respond>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

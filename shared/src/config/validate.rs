@@ -267,6 +267,9 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
             }
         }
         templates.add(h, &at, &mut found.errors);
+        if let Some(r) = &h.respond {
+            r.check(&at, w.incoming.max_wait, &mut found.errors);
+        }
     }
     route_paths(w, &mut routes, found);
     CompiledHandlers {

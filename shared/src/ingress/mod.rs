@@ -7,7 +7,7 @@
 mod acceptance;
 pub mod admin;
 pub(crate) mod auth;
-mod body;
+pub(crate) mod body;
 pub mod headers;
 pub mod source;
 pub mod wait;

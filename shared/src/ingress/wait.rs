@@ -10,7 +10,8 @@
 //! another process, so the status record is read with backoff.
 
 use super::Ingress;
-use crate::config::Seconds;
+use crate::config::validate::{RenderError, TemplateField};
+use crate::config::{CompiledConfig, Handler, Seconds};
 use crate::event::{EventRecord, EventStatus};
 use crate::settled::Settled;
 use http::HeaderMap;
@@ -54,6 +55,61 @@ fn wait_preference(preference: &str) -> Option<u64> {
 /// The wait granted: what was asked, at most `maxWait`.
 pub fn granted(asked: u64, max_wait: Seconds) -> Duration {
     Duration::from_secs(asked.min(max_wait.0))
+}
+
+/// The wait for a hook to `handler`: the caller's `Prefer: wait=N` or
+/// `?wait=N`, else the handler's `respond` (its `timeout`, or `maxWait`),
+/// capped by `maxWait`; `None` when neither asks for one.
+pub fn wanted(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    handler: Option<&Handler>,
+    max_wait: Seconds,
+) -> Option<Duration> {
+    let by_route = || {
+        let respond = handler?.respond.as_ref().filter(|r| r.wait)?;
+        Some(respond.timeout.unwrap_or(max_wait).0)
+    };
+    requested(headers, query)
+        .or_else(by_route)
+        .map(|asked| granted(asked, max_wait))
+}
+
+/// The body of a settled hook's 200 from its handler's `respond.template`
+/// over `reply`, `result` and `event` (the hook's body as templates see
+/// it), escaped for markup under an XML or HTML content type; `None`
+/// without a template.
+pub fn shaped(
+    config: &CompiledConfig,
+    handler: &Handler,
+    record: &EventRecord,
+    event: Value,
+) -> Option<Result<(String, String), RenderError>> {
+    let respond = handler.respond.as_ref()?;
+    if !config.has_template(&handler.id, TemplateField::Respond) {
+        return None;
+    }
+    let mut data = serde_json::json!({
+        "reply": reply(record),
+        "result": record.result,
+        "event": event,
+        "eventId": record.event_id,
+        "status": record.status,
+    });
+    if respond.is_markup() {
+        escape_markup(&mut data);
+    }
+    let body = config.render(&handler.id, TemplateField::Respond, &data);
+    Some(body.map(|b| (respond.content_type().to_string(), b)))
+}
+
+fn escape_markup(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = handlebars::html_escape(s),
+        Value::Array(items) => items.iter_mut().for_each(escape_markup),
+        Value::Object(map) => map.values_mut().for_each(escape_markup),
+        _ => {}
+    }
 }
 
 /// What went back to the caller as its reply: the agent's answer, a custom
@@ -174,8 +230,8 @@ mod tests {
     fn a_max_wait_past_api_gateways_timeout_is_a_load_error_naming_it() {
         let err =
             crate::config::load_str(r#"{"webhooks":{"incoming":{"maxWait":"30s"}}}"#, &|_| None)
-                .err()
-                .expect("30 s is refused")
+                .map(|_| ())
+                .expect_err("30 s is refused")
                 .to_string();
         assert!(err.contains("webhooks.incoming.maxWait"), "{err}");
         let ok =

@@ -248,3 +248,58 @@ fn a_bad_respond_is_a_load_error_naming_its_path() {
         "a good one loads"
     );
 }
+
+/// `bench/wait/run.sh`: 200 hooks with `Prefer: wait`, one after another,
+/// on an agent stand-in that answers after a fixed 20 ms, against the
+/// plain 202 path in the same run. Prints what waiting adds: from the
+/// agent's answer (its request's arrival plus the delay) to the 200, and
+/// POST→200 minus the delay, beside POST→202.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a bench: 2 x 200 hooks (bench/wait/run.sh)"]
+async fn bench_what_waiting_for_the_answer_adds() {
+    const HOOKS: usize = 200;
+    let delay = Duration::from_millis(20);
+    let model = Recorder::start_with(Reply::json(200, answer("ok")).delay(delay)).await;
+    let (running, _backend) = gateway(&model, json!({})).await;
+    let url = format!("http://{}/webhook/ask", running.addr);
+    let client = reqwest::Client::new();
+    let send = |prefer: Option<&'static str>| {
+        let mut req = client.post(&url).json(&json!({"question": "?"}));
+        if let Some(p) = prefer {
+            req = req.header("prefer", p);
+        }
+        req.send()
+    };
+    let (mut accepted, mut after_action, mut minus_delay) = (vec![], vec![], vec![]);
+    for _ in 0..HOOKS {
+        let t = Instant::now();
+        assert_eq!(send(None).await.unwrap().status(), 202);
+        accepted.push(t.elapsed());
+    }
+    model.wait_for(HOOKS, Duration::from_secs(120)).await;
+    for i in 0..HOOKS {
+        let t = Instant::now();
+        let r = send(Some("wait=25")).await.unwrap();
+        let answered = Instant::now();
+        assert_eq!(r.status(), 200);
+        let asked = model.requests()[HOOKS + i].at;
+        after_action.push(answered.saturating_duration_since(asked + delay));
+        minus_delay.push(answered.duration_since(t).saturating_sub(delay));
+    }
+    let figures = |name: &str, mut v: Vec<Duration>| {
+        v.sort();
+        let ms = |i: usize| v[i.min(v.len() - 1)].as_secs_f64() * 1000.0;
+        println!(
+            "RESULT wait {name}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(v.len() / 2),
+            ms(v.len() * 95 / 100),
+            ms(v.len() * 99 / 100),
+            ms(v.len() - 1)
+        );
+    };
+    println!("RESULT wait hooks={HOOKS} agent_delay_ms=20, one at a time");
+    figures("baseline POST -> 202", accepted);
+    figures("agent answered -> 200", after_action);
+    figures("POST -> 200 minus the agent's delay", minus_delay);
+    running.shutdown().await;
+}

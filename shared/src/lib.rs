@@ -23,6 +23,7 @@ pub mod ports;
 pub mod protocol;
 pub mod refusal;
 pub mod secret;
+pub mod settled;
 pub mod telemetry;
 pub mod template;
 pub mod verify;

@@ -135,6 +135,7 @@ async fn a_send_message_hook_with_one_subscription_costs_a_bounded_number_of_req
         delivery_queue: Counting::wrap(aws.delivery_queue.clone(), &sqs),
         delivery_dlq: Counting::wrap(aws.delivery_dlq.clone(), &sqs),
         store: counted,
+        settled: None,
     };
     let cfg = json!({"webhooks": {
         "incoming": {"secret": "s"},

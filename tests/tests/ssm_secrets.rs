@@ -111,7 +111,7 @@ async fn a_function_without_its_own_secret_or_time_refuses_to_start_and_says_why
         .send()
         .await
         .unwrap();
-    let config = r#"{"webhooks":{"incoming":{"secret":"${IN_SECRET}","acceptTimeout":20},
+    let config = r#"{"webhooks":{"incoming":{"secret":"${IN_SECRET}","acceptTimeout":20,"maxWait":5},
         "handlers":[{"id":"d","action":"send_message","template":"x","target":{"channel":"discord"}}],
         "channels":{"discord":{"type":"discord","botToken":"${BOT}","channelId":"1"}}}}"#;
 

@@ -40,6 +40,27 @@ pub struct HookFiltered {
     pub filtered: bool,
 }
 
+/// A hook whose caller waited (`Prefer: wait=N`) and whose event settled
+/// in time: 200, with what the handler made of it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HookAnswered {
+    pub ok: bool,
+    pub event_id: String,
+    pub session_key: String,
+    /// `done` or `failed`.
+    pub status: crate::event::EventStatus,
+    /// The agent's answer, a custom function's text, or the text sent.
+    pub reply: Option<String>,
+    /// The action's result, as `GET /events/<id>` shows it.
+    pub result: Option<serde_json::Value>,
+    /// Why the event failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
 /// Every refusal: `{"ok": false, "error": "…"}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RefusalBody {

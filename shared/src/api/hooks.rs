@@ -1,17 +1,20 @@
 //! `POST /webhook/<hook-id>` and `GET /health`: the routes a sender and a
 //! load balancer use, open to anyone (a hook authenticates itself).
 
-use super::bodies::{Health, HookAccepted, HookFiltered, HookIgnored};
+use super::bodies::{Health, HookAccepted, HookAnswered, HookFiltered, HookIgnored};
 use super::extract::{Body, Peer, Tail};
 use super::AppState;
-use crate::ingress::{self, handshake, noise, Hook, Received};
+use crate::config::Handler;
+use crate::event::EventRecord;
+use crate::ingress::{self, handshake, noise, wait, Accepted, Hook, Received};
 use crate::refusal::Refusal;
 use crate::telemetry;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, StatusCode};
+use serde_json::Value;
 use std::time::Instant;
 
 pub async fn accept(
@@ -22,13 +25,26 @@ pub async fn accept(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, Refusal> {
+    let arrived = tokio::time::Instant::now();
+    let hook_id = hook_id.trim_end_matches('/');
+    let handler = ingress.config.handler_for(hook_id);
+    let max_wait = ingress.config.config.webhooks.incoming.max_wait;
+    let wait = wait::wanted(&headers, uri.query(), handler, max_wait);
+    // The hook as `{{event}}` sees it, kept only for a `respond.template`.
+    let sent = wait
+        .and(handler.and_then(|h| h.respond.as_ref()?.template.as_ref()))
+        .map(|_| {
+            (
+                headers.get(http::header::CONTENT_TYPE).cloned(),
+                body.clone(),
+            )
+        });
     let hook = Hook {
         query: uri.query().map(str::to_string),
         headers,
         body,
         peer,
     };
-    let hook_id = hook_id.trim_end_matches('/');
     let kept = match ingress.accept(hook_id, hook).await? {
         Received::Kept(kept) => kept,
         Received::Handshake(reply) => return Ok(handshake_answer(reply)),
@@ -40,20 +56,45 @@ pub async fn accept(
     } else {
         "accepted"
     });
-    let body = HookAccepted {
-        ok: true,
-        event_id: kept.event_id,
-        session_key: kept.session_key,
-        duplicate: kept.duplicate,
-    };
     let status = match kept.duplicate {
-        true => noise::repeat_status(
-            ingress.config.handler_for(hook_id),
-            ingress.success_status(),
-        ),
+        true => noise::repeat_status(handler, ingress.success_status()),
         false => ingress.success_status(),
     };
-    Ok((status, Extension(outcome), Json(body)).into_response())
+    let Some(wait) = wait else {
+        return Ok((
+            status,
+            Extension(outcome),
+            Json(accepted(kept)),
+        )
+            .into_response());
+    };
+    let applied = [(
+        HeaderName::from_static("preference-applied"),
+        format!("wait={}", wait.as_secs()),
+    )];
+    match ingress.settled(&kept.event_id, arrived + wait).await {
+        Some(record) => {
+            let answer = match (handler, sent) {
+                (Some(h), Some(sent)) => shaped(&ingress, h, &record, sent),
+                _ => None,
+            };
+            let answer =
+                answer.unwrap_or_else(|| Json(answered(&record, kept.duplicate)).into_response());
+            Ok((StatusCode::OK, applied, Extension(outcome), answer).into_response())
+        }
+        None => {
+            let location = [(http::header::LOCATION, format!("/events/{}", kept.event_id))];
+            let body = Json(accepted(kept));
+            Ok((
+                status,
+                applied,
+                location,
+                Extension(outcome),
+                body,
+            )
+                .into_response())
+        }
+    }
 }
 
 /// `GET /webhook/<hook-id>`: Meta's subscription check.
@@ -104,6 +145,50 @@ fn filtered() -> Response {
         Json(body),
     )
         .into_response()
+}
+
+/// The 200's body from the handler's `respond.template`; `None` (the
+/// usual JSON answer) when the template does not render, which is logged.
+fn shaped(
+    ingress: &AppState,
+    handler: &Handler,
+    record: &EventRecord,
+    (content_type, body): (Option<http::HeaderValue>, bytes::Bytes),
+) -> Option<Response> {
+    let content_type = content_type.as_ref().and_then(|c| c.to_str().ok());
+    let event = ingress::body::classify(content_type, &body).map_or(Value::Null, |(_, v)| v);
+    match wait::shaped(&ingress.config, handler, record, event)? {
+        Ok((content_type, text)) => {
+            Some(([(http::header::CONTENT_TYPE, content_type)], text).into_response())
+        }
+        Err(e) => {
+            tracing::warn!(event_id = %record.event_id, handler = %handler.id, error = %e, "respond.template did not render; answering JSON");
+            None
+        }
+    }
+}
+
+fn accepted(kept: Accepted) -> HookAccepted {
+    HookAccepted {
+        ok: true,
+        event_id: kept.event_id,
+        session_key: kept.session_key,
+        duplicate: kept.duplicate,
+    }
+}
+
+/// The 200 for a caller that waited: the settled event's outcome.
+fn answered(record: &EventRecord, duplicate: bool) -> HookAnswered {
+    HookAnswered {
+        ok: true,
+        event_id: record.event_id.clone(),
+        session_key: record.session_key.clone(),
+        status: record.status,
+        reply: wait::reply(record),
+        result: record.result.clone(),
+        error: record.error.clone(),
+        duplicate,
+    }
 }
 
 /// What a kept hook's answer counts as (a refusal counts as its status).

@@ -60,9 +60,13 @@ pub static ROUTES: &[Route] = &[
         handler: |m| on(m, hooks::accept),
         around: Some(|r| r.layer(middleware::from_fn(hooks::measured))),
         doc: Doc::Operation(Operation {
-            summary: "Send a hook: authenticated, kept, and answered at once",
-            params: &[("hookId", "path", "a handler's id or path, or any id", true)],
-            success: (202, |g| Some(schema::<HookAccepted>(g))),
+            summary: "Send a hook: authenticated, kept, and answered at once (202), or with `Prefer: wait=N` once handled (200 with the reply; 202 with Location when not done in time)",
+            params: &[
+                ("hookId", "path", "a handler's id or path, or any id", true),
+                ("Prefer", "header", "wait=N (RFC 7240): wait up to N seconds (at most incoming.maxWait) for the reply", false),
+                ("wait", "query", "the same as Prefer: wait=N", false),
+            ],
+            success: (202, |g| Some(json!({"oneOf": [schema::<HookAccepted>(g), schema::<HookAnswered>(g)]}))),
             body: Some(|_| json!({})),
         }),
     },

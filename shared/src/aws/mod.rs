@@ -152,6 +152,7 @@ pub fn backend(clients: &AwsClients, res: &Resources) -> Backend {
         delivery_queue: q(&res.delivery_queue_url),
         delivery_dlq: q(&res.delivery_dlq_url),
         store,
+        settled: None,
     }
 }
 

@@ -75,6 +75,10 @@ fn longest_record(config: &Config, function: Function) -> Option<Longest> {
             path: "webhooks.incoming.acceptTimeout".into(),
             takes: Duration::from_secs(w.incoming.accept_timeout.0),
             why: "a hook's answer may wait for the backend up to acceptTimeout".into(),
+        }, Longest {
+            path: "webhooks.incoming.maxWait".into(),
+            takes: Duration::from_secs(w.incoming.max_wait.0),
+            why: "a caller waiting for the answer (Prefer: wait, respond) is held up to maxWait from the hook's arrival".into(),
         }],
         Function::Handler => w
             .handlers
@@ -201,6 +205,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("webhooks.incoming.acceptTimeout"), "{err}");
+        let waiting = config(r#"{"webhooks":{"incoming":{"maxWait":29}}}"#);
+        check(&waiting, Function::Ingress, inv(30, 1)).expect("29 s + 1 s fits");
+        let err = check(&waiting, Function::Ingress, inv(20, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("webhooks.incoming.maxWait"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod net;
 pub mod plan;
 mod redact;
 pub mod routing;
+pub mod respond;
 pub mod scope;
 pub mod templates;
 pub mod validate;
@@ -203,6 +204,11 @@ pub struct Incoming {
     /// (GitHub waits 10 s), so a sender hears an answer, never a timeout.
     #[serde(default = "default_accept_timeout")]
     pub accept_timeout: Seconds,
+    /// The longest a caller may wait for its hook to be handled
+    /// (`Prefer: wait=N`, `?wait=N`, a handler's `respond`) before it gets
+    /// the usual 202: below API Gateway's 30 s.
+    #[serde(default = "default_max_wait")]
+    pub max_wait: Seconds,
     /// Request headers dropped before the event is stored, besides the
     /// credential headers always dropped ([`ALWAYS_STRIPPED`])
     /// and `secretHeader`. Adds to that list; it cannot shorten it.
@@ -396,6 +402,9 @@ pub struct Handler {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub filter: Option<serde_json::Value>,
+    /// The caller waits for the answer by default, shaped by a template.
+    #[serde(default)]
+    pub respond: Option<respond::Respond>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -602,6 +611,9 @@ fn default_dedup_window() -> Seconds {
 }
 fn default_accept_timeout() -> Seconds {
     Seconds(5)
+}
+fn default_max_wait() -> Seconds {
+    Seconds(25)
 }
 fn default_session_timeout() -> Seconds {
     Seconds(24 * 3600)

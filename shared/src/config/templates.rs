@@ -13,6 +13,7 @@ pub enum TemplateField {
     Message,
     SessionKey,
     ForwardBody,
+    Respond,
 }
 
 impl TemplateField {
@@ -21,6 +22,7 @@ impl TemplateField {
             TemplateField::Message => "template",
             TemplateField::SessionKey => "sessionKey",
             TemplateField::ForwardBody => "forward.bodyTemplate",
+            TemplateField::Respond => "respond.template",
         }
     }
 }
@@ -63,6 +65,10 @@ impl Templates {
             (
                 TemplateField::ForwardBody,
                 h.forward.as_ref().and_then(|f| f.body_template.as_deref()),
+            ),
+            (
+                TemplateField::Respond,
+                h.respond.as_ref().and_then(|r| r.template.as_deref()),
             ),
         ] {
             let Some(text) = text else { continue };

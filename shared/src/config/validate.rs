@@ -167,6 +167,15 @@ fn check_incoming(w: &super::Webhooks, found: &mut Findings) {
             ),
         ));
     }
+    if !(1..=29).contains(&inc.max_wait.0) {
+        errors.push(ConfigError::new(
+            "webhooks.incoming.maxWait",
+            format!(
+                "must be between 1s and 29s (API Gateway answers 504 at 30 s), not {}s",
+                inc.max_wait.0
+            ),
+        ));
+    }
     let headers = std::iter::once((
         "webhooks.incoming.secretHeader".to_string(),
         &inc.secret_header,
@@ -262,6 +271,9 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
             }
         }
         templates.add(h, &at, &mut found.errors);
+        if let Some(r) = &h.respond {
+            r.check(&at, w.incoming.max_wait, &mut found.errors);
+        }
     }
     let routing = super::routing::Routing::build(w, &mut found.errors);
     route_paths(w, &mut routes, &routing, found);

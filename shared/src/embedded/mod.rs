@@ -55,6 +55,8 @@ pub(crate) struct Db {
     pub(crate) clock: Arc<dyn Clock>,
     /// Wakes long-polling receivers when a message is sent to their queue.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Callers waiting (`Prefer: wait`) for an event of this database to settle.
+    settled: Arc<crate::settled::Settled>,
     /// Dropping it stops the checkpoint thread.
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -263,6 +265,7 @@ impl Db {
             writer: tx,
             clock,
             wakers: Mutex::new(HashMap::new()),
+            settled: Arc::default(),
             _checkpointer: checkpointer,
         }
     }
@@ -652,6 +655,7 @@ impl Embedded {
             delivery_queue: q("deliveries", false, Some("deliveries-dlq")),
             delivery_dlq: q("deliveries-dlq", false, None),
             store: Arc::new(self.store()),
+            settled: Some(self.db.settled.clone()),
         }
     }
 }

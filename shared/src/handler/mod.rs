@@ -135,6 +135,7 @@ impl HandlerStage {
                     .await
                     .map_err(retry)?;
                 status.finish(store, result, now).await.map_err(retry)?;
+                self.settle(ev);
                 tracing::info!(event_id = %ev.event_id, handler = ev.handler_id.as_deref(), session = %ev.session_key, "done");
                 Ok(())
             }
@@ -155,6 +156,7 @@ impl HandlerStage {
                     .await
                     .map_err(retry)?;
                 status.fail(store, &e, now).await.map_err(retry)?;
+                self.settle(ev);
                 Ok(())
             }
         }
@@ -190,8 +192,12 @@ impl HandlerStage {
         if last {
             status.record.status = crate::event::EventStatus::Failed;
         }
-        if let Err(save) = status.save(self.backend.store.as_ref(), now).await {
-            tracing::warn!(event_id = %ev.event_id, error = %save, last, "could not record the transient failure on the event");
+        match status.save(self.backend.store.as_ref(), now).await {
+            Err(save) => {
+                tracing::warn!(event_id = %ev.event_id, error = %save, last, "could not record the transient failure on the event")
+            }
+            Ok(()) if last => self.settle(ev),
+            Ok(()) => {}
         }
         let retrying_attempt = (!last).then_some(status.record.attempts);
         let announcement = lifecycle::error(ev, e.stage(), e.message(), retrying_attempt, now);
@@ -204,6 +210,14 @@ impl HandlerStage {
                 tracing::warn!(event_id = %ev.event_id, error_event_id = %announcement.id, error = %q, "could not emit the retrying error event; the next attempt announces its own")
             }
             Ok(()) => {}
+        }
+    }
+
+    /// Wakes a caller in this process waiting on the event (`Prefer:
+    /// wait`): its record is written `done` or `failed`.
+    fn settle(&self, ev: &InboundEvent) {
+        if let Some(settled) = &self.backend.settled {
+            settled.settle(&ev.event_id);
         }
     }
 

@@ -7,7 +7,7 @@
 mod acceptance;
 pub mod admin;
 pub(crate) mod auth;
-mod body;
+pub(crate) mod body;
 pub mod handshake;
 pub mod headers;
 pub mod noise;
@@ -15,6 +15,7 @@ mod routing;
 pub mod source;
 mod subscription;
 pub mod trial;
+pub mod wait;
 
 use crate::config::CompiledConfig;
 use crate::event::{self, InboundEvent};

@@ -36,4 +36,8 @@ pub struct Backend {
     /// process for the embedded backend, in the store's `Limits` table on
     /// AWS, where many Lambda instances must share them.
     pub limiter: Arc<dyn Limiter>,
+    /// Wakes callers waiting on an event (`Prefer: wait`) when the handler
+    /// runs in this process (embedded); `None` on AWS, where ingress reads
+    /// the status record with backoff instead.
+    pub settled: Option<Arc<crate::settled::Settled>>,
 }

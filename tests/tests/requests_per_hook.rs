@@ -5,9 +5,8 @@
 //! Prints the counts; asserts the figures the doc prices.
 
 use async_trait::async_trait;
-use clawhooks::telemetry::store_ops::CountingStore;
-use clawhooks::aws::intake::SequencedIntake;
 use clawhooks::api::{serve, Call};
+use clawhooks::aws::intake::SequencedIntake;
 use clawhooks::aws::{bootstrap, BootstrapSettings};
 use clawhooks::egress::EgressStage;
 use clawhooks::handler::HandlerStage;
@@ -15,6 +14,7 @@ use clawhooks::ingress::Ingress;
 use clawhooks::ports::{
     Backend, NewMessage, PeekPage, Queue, QueueError, Received, Store, SystemClock,
 };
+use clawhooks::telemetry::store_ops::CountingStore;
 use clawhooks::worker::{process_one, Stage};
 use clawhooks_e2e::{emulator, Recorder};
 use http::{HeaderMap, Method};

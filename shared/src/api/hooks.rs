@@ -61,12 +61,7 @@ pub async fn accept(
         false => ingress.success_status(),
     };
     let Some(wait) = wait else {
-        return Ok((
-            status,
-            Extension(outcome),
-            Json(accepted(kept)),
-        )
-            .into_response());
+        return Ok((status, Extension(outcome), Json(accepted(kept))).into_response());
     };
     let applied = [(
         HeaderName::from_static("preference-applied"),
@@ -85,14 +80,7 @@ pub async fn accept(
         None => {
             let location = [(http::header::LOCATION, format!("/events/{}", kept.event_id))];
             let body = Json(accepted(kept));
-            Ok((
-                status,
-                applied,
-                location,
-                Extension(outcome),
-                body,
-            )
-                .into_response())
+            Ok((status, applied, location, Extension(outcome), body).into_response())
         }
     }
 }

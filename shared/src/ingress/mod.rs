@@ -189,14 +189,16 @@ impl Ingress {
         query: &BTreeMap<String, String>,
         source: IpAddr,
     ) -> Result<Option<Option<&'a crate::config::Handler>>, Refusal> {
-        Ok(match routing::route(&self.config, hook_id, first, req, query)? {
-            routing::Routed::To(handler) => Some(handler),
-            routing::Routed::Filtered => {
-                tracing::info!(%source, hook_id, "filtered: no handler's filter took it");
-                crate::telemetry::hook_filtered(hook_id);
-                None
-            }
-        })
+        Ok(
+            match routing::route(&self.config, hook_id, first, req, query)? {
+                routing::Routed::To(handler) => Some(handler),
+                routing::Routed::Filtered => {
+                    tracing::info!(%source, hook_id, "filtered: no handler's filter took it");
+                    crate::telemetry::hook_filtered(hook_id);
+                    None
+                }
+            },
+        )
     }
 
     /// The sender's address (`trustedProxies` applied), refused (403) when

@@ -218,6 +218,43 @@ async fn a_route_that_responds_waits_by_default_and_shapes_the_body() {
     running.shutdown().await;
 }
 
+/// Two handlers share a path; the second, picked by the filters, responds.
+/// The answer is shaped (and waited for) by the handler that took the
+/// hook, not by the route's first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handler_the_filters_pick_shapes_the_answer() {
+    let model = Recorder::start_with(Reply::json(200, answer("pong"))).await;
+    let cfg = json!({"webhooks": {
+        "network": {"allowPrivate": true},
+        "handlers": [
+            {"id": "quiet", "path": "/ask", "action": "run_agent", "agentId": "bot",
+             "template": "{{q}}", "filter": {"body": {"kind": "note"}}},
+            {"id": "talk", "path": "/ask", "action": "run_agent", "agentId": "bot",
+             "template": "{{q}}",
+             "respond": {"wait": true, "template": "A: {{reply}}", "contentType": "text/plain"}}
+        ],
+        "agents": {"bot": {"type": "openai", "url": model.url("/v1"), "model": "m"}}
+    }});
+    let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
+    let (running, _) = common::whole_server_polling(cfg, Default::default()).await;
+    let url = format!("http://{}/webhook/ask", running.addr);
+    let client = reqwest::Client::new();
+
+    let talk = client
+        .post(&url)
+        .json(&json!({"kind": "chat", "q": "ping?"}));
+    let talk = talk.send().await.unwrap();
+    assert_eq!(talk.status(), 200, "the picked handler's respond waits");
+    assert_eq!(talk.headers()["content-type"], "text/plain");
+    assert_eq!(talk.text().await.unwrap(), "A: pong");
+
+    let note = client.post(&url).json(&json!({"kind": "note", "q": "fyi"}));
+    let note = note.send().await.unwrap();
+    assert_eq!(note.status(), 202, "the first handler does not respond");
+    model.wait_for(2, Duration::from_secs(30)).await;
+    running.shutdown().await;
+}
+
 #[test]
 fn a_bad_respond_is_a_load_error_naming_its_path() {
     let load = |respond: Value| {

@@ -27,18 +27,13 @@ pub async fn accept(
 ) -> Result<Response, Refusal> {
     let arrived = tokio::time::Instant::now();
     let hook_id = hook_id.trim_end_matches('/');
-    let handler = ingress.config.handler_for(hook_id);
-    let max_wait = ingress.config.config.webhooks.incoming.max_wait;
-    let wait = wait::wanted(&headers, uri.query(), handler, max_wait);
-    // The hook as `{{event}}` sees it, kept only for a `respond.template`.
-    let sent = wait
-        .and(handler.and_then(|h| h.respond.as_ref()?.template.as_ref()))
-        .map(|_| {
-            (
-                headers.get(http::header::CONTENT_TYPE).cloned(),
-                body.clone(),
-            )
-        });
+    // The hook as `{{event}}` sees it, for a `respond.template` (both are
+    // reference-counted: no copy).
+    let sent = (
+        headers.get(http::header::CONTENT_TYPE).cloned(),
+        body.clone(),
+    );
+    let asked = wait::requested(&headers, uri.query());
     let hook = Hook {
         query: uri.query().map(str::to_string),
         headers,
@@ -51,6 +46,12 @@ pub async fn accept(
         Received::Ignored(why) => return Ok(ignored_answer(why)),
         Received::Filtered => return Ok(filtered()),
     };
+    let handler = kept
+        .handler
+        .as_deref()
+        .and_then(|id| ingress.config.handler_by_id(id));
+    let max_wait = ingress.config.config.webhooks.incoming.max_wait;
+    let wait = wait::wanted(asked, handler, max_wait);
     let outcome = Outcome(if kept.duplicate {
         "duplicate"
     } else {
@@ -69,10 +70,7 @@ pub async fn accept(
     )];
     match ingress.settled(&kept.event_id, arrived + wait).await {
         Some(record) => {
-            let answer = match (handler, sent) {
-                (Some(h), Some(sent)) => shaped(&ingress, h, &record, sent),
-                _ => None,
-            };
+            let answer = handler.and_then(|h| shaped(&ingress, h, &record, sent));
             let answer =
                 answer.unwrap_or_else(|| Json(answered(&record, kept.duplicate)).into_response());
             Ok((StatusCode::OK, applied, Extension(outcome), answer).into_response())

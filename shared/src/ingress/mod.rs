@@ -54,6 +54,9 @@ pub struct Accepted {
     pub event_id: String,
     pub session_key: String,
     pub duplicate: bool,
+    /// The id of the handler that took the hook (the one its route's
+    /// filters picked), which shapes the caller's answer.
+    pub handler: Option<String>,
 }
 
 /// What ingress made of an authenticated hook: kept, or a provider's
@@ -174,7 +177,9 @@ impl Ingress {
         let ev = self.inbound_event(hook_id, handler, source, query, &req)?;
         let key = replay_key(hook_id, handler, &req);
         let dedup_until = ev.received_at.timestamp() + inc.dedup_window.0 as i64;
-        self.keep(ev, key, dedup_until).await.map(Received::Kept)
+        let kept = self.keep(ev, key, dedup_until).await?;
+        let handler = handler.map(|h| h.id.clone());
+        Ok(Received::Kept(Accepted { handler, ..kept }))
     }
 
     /// The handler the route's filters pick (`Some(None)`: no handler is
@@ -505,6 +510,7 @@ fn accepted(event_id: &str, session_key: &str, duplicate: bool) -> Accepted {
         event_id: event_id.to_string(),
         session_key: session_key.to_string(),
         duplicate,
+        handler: None,
     }
 }
 

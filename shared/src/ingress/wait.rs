@@ -57,12 +57,11 @@ pub fn granted(asked: u64, max_wait: Seconds) -> Duration {
     Duration::from_secs(asked.min(max_wait.0))
 }
 
-/// The wait for a hook to `handler`: the caller's `Prefer: wait=N` or
-/// `?wait=N`, else the handler's `respond` (its `timeout`, or `maxWait`),
-/// capped by `maxWait`; `None` when neither asks for one.
+/// The wait for a hook to `handler`: what the caller asked
+/// ([`requested`]), else the handler's `respond` (its `timeout`, or
+/// `maxWait`), capped by `maxWait`; `None` when neither asks for one.
 pub fn wanted(
-    headers: &HeaderMap,
-    query: Option<&str>,
+    asked: Option<u64>,
     handler: Option<&Handler>,
     max_wait: Seconds,
 ) -> Option<Duration> {
@@ -70,7 +69,7 @@ pub fn wanted(
         let respond = handler?.respond.as_ref().filter(|r| r.wait)?;
         Some(respond.timeout.unwrap_or(max_wait).0)
     };
-    requested(headers, query)
+    asked
         .or_else(by_route)
         .map(|asked| granted(asked, max_wait))
 }

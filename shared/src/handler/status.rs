@@ -44,6 +44,12 @@ pub struct Progress {
     /// `session_ended` went out for a finished `hook:` session.
     #[serde(default)]
     pub session_ended: bool,
+    /// The coalesced turn (its first event's id) this event was folded into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<String>,
+    /// On a turn's first event: every event the turn answers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -238,6 +244,22 @@ fn conflict() -> ActionError {
         "handler",
         "the event record changed underneath (another receiver?)",
     )
+}
+
+/// The record and progress of another event (the turn a hook was folded
+/// into), as stored.
+pub async fn peek(
+    store: &dyn Store,
+    event_id: &str,
+    now: i64,
+) -> Result<Option<(EventRecord, Progress)>, ActionError> {
+    let found = store
+        .get(Table::Events, event_id, SORT_KEY, now)
+        .await
+        .map_err(ActionError::from_store)?;
+    Ok(found
+        .and_then(|item| serde_json::from_value::<StatusItem>(item.value).ok())
+        .map(|s| (s.record, s.progress)))
 }
 
 /// The public record of an event, for `GET /events/<id>`.

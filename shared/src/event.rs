@@ -176,6 +176,8 @@ pub enum EventStatus {
     Processing,
     Done,
     Failed,
+    /// Kept but not acted on: the handler's `budget` was spent.
+    Skipped,
 }
 
 /// How long `GET /events/<id>` can find an event: a week.

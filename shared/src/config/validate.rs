@@ -277,6 +277,9 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
         if let Some(c) = &h.coalesce {
             c.check(&at, h, &mut found.errors);
         }
+        if let Some(b) = &h.budget {
+            b.check(&at, h, &mut found.errors);
+        }
     }
     let routing = super::routing::Routing::build(w, &mut found.errors);
     route_paths(w, &mut routes, &routing, found);

@@ -77,6 +77,11 @@ pub(super) async fn answered_elsewhere(
             let e = ActionError::permanent("agent", record.error.unwrap_or_default());
             status.fail(store, &e, now).await?;
         }
+        EventStatus::Skipped => {
+            status
+                .skip(store, &record.error.unwrap_or_default(), now)
+                .await?;
+        }
         _ => return Ok(Elsewhere::Own),
     }
     stage.settle(ev);
@@ -239,6 +244,21 @@ impl Fold {
         for m in &mut self.members {
             let r = result.cloned().map(|r| with_turn(r, &head.event_id));
             m.status.finish(store, r, now).await?;
+            stage.settle(&m.ev);
+        }
+        Ok(())
+    }
+
+    /// Each folded hook is skipped with the turn.
+    pub async fn skip(
+        &mut self,
+        stage: &HandlerStage,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ActionError> {
+        let store = stage.backend.store.as_ref();
+        for m in &mut self.members {
+            m.status.skip(store, reason, now).await?;
             stage.settle(&m.ev);
         }
         Ok(())

@@ -20,6 +20,7 @@
 
 pub mod actions;
 pub mod agents;
+pub mod budget;
 pub mod channels;
 pub mod coalesce;
 pub mod context;
@@ -124,9 +125,15 @@ impl HandlerStage {
             status.record.rendered = Some(rendered.to_string());
         }
         let fold = self.fold(ev, handler, &mut status, &mut prepared, followers, now);
-        let Some(fold) = fold.await.map_err(retry)? else {
+        let Some(mut fold) = fold.await.map_err(retry)? else {
             return Ok(()); // answered by the turn it was folded into
         };
+        let over = budget::check(self, ev, handler, &mut status, now);
+        if let Some(reason) = over.await.map_err(retry)? {
+            let parts = (&mut status, &mut fold);
+            let skipped = budget::skip(self, ev, handler, &prepared.text, parts, &reason, now);
+            return skipped.await.map_err(retry);
+        }
 
         let mut joined = None;
         let started = std::time::Instant::now();

@@ -50,6 +50,9 @@ pub struct Progress {
     /// On a turn's first event: every event the turn answers, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub folded: Vec<String>,
+    /// This event's agent run was counted against the handler's `budget`.
+    #[serde(default)]
+    pub budget_spent: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,8 +132,9 @@ impl Status {
         }
     }
 
+    /// Settled for good: `done`, or `skipped` (a redelivery runs nothing).
     pub fn is_done(&self) -> bool {
-        self.record.status == EventStatus::Done
+        matches!(self.record.status, EventStatus::Done | EventStatus::Skipped)
     }
 
     /// Writes the record if nobody else wrote it since we read it; a
@@ -224,6 +228,18 @@ impl Status {
         self.record.status = EventStatus::Done;
         self.record.result = result;
         self.record.error = None;
+        self.save(store, now).await
+    }
+
+    /// Kept, not acted on, with the reason.
+    pub async fn skip(
+        &mut self,
+        store: &dyn Store,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ActionError> {
+        self.record.status = EventStatus::Skipped;
+        self.record.error = Some(reason.to_string());
         self.save(store, now).await
     }
 

@@ -1,9 +1,11 @@
-//! A coalescing handler (`coalesce`): a burst of hooks on one persistent
-//! session becomes one agent turn (or two, if the burst straddles the
-//! window) whose prompt lists every hook; each event ends `done` naming
-//! the turn that answered it, and `agent_response` names every event the
-//! turn answered. The whole server on an in-memory embedded backend, with
-//! an OpenAI-compatible agent stand-in and a subscriber on 127.0.0.1.
+//! How many agent turns hooks cost. A coalescing handler (`coalesce`): a
+//! burst of hooks on one persistent session becomes one agent turn (or
+//! two, if the burst straddles the window) whose prompt lists every hook;
+//! each event ends `done` naming the turn that answered it, and
+//! `agent_response` names every event the turn answered. A handler's
+//! `budget`: past it, hooks are kept and `skipped`, and one `error` event
+//! says so. The whole server on an in-memory embedded backend, with an
+//! OpenAI-compatible agent stand-in and a subscriber on 127.0.0.1.
 
 mod common;
 
@@ -215,5 +217,78 @@ async fn a_turn_cut_short_after_the_agent_answered_loses_no_hook_and_asks_once()
     assert_eq!(folded_ids(&subscriber, turns.len()).await, want);
     let left = backend.handler_queue.approximate_len().await.unwrap();
     assert_eq!(left, 0, "every folded hook was deleted with its turn");
+    running.shutdown().await;
+}
+
+/// A budget of 2 agent runs an hour: the third and fourth hooks are kept,
+/// joined to their session and `skipped` with the reason (a caller that
+/// waits is told so), the agent is asked twice, and one `error` event says
+/// the budget is spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_budget_a_handler_keeps_and_skips_hooks_and_says_so_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (model, subscriber) = (
+        Recorder::start_with(answer()).await,
+        Recorder::start().await,
+    );
+    let cfg = json!({"webhooks": {
+        "network": {"allowPrivate": true},
+        "handlers": [{"id": "ask", "action": "run_agent", "agentId": "bot",
+                      "template": "{{q}}", "budget": {"agentRunsPerHour": 2}}],
+        "agents": {"bot": {"type": "openai", "url": model.url("/v1"), "model": "m"}},
+        "outgoing": [{"id": "s", "url": subscriber.url("/in"), "events": ["error", "message_received"]}]
+    }});
+    let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
+    let (running, _backend) = common::whole_server_polling(cfg, Default::default()).await;
+    let url = format!("http://{}/webhook/ask", running.addr);
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for i in 0..4 {
+        let r = client
+            .post(&url)
+            .header("prefer", "wait=20")
+            .json(&json!({"q": format!("question {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        answers.push(r.json::<Value>().await.unwrap());
+    }
+    let statuses: Vec<&str> = answers
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["done", "done", "skipped", "skipped"],
+        "{answers:#?}"
+    );
+    assert_eq!(answers[0]["reply"], "all looked at");
+    assert!(
+        answers[3]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("budget of 2 agent runs")),
+        "{}",
+        answers[3]
+    );
+    assert_eq!(model.count(), 2, "the skipped hooks ran no agent");
+
+    // 4 message_received (every hook is kept in its session) and 1 error.
+    let got = subscriber.wait_for(5, Duration::from_secs(30)).await;
+    let kinds = |t: &str| got.iter().filter(|r| r.json()["type"] == t).count();
+    assert_eq!(kinds("message_received"), 4);
+    let errors: Vec<Value> = got
+        .iter()
+        .map(|r| r.json())
+        .filter(|e| e["type"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["error"]["stage"], "budget", "{}", errors[0]);
+    assert_eq!(errors[0]["error"]["retrying"], false);
+    assert_eq!(
+        subscriber.count(),
+        5,
+        "one error event for the window, not one per hook"
+    );
     running.shutdown().await;
 }

@@ -77,6 +77,11 @@ pub struct Health {
 pub struct EventAnswer {
     pub ok: bool,
     pub event: EventRecord,
+    /// What a caller that waited (`Prefer: wait`, a handler's `respond`)
+    /// got as `reply`: the agent's answer (a coalesced turn's), a custom
+    /// function's text, or the text sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

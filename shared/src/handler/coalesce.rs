@@ -241,8 +241,12 @@ impl Fold {
         now: DateTime<Utc>,
     ) -> Result<(), ActionError> {
         let store = stage.backend.store.as_ref();
+        let mut result = result.cloned();
+        if let Some(r) = result.as_mut().and_then(Value::as_object_mut) {
+            r.remove("folded"); // the head's alone: it lists the turn's events
+        }
         for m in &mut self.members {
-            let r = result.cloned().map(|r| with_turn(r, &head.event_id));
+            let r = result.clone().map(|r| with_turn(r, &head.event_id));
             m.status.finish(store, r, now).await?;
             stage.settle(&m.ev);
         }

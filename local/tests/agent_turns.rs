@@ -239,7 +239,7 @@ async fn past_its_budget_a_handler_keeps_and_skips_hooks_and_says_so_once() {
         "outgoing": [{"id": "s", "url": subscriber.url("/in"), "events": ["error", "message_received"]}]
     }});
     let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
-    let (running, _backend) = common::whole_server_polling(cfg, Default::default()).await;
+    let (running, backend) = common::whole_server_polling(cfg, Default::default()).await;
     let url = format!("http://{}/webhook/ask", running.addr);
     let client = reqwest::Client::new();
     let mut answers = Vec::new();
@@ -272,6 +272,15 @@ async fn past_its_budget_a_handler_keeps_and_skips_hooks_and_says_so_once() {
         answers[3]
     );
     assert_eq!(model.count(), 2, "the skipped hooks ran no agent");
+    let now = chrono::Utc::now().timestamp();
+    let key = answers[3]["sessionKey"].as_str().unwrap();
+    let session = clawhooks::handler::session::get(backend.store.as_ref(), key, now)
+        .await
+        .unwrap()
+        .expect("the skipped hook joined its session")
+        .0;
+    assert_eq!(session.message_count, 1);
+    assert!(session.ended.is_some(), "its hook: session ended with it");
 
     // 4 message_received (every hook is kept in its session) and 1 error.
     let got = subscriber.wait_for(5, Duration::from_secs(30)).await;

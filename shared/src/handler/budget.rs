@@ -187,8 +187,9 @@ async fn announce_spent(
         .map_err(|q| ActionError::transient("handler", q.to_string()))
 }
 
-/// Records a skipped hook: it joins its session as any hook, then it and
-/// the hooks folded with it are `skipped` with the reason.
+/// Records a skipped hook: it joins its session as any hook (and a
+/// `hook:` session ends, as after any hook), then it and the hooks folded
+/// with it are `skipped` with the reason.
 pub(super) async fn skip(
     stage: &HandlerStage,
     ev: &InboundEvent,
@@ -198,9 +199,13 @@ pub(super) async fn skip(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ActionError> {
+    let mut joined = None;
     if !status.progress.message_received {
-        stage.join_session(ev, handler, text, status, now).await?;
+        joined = Some(stage.join_session(ev, handler, text, status, now).await?);
     }
+    stage
+        .end_hook_session(ev, status, joined.as_ref(), now)
+        .await?;
     let store = stage.backend.store.as_ref();
     fold.skip(stage, reason, now).await?;
     status.skip(store, reason, now).await?;

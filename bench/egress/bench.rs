@@ -159,6 +159,7 @@ fn lifecycle(index: usize) -> LifecycleEvent {
         hook_id: Some("bench".into()),
         handler_id: None,
         error: None,
+        folded_event_ids: Vec::new(),
     }
 }
 

@@ -33,6 +33,7 @@ fn lifecycle(n: usize) -> LifecycleEvent {
         hook_id: Some("my-hook".into()),
         handler_id: None,
         error: None,
+        folded_event_ids: Vec::new(),
     }
 }
 

@@ -115,6 +115,10 @@ pub struct LifecycleEvent {
     /// Present on `error` events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// On the `agent_response` of a coalesced turn: every inbound event the
+    /// turn answered, in arrival order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded_event_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +176,8 @@ pub enum EventStatus {
     Processing,
     Done,
     Failed,
+    /// Kept but not acted on: the handler's `budget` was spent.
+    Skipped,
 }
 
 /// How long `GET /events/<id>` can find an event: a week.

@@ -17,6 +17,10 @@
 //! (`clawhooks::lambda`) runs it on each record of an SQS event. Only the
 //! [`Backoff`] differs between the two.
 
+mod follow;
+
+pub use follow::Followers;
+
 use crate::ports::{Backend, NewMessage, Queue, Received};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -46,6 +50,17 @@ impl StageError {
 pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
     async fn process(&self, msg: &Received) -> Result<(), StageError>;
+
+    /// [`Stage::process`], with the messages that follow `msg` in its
+    /// group at hand: a stage that folds them into its work takes them from
+    /// `followers`, and they are settled with `msg`.
+    async fn process_following(
+        &self,
+        msg: &Received,
+        _followers: &Followers<'_>,
+    ) -> Result<(), StageError> {
+        self.process(msg).await
+    }
 }
 
 /// The stages that read queues. Which queue each reads is written here
@@ -212,7 +227,21 @@ pub async fn attempt(
     backoff: Backoff,
     pending: Option<&Pending>,
 ) -> Settled {
-    let outcome = stage.process(msg).await;
+    attempt_following(queue, stage, msg, &Followers::none(), backoff, pending).await
+}
+
+/// [`attempt`] with the messages that follow `msg` in its group: those the
+/// stage took are the caller's to settle with `msg` (`Ack`: delete them
+/// too; `Retry`: they were put back).
+pub async fn attempt_following(
+    queue: &dyn Queue,
+    stage: &dyn Stage,
+    msg: &Received,
+    followers: &Followers<'_>,
+    backoff: Backoff,
+    pending: Option<&Pending>,
+) -> Settled {
+    let outcome = stage.process_following(msg, followers).await;
     if let Some(pending) = pending {
         pending.remove(&msg.receipt).await;
     }
@@ -263,6 +292,10 @@ impl Pending {
 
     async fn remove(&self, receipt: &str) {
         self.0.lock().await.retain(|r| r != receipt);
+    }
+
+    async fn add(&self, receipts: impl Iterator<Item = String>) {
+        self.0.lock().await.extend(receipts);
     }
 
     async fn clear(&self) {
@@ -428,7 +461,9 @@ async fn poll(
 
 /// Works one group's messages in order under a [`heartbeat`], handing
 /// each finished receipt to the deleter; a message left for a retry stops
-/// the chain, so later messages of the group wait for its redelivery.
+/// the chain, so later messages of the group wait for its redelivery. The
+/// messages a stage folded into one's work ([`Followers`]) are finished
+/// with it.
 async fn work_chain(
     queue: &dyn Queue,
     stage: &dyn Stage,
@@ -438,14 +473,28 @@ async fn work_chain(
 ) {
     let pending = Pending::new(chain);
     let work = async {
-        for msg in chain {
-            let settled = attempt(queue, stage, msg, Backoff::Visibility, Some(&pending)).await;
+        let mut folded = std::collections::HashSet::new();
+        for (i, msg) in chain.iter().enumerate() {
+            if folded.contains(&msg.message_id) {
+                continue;
+            }
+            let rest = &chain[i + 1..];
+            let followers = Followers::queued(msg, rest, queue, visibility, Some(&pending));
+            let backoff = Backoff::Visibility;
+            let settled =
+                attempt_following(queue, stage, msg, &followers, backoff, Some(&pending)).await;
             if settled == Settled::Retry {
+                followers.give_back_all().await;
                 pending.clear().await;
                 break;
             }
-            if finished.send(msg.receipt.clone()).is_err() {
-                tracing::error!(stage = stage.name(), message_id = %msg.message_id, "the deleter is gone; the message will be seen again");
+            let taken = followers.taken();
+            for m in std::iter::once(msg).chain(&taken) {
+                pending.remove(&m.receipt).await;
+                folded.insert(m.message_id.clone());
+                if finished.send(m.receipt.clone()).is_err() {
+                    tracing::error!(stage = stage.name(), message_id = %m.message_id, "the deleter is gone; the message will be seen again");
+                }
             }
         }
     };

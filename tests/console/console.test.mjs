@@ -2,7 +2,8 @@
 // playwright-core): starts the real `clawhooks serve` on 127.0.0.1 with a
 // handler posting to a recording channel stand-in and an outgoing
 // subscription to a sink that fails, then signs in, watches a hook appear
-// without a reload, opens it, replays a dead letter, ends a session, and
+// without a reload, opens it, replays a dead letter, ends a session, follows
+// a burst folded into one agent turn (its reply, its thread), and
 // checks the refusals without the cookie and with a forged CSRF token.
 // Screenshots go to $OUT (target/console-test/).
 //
@@ -31,8 +32,8 @@ fs.mkdirSync(OUT, { recursive: true });
 // ---- stand-ins ------------------------------------------------------------
 
 /// An HTTP server on 127.0.0.1 recording every request; `reply()` decides
-/// the status.
-async function recorder(reply) {
+/// the status, `answer(n)` (if given) the JSON answer to the n-th request.
+async function recorder(reply, answer) {
   const got = [];
   const server = http.createServer((req, res) => {
     let body = "";
@@ -41,7 +42,7 @@ async function recorder(reply) {
       got.push({ method: req.method, url: req.url, body });
       const status = reply();
       res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify({ ok: status < 300, n: got.length }));
+      res.end(JSON.stringify(answer ? answer(got.length) : { ok: status < 300, n: got.length }));
     });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -72,6 +73,8 @@ async function eventually(what, fn, ms = 15000) {
 const channel = await recorder(() => 200);
 let sinkUp = false;
 const sink = await recorder(() => (sinkUp ? 200 : 500));
+// An OpenAI-compatible agent stand-in: its n-th answer is "Answer n".
+const model = await recorder(() => 200, (n) => ({ choices: [{ message: { role: "assistant", content: `Answer ${n}` } }] }));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 
@@ -84,7 +87,10 @@ const config = {
     handlers: [
       { id: "alerts", action: "send_message", target: { channel: "team" }, template: "🔔 {{alert.name}}: {{alert.message}}" },
       { id: "room", action: "send_message", target: { channel: "team" }, sessionMode: "persistent", sessionKey: "team-room", template: "{{text}}" },
+      { id: "ops", action: "run_agent", agentId: "bot", sessionMode: "persistent", sessionKey: "ops", template: "{{text}}",
+        coalesce: { window: "2s" } },
     ],
+    agents: { bot: { type: "openai", url: model.url("/v1"), model: "m" } },
     outgoing: [
       { id: "audit-log", url: sink.url("/audit"), events: ["message_received"], retry: { maxAttempts: 1 } },
     ],
@@ -233,6 +239,36 @@ try {
   assert.ok(ended.session.ended, "the session is ended");
   passed("a session ended from the console is ended");
 
+  // A burst on a coalescing session: one turn answers three hooks. A folded
+  // hook's page shows the reply its caller got and links the turn; the
+  // session shows the hooks in order, then the turn's reply.
+  const burst = [];
+  for (const text of ["disk 91% on db-1", "disk 95% on db-1", "disk 99% on db-1"]) burst.push((await hook("ops", { text })).eventId);
+  const settled = await eventually("the burst to be answered", async () => {
+    const all = await Promise.all(burst.map((id) => admin("/events/" + encodeURIComponent(id))));
+    return all.every((a) => a.event.status === "done") && all;
+  }, 30000);
+  const turn = settled[0].event.result.turn;
+  assert.ok(settled.every((a) => a.event.result.turn === turn && a.reply === settled[0].reply), "one turn answers all three");
+  assert.equal(model.got.length, 1, "one agent run for the burst");
+  await page.goto(base + "/console#/event/" + encodeURIComponent(burst[2]));
+  await page.waitForSelector("#reply-text");
+  assert.equal(await page.textContent("#reply-text"), settled[2].reply, "the reply that went back to the caller");
+  assert.match(await page.textContent("#turn"), /Folded into the coalesced turn/);
+  await shot("06b-folded-event");
+  await page.click("#turn a");
+  await page.waitForFunction((id) => location.hash === "#/event/" + encodeURIComponent(id), turn);
+  await page.waitForSelector("#turn");
+  assert.match(await page.textContent("#turn"), /This turn answered 3 events/);
+  passed("a coalesced hook's page shows the reply its caller got and links the turn that answered it");
+  await page.goto(base + "/console#/session/ops");
+  await page.waitForSelector("#thread .bubble.assistant");
+  const thread = await page.$$eval("#thread .bubble", (els) => els.map((e) => e.className + ": " + e.firstChild.textContent));
+  assert.deepEqual(thread, ["bubble user: disk 91% on db-1", "bubble user: disk 95% on db-1", "bubble user: disk 99% on db-1",
+    "bubble assistant: " + settled[0].reply], "the conversation as its thread");
+  await shot("06c-thread");
+  passed("a session's page shows its conversation as a thread: the hooks in order, then the turn's reply");
+
   // A forged or missing CSRF token is refused, with the cookie.
   const forged = await page.evaluate(async () => {
     const a = await fetch("/dlq/replay", { method: "POST", headers: { "X-CSRF-Token": "forged" }, body: "{}" });
@@ -290,4 +326,5 @@ try {
   server.kill("SIGTERM");
   channel.server.close();
   sink.server.close();
+  model.server.close();
 }

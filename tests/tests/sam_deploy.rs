@@ -209,6 +209,8 @@ struct StandIns {
     /// its hooks are retried quickly (the handler changes the record's
     /// visibility) until SQS moves them to the dead-letter queue.
     poison: Recorder,
+    /// An OpenAI-compatible agent whose answer goes back to a caller that waits.
+    model: Recorder,
 }
 
 impl StandIns {
@@ -222,6 +224,11 @@ impl StandIns {
             .await,
             good: Recorder::start().await,
             poison: Recorder::start_with(Reply::status(429).header("retry-after", "1")).await,
+            model: Recorder::start_with(Reply::json(
+                200,
+                json!({"choices": [{"message": {"role": "assistant", "content": "forty-two"}}]}),
+            ))
+            .await,
         }
     }
 }
@@ -241,8 +248,11 @@ fn write_config(at: &StandIns) -> PathBuf {
             {"id": "good", "action": "forward", "forward": {"url": at.good.url("/ok")}},
             {"id": "poison", "action": "forward", "forward": {"url": at.poison.url("/fail")}},
             {"id": "alerts", "sessionMode": "persistent", "sessionKey": "alerts-session",
-             "sessionTimeout": "1s"}
+             "sessionTimeout": "1s"},
+            {"id": "ask", "action": "run_agent", "agentId": "bot", "template": "{{question}}"}
         ],
+        "agents": {"bot": {"type": "openai", "url": at.model.url("/v1"), "model": "m",
+                           "timeoutMs": 10000}},
         "channels": {"discord": {"type": "discord", "botToken": "${DISCORD_BOT_TOKEN}",
                                   "apiBase": at.discord.url("/api/v10"),
                                   "peers": {"dev-channel": "4242"}}},
@@ -661,6 +671,34 @@ async fn chain_latency(api: &Api, receiver: &Recorder, n: usize) {
     );
 }
 
+/// `Prefer: wait=10` on a `run_agent` hook through the deployed API: the
+/// ingress function waits on the status record the handler function
+/// writes, and the agent's answer comes back in the 200.
+async fn answer_back(api: &Api, model: &Recorder) {
+    let asked = Instant::now();
+    let answer = api
+        .http
+        .post(format!("{}/webhook/ask", api.base))
+        .header("X-Webhook-Secret", WEBHOOK_SECRET)
+        .header("Prefer", "wait=10")
+        .json(&json!({"question": "what is six times seven?"}))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(status, 200, "Prefer: wait=10 through API Gateway: {body}");
+    assert_eq!(body["status"], "done", "{body}");
+    assert_eq!(body["reply"], "forty-two", "{body}");
+    let asked_model = model.requests();
+    assert!(
+        asked_model[0].text().contains("six times seven"),
+        "{}",
+        asked_model[0].text()
+    );
+    eprintln!("Prefer: wait=10 answered in {:.0?}", asked.elapsed());
+}
+
 #[tokio::test]
 #[ignore = "needs the deploy tools and an emulator: run scripts/sam-deploy-test.sh"]
 async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
@@ -754,6 +792,8 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
         assert!(Instant::now() < deadline, "GET /events/{seed}: {status}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+
+    answer_back(&api, &at.model).await;
 
     let dead = dead_letter_ids(
         &tools,

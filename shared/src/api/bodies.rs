@@ -48,13 +48,13 @@ pub struct HookAnswered {
     pub ok: bool,
     pub event_id: String,
     pub session_key: String,
-    /// `done` or `failed`.
+    /// `done`, `failed`, or `skipped` (the handler's `budget` was spent).
     pub status: crate::event::EventStatus,
     /// The agent's answer, a custom function's text, or the text sent.
     pub reply: Option<String>,
     /// The action's result, as `GET /events/<id>` shows it.
     pub result: Option<serde_json::Value>,
-    /// Why the event failed.
+    /// Why the event failed or was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -77,6 +77,11 @@ pub struct Health {
 pub struct EventAnswer {
     pub ok: bool,
     pub event: EventRecord,
+    /// What a caller that waited (`Prefer: wait`, a handler's `respond`)
+    /// got as `reply`: the agent's answer (a coalesced turn's), a custom
+    /// function's text, or the text sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -17,7 +17,11 @@ pub async fn show(
 ) -> Result<Json<EventAnswer>, Refusal> {
     let now = ingress.clock.now().timestamp();
     match status::load(ingress.backend.store.as_ref(), &id, now).await {
-        Ok(Some(event)) => Ok(Json(EventAnswer { ok: true, event })),
+        Ok(Some(event)) => Ok(Json(EventAnswer {
+            ok: true,
+            reply: crate::ingress::wait::reply(&event),
+            event,
+        })),
         Ok(None) => Err(Refusal::NotFound(format!(
             "no event {id:?} (unknown, or older than a week)"
         ))),

@@ -164,7 +164,8 @@ fn event_filter(query: &BTreeMap<String, String>) -> Result<EventFilter, Refusal
         Some(s) => Some(
             serde_json::from_value::<EventStatus>(Value::String(s)).map_err(|_| {
                 Refusal::BadRequest(
-                    "query parameter `status` must be queued, processing, done or failed".into(),
+                    "query parameter `status` must be queued, processing, done, failed or skipped"
+                        .into(),
                 )
             })?,
         ),

@@ -5,6 +5,8 @@
 //! Parsing, merging and `${ENV}` substitution live in [`load`]; checks that
 //! span several keys (templates, references, duplicates) in [`validate`].
 
+pub mod budget;
+pub mod coalesce;
 pub mod delivery_control;
 pub mod duration;
 pub mod error;
@@ -405,6 +407,12 @@ pub struct Handler {
     /// The caller waits for the answer by default, shaped by a template.
     #[serde(default)]
     pub respond: Option<respond::Respond>,
+    /// Hooks of one session arriving within a window become one agent turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coalesce: Option<coalesce::Coalesce>,
+    /// Agent runs allowed per hour; past it, hooks are kept and skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<budget::Budget>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

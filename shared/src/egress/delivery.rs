@@ -585,6 +585,7 @@ pub fn failure_event(
             subscription_id: Some(job.subscription.clone()),
             failed_event_type: Some(failed.kind),
         }),
+        folded_event_ids: Vec::new(),
     }
 }
 

@@ -126,6 +126,7 @@ mod tests {
             hook_id: Some("github".into()),
             handler_id: Some("gh-handler".into()),
             error: None,
+            folded_event_ids: Vec::new(),
         }
     }
 

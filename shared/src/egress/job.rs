@@ -175,6 +175,7 @@ pub(crate) mod tests {
             hook_id: Some("my-hook".into()),
             handler_id: None,
             error: None,
+            folded_event_ids: Vec::new(),
         }
     }
 

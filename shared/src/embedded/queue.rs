@@ -334,6 +334,45 @@ fn take(
     })
 }
 
+/// Claims up to `max` messages of the group of row `head` that follow it,
+/// in order, stopping at one not visible yet or due for the dead-letter
+/// queue (the next receive redrives it).
+fn claim_following(
+    c: &Connection,
+    q: &Target,
+    head: i64,
+    max: usize,
+    now: i64,
+    until: i64,
+) -> rusqlite::Result<Vec<Received>> {
+    let grp: Option<String> = c
+        .prepare_cached("SELECT grp FROM messages WHERE seq = ?1 AND queue = ?2")?
+        .query_row(params![head, q.name], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let Some(grp) = grp else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(i64, u32, i64)> = c
+        .prepare_cached(
+            "SELECT seq, receive_count, visible_at FROM messages
+             WHERE queue = ?1 AND grp = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+        )?
+        .query_map(params![q.name, grp, head, max as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (seq, count, visible_at) in rows {
+        let exhausted = q.options.max_receive_count > 0 && count >= q.options.max_receive_count;
+        if visible_at > now || exhausted {
+            break;
+        }
+        out.push(take(c, q, seq, Some(grp.clone()), count, until)?);
+    }
+    Ok(out)
+}
+
 /// The row a receipt (`<seq>:<uuid>`, made by [`claim`]) names.
 fn receipt_seq(receipt: &str) -> Option<i64> {
     receipt.split_once(':')?.0.parse().ok()
@@ -511,6 +550,24 @@ impl Queue for EmbeddedQueue {
             self.db.waker(&self.name).notify_waiters();
         }
         Ok(())
+    }
+
+    async fn receive_following(
+        &self,
+        head: &Received,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        let Some(seq) = receipt_seq(&head.receipt).filter(|_| self.options.fifo) else {
+            return Ok(Vec::new());
+        };
+        let now = self.db.now_ms();
+        let until = now + visibility.as_millis() as i64;
+        let q = self.target();
+        self.db
+            .write(move |c| claim_following(c, &q, seq, max, now, until))
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     /// One read of the messages table: no claim, no receive count.

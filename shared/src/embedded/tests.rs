@@ -541,3 +541,36 @@ async fn the_reaper_deletes_expired_items_and_old_dead_letters_only() {
     assert_eq!(bodies(&left), ["new letter"]);
     assert_eq!(db.reap(&reaping).await.unwrap(), Reaped::default());
 }
+
+/// A FIFO group's messages behind the one in hand can be taken with it,
+/// in order, and only those: another group's stay, and the group's next
+/// message is not handed out while they are in flight. One put back is
+/// the group's next head once the others are deleted.
+#[tokio::test]
+async fn the_messages_following_a_head_are_taken_in_order() {
+    let (db, _clock) = clocked();
+    let q = fifo(&db, "h.fifo");
+    for b in ["a1", "a2", "b1", "a3", "a4"] {
+        let g = &b[..1];
+        q.send(NewMessage::new(b).group(g)).await.unwrap();
+    }
+    let vis = Duration::from_secs(30);
+    let heads = q.receive(10, vis, NO_WAIT).await.unwrap();
+    assert_eq!(bodies(&heads), ["a1", "b1"]);
+    let more = q.receive_following(&heads[0], 2, vis).await.unwrap();
+    assert_eq!(bodies(&more), ["a2", "a3"]);
+    assert!(q.receive(10, vis, NO_WAIT).await.unwrap().is_empty());
+    q.change_visibility(&more[1].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    q.delete_batch(&[heads[0].receipt.clone(), more[0].receipt.clone()])
+        .await
+        .unwrap();
+    let next = q.receive(10, vis, NO_WAIT).await.unwrap();
+    assert_eq!(
+        bodies(&next),
+        ["a3"],
+        "the one put back leads its group again"
+    );
+    assert!(q.receive_following(&next[0], 5, vis).await.unwrap().len() == 1);
+}

@@ -78,6 +78,7 @@ fn base(
         hook_id: ev.map(|e| e.hook_id.clone()),
         handler_id: ev.and_then(|e| e.handler_id.clone()),
         error: None,
+        folded_event_ids: Vec::new(),
     }
 }
 

@@ -20,7 +20,9 @@
 
 pub mod actions;
 pub mod agents;
+pub mod budget;
 pub mod channels;
+pub mod coalesce;
 pub mod context;
 pub mod custom;
 pub mod failure;
@@ -35,7 +37,7 @@ pub use sweeper::{sweep_sessions, SweepReport};
 use crate::config::{CompiledConfig, Handler};
 use crate::event::{self, InboundEvent};
 use crate::ports::{Backend, Clock, HttpSender, Received};
-use crate::worker::{Stage, StageError};
+use crate::worker::{Followers, Stage, StageError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -92,6 +94,18 @@ impl HandlerStage {
     /// Handles one inbound event; `receive_count` is the queue's (1 on the
     /// first delivery).
     pub async fn handle(&self, ev: &InboundEvent, receive_count: u32) -> Result<(), StageError> {
+        self.handle_following(ev, receive_count, &Followers::none())
+            .await
+    }
+
+    /// [`HandlerStage::handle`], folding the hooks of `followers` into a
+    /// coalescing handler's turn.
+    async fn handle_following(
+        &self,
+        ev: &InboundEvent,
+        receive_count: u32,
+        followers: &Followers<'_>,
+    ) -> Result<(), StageError> {
         let now = self.clock.now();
         let store = self.backend.store.as_ref();
         let kept = self.config.config.webhooks.status_kept_secs();
@@ -105,10 +119,20 @@ impl HandlerStage {
             .handler_id
             .as_deref()
             .and_then(|id| self.config.handler_by_id(id));
-        let prepared = context::prepare(&self.config, handler, ev, now);
+        let mut prepared = context::prepare(&self.config, handler, ev, now);
         if handler.is_some() && status.record.rendered.is_none() {
             let rendered = event::cut(&prepared.text, event::RENDERED_KEPT);
             status.record.rendered = Some(rendered.to_string());
+        }
+        let fold = self.fold(ev, handler, &mut status, &mut prepared, followers, now);
+        let Some(mut fold) = fold.await.map_err(retry)? else {
+            return Ok(()); // answered by the turn it was folded into
+        };
+        let over = budget::check(self, ev, handler, &mut status, now);
+        if let Some(reason) = over.await.map_err(retry)? {
+            let parts = (&mut status, &mut fold);
+            let skipped = budget::skip(self, ev, handler, &prepared.text, parts, &reason, now);
+            return skipped.await.map_err(retry);
         }
 
         let mut joined = None;
@@ -126,12 +150,68 @@ impl HandlerStage {
             },
             started.elapsed(),
         );
+        let ended = Ended {
+            status,
+            joined,
+            fold,
+            receive_count,
+        };
+        self.conclude(ev, outcome, ended).await
+    }
+
+    /// A coalescing handler's turn: `None` when the hook was answered by
+    /// the turn it was folded into before; otherwise the hooks folded with
+    /// it (none for any other handler).
+    async fn fold(
+        &self,
+        ev: &InboundEvent,
+        handler: Option<&Handler>,
+        status: &mut Status,
+        prepared: &mut context::Prepared,
+        followers: &Followers<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<coalesce::Fold>, ActionError> {
+        let coalescing = handler.and_then(|h| Some((h, h.coalesce.as_ref()?)));
+        let Some(hc) = coalescing.filter(|_| ev.persistent) else {
+            return Ok(Some(Default::default()));
+        };
+        if let coalesce::Elsewhere::Settled =
+            coalesce::answered_elsewhere(self, ev, status, now).await?
+        {
+            return Ok(None);
+        }
+        if prepared.render_error.is_some() {
+            return Ok(Some(Default::default())); // it fails alone
+        }
+        let fold = coalesce::gather(self, ev, hc, status, prepared, followers, now).await?;
+        Ok(Some(fold))
+    }
+
+    /// Records the outcome on the event (and on the hooks folded with it)
+    /// and settles the message.
+    async fn conclude(
+        &self,
+        ev: &InboundEvent,
+        outcome: Result<Option<Value>, ActionError>,
+        ended: Ended,
+    ) -> Result<(), StageError> {
+        let store = self.backend.store.as_ref();
+        let Ended {
+            mut status,
+            joined,
+            mut fold,
+            receive_count,
+        } = ended;
         let now = self.clock.now();
         match outcome {
             Ok(result) => {
                 crate::faults::check(crate::faults::HANDLER_AFTER_ACTION)
                     .map_err(|e| StageError::retry(e.to_string()))?;
                 self.end_hook_session(ev, &mut status, joined.as_ref(), now)
+                    .await
+                    .map_err(retry)?;
+                let result = fold.head_result(ev, &status.progress.folded, result);
+                fold.finish(self, ev, result.as_ref(), now)
                     .await
                     .map_err(retry)?;
                 status.finish(store, result, now).await.map_err(retry)?;
@@ -155,6 +235,7 @@ impl HandlerStage {
                 self.end_hook_session(ev, &mut status, joined.as_ref(), now)
                     .await
                     .map_err(retry)?;
+                fold.fail(self, &e, now).await.map_err(retry)?;
                 status.fail(store, &e, now).await.map_err(retry)?;
                 self.settle(ev);
                 Ok(())
@@ -355,6 +436,14 @@ impl HandlerStage {
     }
 }
 
+/// Where an attempt left its event, for [`HandlerStage::conclude`].
+struct Ended {
+    status: Status,
+    joined: Option<session::Joined>,
+    fold: coalesce::Fold,
+    receive_count: u32,
+}
+
 fn retry(e: ActionError) -> StageError {
     match e {
         ActionError::Transient {
@@ -376,8 +465,19 @@ impl Stage for HandlerStage {
     }
 
     async fn process(&self, msg: &Received) -> Result<(), StageError> {
+        self.process_following(msg, &Followers::none()).await
+    }
+
+    async fn process_following(
+        &self,
+        msg: &Received,
+        followers: &Followers<'_>,
+    ) -> Result<(), StageError> {
         match serde_json::from_str::<InboundEvent>(&msg.body) {
-            Ok(ev) => self.handle(&ev, msg.receive_count).await,
+            Ok(ev) => {
+                self.handle_following(&ev, msg.receive_count, followers)
+                    .await
+            }
             Err(e) => {
                 let dlq = self.backend.handler_dlq.as_ref();
                 let reason = format!("not an inbound event: {e}");

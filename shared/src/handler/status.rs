@@ -44,6 +44,15 @@ pub struct Progress {
     /// `session_ended` went out for a finished `hook:` session.
     #[serde(default)]
     pub session_ended: bool,
+    /// The coalesced turn (its first event's id) this event was folded into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<String>,
+    /// On a turn's first event: every event the turn answers, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<String>,
+    /// This event's agent run was counted against the handler's `budget`.
+    #[serde(default)]
+    pub budget_spent: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,8 +132,9 @@ impl Status {
         }
     }
 
+    /// Settled for good: `done`, or `skipped` (a redelivery runs nothing).
     pub fn is_done(&self) -> bool {
-        self.record.status == EventStatus::Done
+        matches!(self.record.status, EventStatus::Done | EventStatus::Skipped)
     }
 
     /// Writes the record if nobody else wrote it since we read it; a
@@ -221,6 +231,18 @@ impl Status {
         self.save(store, now).await
     }
 
+    /// Kept, not acted on, with the reason.
+    pub async fn skip(
+        &mut self,
+        store: &dyn Store,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ActionError> {
+        self.record.status = EventStatus::Skipped;
+        self.record.error = Some(reason.to_string());
+        self.save(store, now).await
+    }
+
     pub async fn fail(
         &mut self,
         store: &dyn Store,
@@ -238,6 +260,22 @@ fn conflict() -> ActionError {
         "handler",
         "the event record changed underneath (another receiver?)",
     )
+}
+
+/// The record and progress of another event (the turn a hook was folded
+/// into), as stored.
+pub async fn peek(
+    store: &dyn Store,
+    event_id: &str,
+    now: i64,
+) -> Result<Option<(EventRecord, Progress)>, ActionError> {
+    let found = store
+        .get(Table::Events, event_id, SORT_KEY, now)
+        .await
+        .map_err(ActionError::from_store)?;
+    Ok(found
+        .and_then(|item| serde_json::from_value::<StatusItem>(item.value).ok())
+        .map(|s| (s.record, s.progress)))
 }
 
 /// The public record of an event, for `GET /events/<id>`.

@@ -7,7 +7,7 @@
 
 use super::{lambda_runtime, LambdaError};
 use crate::ports::Received;
-use crate::worker::{attempt, Backoff, Route, Settled};
+use crate::worker::{attempt_following, Backoff, Followers, Route, Settled};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -83,23 +83,7 @@ pub async fn handle_sqs_event(routes: &[Route], event: SqsEvent) -> SqsBatchResp
     let mut tasks = tokio::task::JoinSet::new();
     for chain in crate::worker::by_group(msgs) {
         let (routes, sources) = (routes.to_vec(), sources.clone());
-        tasks.spawn(async move {
-            let mut failed = Vec::new();
-            let mut broken = false;
-            for msg in chain {
-                let source = sources.get(&msg.message_id).map(String::as_str);
-                if broken {
-                    release(&routes, source.unwrap_or_default(), &msg).await;
-                    failed.push(msg.message_id);
-                    continue;
-                }
-                if !process_record(&routes, source.unwrap_or_default(), &msg).await {
-                    broken = true;
-                    failed.push(msg.message_id);
-                }
-            }
-            failed
-        });
+        tasks.spawn(async move { work_chain(&routes, &sources, chain).await });
     }
 
     let mut failed: Vec<String> = Vec::new();
@@ -124,16 +108,54 @@ pub async fn handle_sqs_event(routes: &[Route], event: SqsEvent) -> SqsBatchResp
     response
 }
 
+/// One group's records in order: the ids of those that failed. A record a
+/// stage folded into an earlier one's work is done with it; after a
+/// failure the rest of the group goes back.
+async fn work_chain(
+    routes: &[Route],
+    sources: &HashMap<String, String>,
+    chain: Vec<Received>,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut broken = false;
+    let mut folded = std::collections::HashSet::new();
+    for (i, msg) in chain.iter().enumerate() {
+        let source = sources.get(&msg.message_id).map_or("", String::as_str);
+        if broken {
+            release(routes, source, msg).await;
+            failed.push(msg.message_id.clone());
+            continue;
+        }
+        if folded.contains(&msg.message_id) {
+            continue;
+        }
+        let followers = Followers::batch(msg, &chain[i + 1..]);
+        if process_record(routes, source, msg, &followers).await {
+            folded.extend(followers.taken().into_iter().map(|m| m.message_id));
+        } else {
+            broken = true;
+            failed.push(msg.message_id.clone());
+        }
+    }
+    failed
+}
+
 /// `true` when the record is done (Lambda deletes it). The retry delay of
 /// a failed record doubles with each receive ([`Backoff::Doubling`]).
-async fn process_record(routes: &[Route], source: &str, msg: &Received) -> bool {
+async fn process_record(
+    routes: &[Route],
+    source: &str,
+    msg: &Received,
+    followers: &Followers<'_>,
+) -> bool {
     let Some(route) = routes.iter().find(|r| r.queue.name() == source) else {
         // Not ours to process: leave it for redrive rather than drop it.
         tracing::error!(source, message_id = %msg.message_id, "record from a queue this function has no route for");
         return false;
     };
     let (queue, stage) = (route.queue.as_ref(), route.stage.as_ref());
-    attempt(queue, stage, msg, Backoff::Doubling, None).await == Settled::Ack
+    let backoff = Backoff::Doubling;
+    attempt_following(queue, stage, msg, followers, backoff, None).await == Settled::Ack
 }
 
 /// A record held back behind a failed one of its FIFO group goes back at
@@ -200,6 +222,17 @@ mod tests {
             } else {
                 Ok(())
             }
+        }
+        /// A body `fold…` takes the next record of its group into its work.
+        async fn process_following(
+            &self,
+            msg: &Received,
+            followers: &crate::worker::Followers<'_>,
+        ) -> Result<(), StageError> {
+            if msg.body.starts_with("fold") {
+                followers.take(1, Duration::from_secs(60)).await;
+            }
+            self.process(msg).await
         }
     }
 
@@ -295,6 +328,47 @@ mod tests {
         .await;
         assert_eq!(failed(&res), vec!["2"]);
         assert_eq!(stage.seen.lock().unwrap().len(), 3);
+    }
+
+    /// A record a stage folds into the one before it is done with it, not
+    /// run again; when that one fails, it goes back with it. No window is
+    /// waited for: the batch is what there is.
+    #[tokio::test]
+    async fn a_folded_record_is_settled_with_the_record_that_took_it() {
+        let stage = Arc::new(Picky {
+            fail: vec!["fold-b1"],
+            seen: Mutex::default(),
+        });
+        let (r, queue) = route("q.fifo", stage.clone());
+        let started = std::time::Instant::now();
+        let res = handle_sqs_event(
+            &[r],
+            event(vec![
+                record("a1", "fold-a1", Some("a"), "q.fifo"),
+                record("a2", "a2", Some("a"), "q.fifo"),
+                record("a3", "a3", Some("a"), "q.fifo"),
+                record("b1", "fold-b1", Some("b"), "q.fifo"),
+                record("b2", "b2", Some("b"), "q.fifo"),
+            ]),
+        )
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no window waited"
+        );
+        assert_eq!(failed(&res), vec!["b1", "b2"]);
+        let mut seen = stage.seen.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(seen, ["a3", "fold-a1", "fold-b1"], "a2 was folded into a1");
+        let released: Vec<String> = (queue.1.lock().unwrap().iter())
+            .filter(|(_, t)| t.is_zero())
+            .map(|(r, _)| r.clone())
+            .collect();
+        assert_eq!(
+            released,
+            ["r-b2"],
+            "the record folded into a failed one goes back"
+        );
     }
 
     #[tokio::test]

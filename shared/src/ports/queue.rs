@@ -118,6 +118,21 @@ pub trait Queue: Send + Sync {
         Ok(())
     }
 
+    /// Up to `max` messages of the FIFO group of `head` (a message this
+    /// consumer holds in flight) that come next after it, in order, taken
+    /// as [`Queue::receive`] takes them: how a stage folds a session's
+    /// waiting hooks into one piece of work. Stops at a message not yet
+    /// visible. Queues that cannot receive by group (SQS) take none: there
+    /// the fold is what one batch of the group holds.
+    async fn receive_following(
+        &self,
+        _head: &Received,
+        _max: usize,
+        _visibility: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        Ok(Vec::new())
+    }
+
     /// Shows the message again after `timeout` (zero: at once).
     async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
 

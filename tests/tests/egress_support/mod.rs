@@ -190,6 +190,7 @@ pub fn lifecycle(kind: EventType, text: &str) -> LifecycleEvent {
         hook_id: Some("my-hook".into()),
         handler_id: None,
         error: None,
+        folded_event_ids: Vec::new(),
     }
 }
 

@@ -46,7 +46,7 @@ pub async fn run(
     };
     if let Some(answer) = &reply.answer {
         if !status.progress.agent_response {
-            announce(run, agent_id, answer).await?;
+            announce(run, agent_id, answer, &status.progress.folded).await?;
             status.progress.agent_response = true;
             run.save(status).await?;
         }
@@ -78,7 +78,7 @@ async fn ask(
     .unwrap_or_default();
     let earlier: Vec<Turn<'_>> = history
         .iter()
-        .filter(|h| h.event_id != ev.event_id)
+        .filter(|h| h.event_id != ev.event_id && !status.progress.folded.contains(&h.event_id))
         .map(|h| Turn {
             role: match h.role {
                 session::Role::User => Role::User,
@@ -100,8 +100,14 @@ async fn ask(
     Ok(reply)
 }
 
-/// The answer joins the session's history and goes out as `agent_response`.
-async fn announce(run: &Run<'_>, agent_id: &str, answer: &str) -> Result<(), ActionError> {
+/// The answer joins the session's history and goes out as `agent_response`
+/// (naming the events of a coalesced turn).
+async fn announce(
+    run: &Run<'_>,
+    agent_id: &str,
+    answer: &str,
+    folded: &[String],
+) -> Result<(), ActionError> {
     let (stage, ev) = (run.stage, run.ev);
     let now = stage.clock.now();
     session::record_answer(
@@ -114,12 +120,11 @@ async fn announce(run: &Run<'_>, agent_id: &str, answer: &str) -> Result<(), Act
     )
     .await
     .map_err(transient)?;
-    event::emit(
-        stage.backend.events_queue.as_ref(),
-        &lifecycle::agent_response(ev, agent_id, answer, now),
-    )
-    .await
-    .map_err(transient)
+    let mut response = lifecycle::agent_response(ev, agent_id, answer, now);
+    response.folded_event_ids = folded.to_vec();
+    event::emit(stage.backend.events_queue.as_ref(), &response)
+        .await
+        .map_err(transient)
 }
 
 fn transient(e: impl ToString) -> ActionError {

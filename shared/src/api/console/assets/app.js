@@ -296,7 +296,7 @@ function stopLive() {
 // ---- one event -----------------------------------------------------------
 
 async function eventPage(id) {
-  const [{ event: e }, deliveries] = await Promise.all([
+  const [{ event: e, reply }, deliveries] = await Promise.all([
     api("GET", "/events/" + encodeURIComponent(id)),
     api("GET", "/events/" + encodeURIComponent(id) + "/deliveries").catch(() => ({ emitted: [] })),
   ]);
@@ -311,7 +311,7 @@ async function eventPage(id) {
       field("Received", h("span", { title: e.receivedAt }, new Date(e.receivedAt).toLocaleString())),
       field("Last change", when(e.updatedAt)),
       field("Attempts", String(e.attempts)))));
-  main().append(resultCard(e));
+  main().append(resultCard(e), replyCard(e, reply));
   if (e.request) main().append(requestCard(e.request));
   main().append(deliveriesCard(deliveries));
 }
@@ -396,6 +396,7 @@ async function sessionPage(key) {
     field("Events", h("a", { href: "#/events?session=" + encodeURIComponent(s.key) }, "Show its events")))));
   const history = (s.history || []).map((m) => h("div", { class: "bubble " + m.role }, m.text,
     h("div", { class: "meta" }, m.role + " · " + ago(m.at) + " · ", h("a", { href: "#/event/" + encodeURIComponent(m.eventId) }, short(m.eventId)))));
+  main().append(await threadCard(s.key));
   main().append(h("div", { class: "card" }, h("h2", {}, "History"), history.length ? h("div", { class: "chat" }, history) : h("p", { class: "muted" }, "No messages kept.")));
 }
 

@@ -504,6 +504,9 @@ pub struct Outgoing {
     /// [`delivery_control::RateLimit`]); none: as fast as the receiver answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<delivery_control::RateLimit>,
+    /// Stops calling a failing receiver for a while ([`delivery_control::Breaker`]).
+    #[serde(default)]
+    pub breaker: delivery_control::Breaker,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

@@ -375,6 +375,7 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
         if let Some(limit) = &o.rate_limit {
             errors.extend(limit.check(&format!("{at}.rateLimit")));
         }
+        errors.extend(o.breaker.check(&format!("{at}.breaker")));
     }
 }
 

@@ -244,3 +244,126 @@ mod pacing {
         assert_eq!(pace(2_000_100, 100), Pace::Later(Duration::from_secs(2)));
     }
 }
+
+/// A subscription's circuit breaker as stored (times in unix ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerState {
+    /// Failed attempts in a row.
+    #[serde(default)]
+    pub failures: u32,
+    /// Open until then; past it, half-open (one probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_until: Option<i64>,
+    /// The cool-down of the last opening, in ms (doubles per failed probe).
+    #[serde(default)]
+    pub cooldown_ms: u64,
+    /// When a probe was let through (half-open), so only one goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_at: Option<i64>,
+}
+
+/// A probe that has not reported after this long is given up on, and
+/// another may go.
+pub const PROBE_TIMEOUT_MS: i64 = 120_000;
+
+/// What the breaker lets a job do at `now` (unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breaker {
+    /// Closed: attempt it.
+    Closed,
+    /// Open, or a probe is out: put it back for this long.
+    Open(Duration),
+    /// Half-open: this attempt may be the one probe, if it claims it.
+    Probe,
+}
+
+impl BreakerState {
+    pub fn is_open(&self) -> bool {
+        self.open_until.is_some()
+    }
+
+    /// `closed`, `open` or `half_open` at `now` (unix ms), for listings.
+    pub fn label(&self, now: i64) -> &'static str {
+        match self.open_until {
+            None => "closed",
+            Some(until) if until > now => "open",
+            Some(_) => "half_open",
+        }
+    }
+
+    pub fn allows(&self, now: i64) -> Breaker {
+        match self.open_until {
+            None => Breaker::Closed,
+            Some(until) if until > now => Breaker::Open(ms(until - now)),
+            Some(_) => match self.probe_at {
+                Some(at) if now - at < PROBE_TIMEOUT_MS => Breaker::Open(HOLD),
+                _ => Breaker::Probe,
+            },
+        }
+    }
+
+    /// After a failed attempt: opens at `failures` in a row; a failed probe
+    /// reopens it for twice as long, up to `max`.
+    pub fn failed(&self, failures: u32, cooldown: Duration, max: Duration, now: i64) -> Self {
+        let count = self.failures.saturating_add(1);
+        let wait = if self.is_open() {
+            (self.cooldown_ms.saturating_mul(2)).min(max.as_millis() as u64)
+        } else if count >= failures {
+            cooldown.min(max).as_millis() as u64
+        } else {
+            return BreakerState {
+                failures: count,
+                ..Default::default()
+            };
+        };
+        BreakerState {
+            failures: count,
+            open_until: Some(now + wait as i64),
+            cooldown_ms: wait,
+            probe_at: None,
+        }
+    }
+}
+
+fn ms(n: i64) -> Duration {
+    Duration::from_millis(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod breaking {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn it_opens_after_so_many_failures_and_probes_after_the_cooldown() {
+        let s = Duration::from_secs(30);
+        let mut b = BreakerState::default();
+        for _ in 0..4 {
+            b = b.failed(5, s, MIN, 0);
+            assert_eq!(b.allows(0), Breaker::Closed);
+        }
+        b = b.failed(5, s, MIN, 1_000);
+        assert_eq!(b.allows(1_000), Breaker::Open(s));
+        assert_eq!(b.label(1_000), "open");
+        assert_eq!(b.allows(31_000), Breaker::Probe);
+        let probing = BreakerState {
+            probe_at: Some(31_000),
+            ..b.clone()
+        };
+        assert_eq!(
+            probing.allows(32_000),
+            Breaker::Open(HOLD),
+            "one probe at a time"
+        );
+        // A failed probe doubles the cool-down, up to ten minutes.
+        let again = probing.failed(5, s, MIN, 40_000);
+        assert_eq!(again.allows(40_000), Breaker::Open(Duration::from_secs(60)));
+        let mut long = again;
+        for _ in 0..10 {
+            long = long.failed(5, s, MIN, 0);
+        }
+        assert_eq!(long.cooldown_ms, 600_000);
+    }
+}

@@ -13,6 +13,7 @@
 //!
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
+use super::breaker;
 use super::control::{self, Gate, Pace};
 use super::job::DeliveryJob;
 use super::log::{self, Attempt, DisabledMarker, Outcome};
@@ -116,6 +117,20 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         };
         return put_back(stage, &job, wait, now).await;
     }
+    if sub.config.breaker.enabled {
+        let store_down = |e| retry_later(e);
+        if let Some(wait) = breaker::admit(stage, &job.subscription, now)
+            .await
+            .map_err(store_down)?
+        {
+            tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "circuit breaker open; delivery held");
+            let job = DeliveryJob {
+                rate_slot: None,
+                ..job
+            };
+            return put_back(stage, &job, wait, now).await;
+        }
+    }
     let (job, now) = match sub.config.rate_limit {
         Some(limit) => match paced(stage, job, limit, now).await? {
             Some(ready) => ready,
@@ -152,6 +167,12 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     let url = sub.config.url.as_ref().expect("checked by usable").as_str();
     let mut attempt = attempt;
     let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
+    let answer = match verdict {
+        Verdict::Delivered => breaker::Answer::Delivered,
+        Verdict::Gone => breaker::Answer::Gone,
+        Verdict::Failed { .. } => breaker::Answer::Failed,
+    };
+    breaker::report(stage, &job.subscription, &sub.config.breaker, answer, now).await;
     settle(stage, &job, sub, url, attempt, verdict, now).await
 }
 

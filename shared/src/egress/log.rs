@@ -31,6 +31,8 @@ pub const MARKERS_PK: &str = "#gone";
 /// What the sort keys of the subscriptions' control records (pause and
 /// resume, `super::control`), kept in the markers' partition, start with.
 pub const CONTROL_SK: &str = "#control/";
+/// The same for the subscriptions' circuit breakers (`super::breaker`).
+pub const BREAKER_SK: &str = "#breaker/";
 /// How long attempts and outcomes are kept unless `retention.deliveries`
 /// says otherwise (its default).
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
@@ -227,7 +229,7 @@ pub async fn mark_gone(store: &dyn Store, m: &DisabledMarker) -> Result<(), Stor
 pub fn markers_from(items: &[Item]) -> HashMap<String, DisabledMarker> {
     items
         .iter()
-        .filter(|i| !i.sk.starts_with(CONTROL_SK))
+        .filter(|i| !i.sk.starts_with(CONTROL_SK) && !i.sk.starts_with(BREAKER_SK))
         .filter_map(|i| serde_json::from_value::<DisabledMarker>(i.value.clone()).ok())
         .map(|m| (m.subscription.clone(), m))
         .collect()

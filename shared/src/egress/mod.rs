@@ -11,6 +11,7 @@
 //!
 //! [`LifecycleEvent`]: crate::event::LifecycleEvent
 
+pub mod breaker;
 pub mod control;
 pub mod delivery;
 pub mod fanout;

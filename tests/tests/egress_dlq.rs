@@ -31,7 +31,9 @@ async fn a_dead_sinks_deliveries_are_dead_lettered_then_replayed_exactly_once() 
     let errors = Recorder::start().await;
     let rig = Rig::new(&config(json!([
         { "id": "dead", "url": dead.url("/"), "events": ["message_received"],
-          "retry": { "maxAttempts": 3, "initialDelayMs": 1000, "jitter": false } },
+          "retry": { "maxAttempts": 3, "initialDelayMs": 1000, "jitter": false },
+          // Every attempt is made: this test counts them, not the breaker's holds.
+          "breaker": { "enabled": false } },
         { "id": "errors", "url": errors.url("/"), "events": ["error"] },
     ])));
     let events: Vec<_> = (0..5)
@@ -261,7 +263,9 @@ async fn a_duplicate_job_never_delivers_twice() {
 async fn dead_letters(n: usize) -> (Recorder, Rig) {
     let sink = Recorder::start_with(Reply::status(500)).await;
     let rig = Rig::new(&config(json!([
-        { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+        { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 },
+          // Each event is to fail at once, not wait on an open breaker.
+          "breaker": { "enabled": false } },
     ])));
     for i in 0..n {
         rig.emit(&lifecycle(EventType::MessageReceived, &format!("{i}")))

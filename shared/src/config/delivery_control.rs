@@ -142,3 +142,20 @@ impl Breaker {
         vec![]
     }
 }
+
+/// `webhooks.outgoing[].disableAfter`'s default: five days of failures
+/// without a success disable a subscription (its deliveries are held).
+pub fn default_disable_after() -> Option<super::duration::Seconds> {
+    Some(super::duration::Seconds(5 * 24 * 3600))
+}
+
+/// A `disableAfter` of zero would disable at the first failure.
+pub fn check_disable_after(after: Option<super::duration::Seconds>, at: &str) -> Vec<ConfigError> {
+    match after {
+        Some(super::duration::Seconds(0)) => vec![ConfigError::new(
+            format!("{at}.disableAfter"),
+            "must be at least 1s (null: never disable)",
+        )],
+        _ => vec![],
+    }
+}

@@ -507,6 +507,9 @@ pub struct Outgoing {
     /// Stops calling a failing receiver for a while ([`delivery_control::Breaker`]).
     #[serde(default)]
     pub breaker: delivery_control::Breaker,
+    /// Disables a subscription failing without a success this long; null: never.
+    #[serde(default = "delivery_control::default_disable_after")]
+    pub disable_after: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

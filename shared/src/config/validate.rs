@@ -376,6 +376,10 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
             errors.extend(limit.check(&format!("{at}.rateLimit")));
         }
         errors.extend(o.breaker.check(&format!("{at}.breaker")));
+        errors.extend(super::delivery_control::check_disable_after(
+            o.disable_after,
+            &at,
+        ));
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod breaker;
 pub mod control;
 pub mod delivery;
+pub mod disabled;
 pub mod fanout;
 pub mod fast_path;
 pub mod gone_cache;

@@ -129,11 +129,29 @@ pub struct Replayed {
     pub replayed: usize,
     pub kept: usize,
     pub unreadable: usize,
+    /// Dead letters the filter matched (a dry run: replayed none of them).
+    pub matched: usize,
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
+}
+
+impl From<crate::egress::replay::ReplayReport> for Replayed {
+    /// A replay that ran: what it matched, it replayed.
+    fn from(r: crate::egress::replay::ReplayReport) -> Self {
+        Replayed {
+            ok: true,
+            replayed: r.replayed,
+            kept: r.kept,
+            unreadable: r.unreadable,
+            matched: r.replayed,
+            dry_run: false,
+        }
+    }
 }
 
 /// Which dead letters `POST /dlq/replay` takes (the body overrides the
 /// query string).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     /// Only this subscription's dead letters.
@@ -145,6 +163,21 @@ pub struct ReplayRequest {
     /// Only this (lifecycle) event's dead letters: replay one.
     #[serde(default)]
     pub event: Option<String>,
+    /// `since` by another name: the window's start.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Only those dead-lettered before: an RFC 3339 time, or an age.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// `dead_lettered` (every dead letter; the only status a replay takes).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only dead letters of this event type.
+    #[serde(default, rename = "eventType")]
+    pub event_type: Option<String>,
+    /// Count what matches, replay nothing.
+    #[serde(default, rename = "dryRun")]
+    pub dry_run: Option<bool>,
 }
 
 /// One outgoing subscription as `GET /subscriptions` shows it.

@@ -8,6 +8,7 @@
 pub mod delivery_control;
 pub mod duration;
 pub mod error;
+pub mod fallback;
 pub mod function_timeout;
 pub mod load;
 pub mod net;
@@ -413,6 +414,9 @@ pub struct Target {
     pub channel: String,
     #[serde(default)]
     pub peer: Option<String>,
+    /// Where the message goes when `channel` fails for good or runs out of retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<fallback::Fallback>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -432,6 +432,7 @@ fn check_handler(
     if let Some(plan) = &plan {
         check_plan(w, plan, at, errors, warnings);
     }
+    errors.extend(super::fallback::check(w, h.target.as_ref(), at));
     if h.session_mode == SessionMode::Ephemeral && h.session_key.is_some() {
         warnings.push(Warning {
             path: format!("{at}.sessionKey"),

@@ -152,6 +152,7 @@ const CONSOLE: &[(&str, &str)] = &[
     ("GET", "/console"),
     ("GET", "/console/"),
     ("GET", "/console/app.js"),
+    ("GET", "/console/subscriptions.js"),
     ("GET", "/console/app.css"),
     ("GET", "/console/icon.svg"),
     ("GET", "/console/session"),

@@ -32,6 +32,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
+const SUBSCRIPTIONS_JS: &str = include_str!("assets/subscriptions.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const ICON_SVG: &str = include_str!("assets/icon.svg");
 
@@ -47,6 +48,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/console/app.js",
             get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/console/subscriptions.js",
+            get(|| asset(SUBSCRIPTIONS_JS, "text/javascript; charset=utf-8")),
         )
         .route(
             "/console/app.css",

@@ -149,6 +149,32 @@ async fn deliveries_and_dead_letters_from_the_command_line() {
     assert!(!ok);
     assert!(err.contains("--since \"someday\""), "{err}");
 
+    // A dry run counts what a filter matches and takes none of it.
+    let (ok, out, err) = clawhooks(&[
+        "dlq",
+        "replay",
+        "--subscription",
+        "b",
+        "--from",
+        "1h",
+        "--to",
+        "0s",
+        "--event-type",
+        "message_received",
+        "--status",
+        "dead_lettered",
+        "--dry-run",
+        "--db",
+        dbs,
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "1 dead letter(s) match; none replayed (--dry-run)"
+    );
+    let (ok, _, err) = clawhooks(&["dlq", "replay", "--status", "failed", "--db", dbs]);
+    assert!(!ok && err.contains("dead_lettered"), "{err}");
+
     sink.set_default(Reply::status(200));
     let (ok, out, err) = clawhooks(&[
         "dlq",

@@ -29,7 +29,7 @@ async fn metrics_count_hooks_runs_and_deliveries_behind_the_admin_secret() {
         "handlers": [{"id": "notify", "action": "send_message", "template": "n={{n}}",
                       "target": {"channel": "chat", "peer": "ops"}}],
         "outgoing": [{"id": "flaky", "url": sink.url("/hook"), "events": ["message_received"],
-                      "retry": {"maxAttempts": 1}}]
+                      "retry": {"maxAttempts": 1}, "breaker": {"failures": 3, "cooldown": "10m"}}]
     }});
     let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
     let running = common::whole_server(cfg).await;
@@ -119,6 +119,8 @@ fn check(text: &str) -> Result<(), String> {
         r#"clawhooks_deliver_seconds_count{subscription="flaky"}"#,
         3.0,
     )?;
+    // Three failures in a row opened its breaker.
+    expect(r#"clawhooks_breaker_state{subscription="flaky"}"#, 2.0)?;
     if !text.contains(r#"clawhooks_accept_seconds_bucket{le="0.005"}"#) {
         return Err("no accept bucket le=0.005".into());
     }

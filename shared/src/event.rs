@@ -21,15 +21,18 @@ pub enum EventType {
     SessionStarted,
     SessionEnded,
     Error,
+    /// A subscription was disabled after failing for its `disableAfter`.
+    EndpointDisabled,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::MessageReceived,
         EventType::AgentResponse,
         EventType::SessionStarted,
         EventType::SessionEnded,
         EventType::Error,
+        EventType::EndpointDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl EventType {
             EventType::SessionStarted => "session_started",
             EventType::SessionEnded => "session_ended",
             EventType::Error => "error",
+            EventType::EndpointDisabled => "endpoint_disabled",
         }
     }
 }

@@ -229,6 +229,23 @@ try {
   await shot("05-replayed-delivered");
   passed("a dead letter replayed from the console is delivered");
 
+  // The subscriptions page: state, breaker and backlog; Pause, then Resume.
+  await page.goto(base + "/console#/subscriptions");
+  const subRow = 'tr[data-subscription="audit-log"]';
+  await page.waitForSelector(`${subRow} button.pause`);
+  assert.match(await page.textContent(`${subRow} .state`), /active/);
+  assert.match(await page.textContent(`${subRow} .breaker`), /^(closed|open|half_open)/);
+  assert.match(await page.textContent(`${subRow} .backlog`), /^\d+$/);
+  await shot("05b-subscriptions");
+  await page.click(`${subRow} button.pause`);
+  await page.waitForSelector(`${subRow} button.resume`);
+  assert.equal((await admin("/subscriptions")).subscriptions[0].state, "paused");
+  assert.match(await page.textContent(`${subRow} .state`), /paused/);
+  await page.click(`${subRow} button.resume`);
+  await page.waitForSelector(`${subRow} button.pause`);
+  assert.equal((await admin("/subscriptions")).subscriptions[0].state, "active");
+  passed("the subscriptions page shows state, breaker and backlog, and pauses and resumes");
+
   // End the persistent session.
   await page.goto(base + "/console#/session/team-room");
   await page.waitForSelector("#end-session:not([disabled])");

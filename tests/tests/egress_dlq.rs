@@ -31,7 +31,9 @@ async fn a_dead_sinks_deliveries_are_dead_lettered_then_replayed_exactly_once() 
     let errors = Recorder::start().await;
     let rig = Rig::new(&config(json!([
         { "id": "dead", "url": dead.url("/"), "events": ["message_received"],
-          "retry": { "maxAttempts": 3, "initialDelayMs": 1000, "jitter": false } },
+          "retry": { "maxAttempts": 3, "initialDelayMs": 1000, "jitter": false },
+          // Every attempt is made: this test counts them, not the breaker's holds.
+          "breaker": { "enabled": false } },
         { "id": "errors", "url": errors.url("/"), "events": ["error"] },
     ])));
     let events: Vec<_> = (0..5)
@@ -232,6 +234,75 @@ async fn replay_filters_by_subscription_and_time_through_the_admin_api() {
     assert_eq!(rig.admin("GET", "/dlq", "").await.body["count"], json!(1));
 }
 
+/// "Every delivery to `a` of a message_received that failed between then
+/// and then": a dry run counts them and replays nothing, the run replays
+/// exactly those; a status or event type it cannot take is a 400 naming it.
+#[tokio::test]
+async fn a_bulk_replay_filters_by_window_and_event_type_after_a_dry_run() {
+    let a = Recorder::start_with(Reply::status(500)).await;
+    let b = Recorder::start_with(Reply::status(500)).await;
+    let rig = Rig::new(&config(json!([
+        { "id": "a", "url": a.url("/"), "events": ["message_received", "session_ended"],
+          "retry": { "maxAttempts": 1 } },
+        { "id": "b", "url": b.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+    ])));
+    let early = lifecycle(EventType::MessageReceived, "early");
+    rig.emit(&early).await;
+    rig.emit(&lifecycle(EventType::SessionEnded, "ended")).await;
+    rig.drain().await;
+    rig.advance_ms(3_600_000);
+    rig.emit(&lifecycle(EventType::MessageReceived, "late"))
+        .await;
+    rig.drain().await;
+    assert_eq!(rig.admin("GET", "/dlq", "").await.body["count"], json!(5));
+
+    let ask = r#"{"subscription": "a", "from": "2h", "to": "30m", "status": "dead_lettered",
+                  "eventType": "message_received""#;
+    let dry = rig
+        .admin(
+            "POST",
+            "/dlq/replay",
+            &format!(r#"{ask}, "dryRun": true}}"#),
+        )
+        .await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert_eq!(
+        (dry.body["matched"].clone(), dry.body["dryRun"].clone()),
+        (json!(1), json!(true))
+    );
+    assert_eq!(
+        rig.admin("GET", "/dlq", "").await.body["count"],
+        json!(5),
+        "a dry run takes none"
+    );
+
+    for (bad, named) in [
+        (r#"{"status": "failed"}"#, "dead_lettered"),
+        (r#"{"eventType": "nope"}"#, "eventType"),
+    ] {
+        let r = rig.admin("POST", "/dlq/replay", bad).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().contains(named),
+            "{}",
+            r.body
+        );
+    }
+
+    a.set_default(Reply::status(200));
+    let r = rig.admin("POST", "/dlq/replay", &format!("{ask}}}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.body["replayed"].clone(), r.body["kept"].clone()),
+        (json!(1), json!(4))
+    );
+    rig.drain().await;
+    let again = a.requests().last().map(|r| r.json()["id"].clone());
+    assert_eq!(again, Some(json!(early.id)));
+    assert_eq!(a.count(), 4, "three first attempts and the one replayed");
+    assert_eq!(rig.admin("GET", "/dlq", "").await.body["count"], json!(4));
+}
+
 #[tokio::test]
 async fn a_duplicate_job_never_delivers_twice() {
     // A redelivered event (at-least-once queues) fans out again; the
@@ -261,7 +332,9 @@ async fn a_duplicate_job_never_delivers_twice() {
 async fn dead_letters(n: usize) -> (Recorder, Rig) {
     let sink = Recorder::start_with(Reply::status(500)).await;
     let rig = Rig::new(&config(json!([
-        { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 } },
+        { "id": "s", "url": sink.url("/"), "events": ["message_received"], "retry": { "maxAttempts": 1 },
+          // Each event is to fail at once, not wait on an open breaker.
+          "breaker": { "enabled": false } },
     ])));
     for i in 0..n {
         rig.emit(&lifecycle(EventType::MessageReceived, &format!("{i}")))

@@ -500,8 +500,11 @@ async fn give_up_once(mode: Mode, backend_name: &str) {
     const GIVE_UPS: usize = 6;
     clawhooks::outbound::http::install_crypto_provider();
     let sink = Recorder::start_with(clawhooks_e2e::Reply::status(500)).await;
+    // Every event is to give up at its own pace: no breaker holding the
+    // later ones after the first failures.
     let outgoing = serde_json::json!([{"id": "doomed", "url": sink.url("/in"), "events": ["message_received"],
-        "retry": {"maxAttempts": 2, "initialDelayMs": 100, "maxDelayMs": 200}}]);
+        "retry": {"maxAttempts": 2, "initialDelayMs": 100, "maxDelayMs": 200},
+        "breaker": {"enabled": false}}]);
     let armed = format!("{}={}", faults::EGRESS_BEFORE_DEAD_LETTER, mode.actions());
     let mut deployment = Supervised::start(backend_name, outgoing, Some(&armed));
     let accepted = deployment.send_hooks(GIVE_UPS).await;

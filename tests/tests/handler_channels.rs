@@ -422,3 +422,85 @@ async fn a_send_message_hook_costs_the_handler_at_most_six_store_operations() {
     }
     assert_eq!(chat.requests().len(), 6);
 }
+
+/// A target's `fallback` takes the message its channel refused for good (a
+/// 4xx) at once, and one its channel kept failing (5xx) on the hook's last
+/// attempt; the event's result names the channel that delivered.
+#[tokio::test]
+async fn a_fallback_channel_takes_what_the_primary_refused() {
+    let primary = Recorder::start_with(Reply::status(403)).await;
+    let backup = Recorder::start().await;
+    let doc = json!({"webhooks": {"handlers": [{"id": "notify", "action": "send_message",
+        "target": {"channel": "chat", "peer": "ops", "fallback": {"channel": "backup", "peer": "oncall"}},
+        "template": "{{alert.name}}: {{alert.message}}"}],
+        "channels": {"chat": {"type": "webhook", "url": primary.url("/in")},
+                     "backup": {"type": "webhook", "url": backup.url("/in")}}}});
+    let h = Harness::new(&doc.to_string());
+    let a = h.post("notify", &[], ALERT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!((primary.count(), backup.count()), (1, 1));
+    let took = backup.requests()[0].json();
+    assert_eq!(
+        (took["text"].as_str(), took["peer"].as_str()),
+        (Some("DiskFull: /var at 97%"), Some("oncall"))
+    );
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["status"], "done", "{status}");
+    assert_eq!(status["result"]["channel"], "backup", "{status}");
+    assert_eq!(status["result"]["fallback"], true, "{status}");
+    assert!(
+        status["result"]["primaryError"]
+            .as_str()
+            .unwrap()
+            .contains("403"),
+        "{status}"
+    );
+
+    // A failing primary is retried; the last attempt goes to the fallback.
+    primary.set_default(Reply::status(503));
+    let b = h
+        .post(
+            "notify",
+            &[],
+            r#"{"alert": {"name": "CpuHigh", "message": "web-1"}}"#,
+        )
+        .await;
+    for attempt in 1..MAX_RECEIVE {
+        let out = h.run_handler().await;
+        assert!(
+            out.len() == 1 && out[0].is_err(),
+            "attempt {attempt}: {out:?}"
+        );
+        h.clock.advance(chrono::Duration::seconds(31));
+    }
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        (primary.count(), backup.count()),
+        (1 + MAX_RECEIVE as usize, 2)
+    );
+    let status = h.status(&b.event_id()).await;
+    assert_eq!(
+        (
+            status["status"].as_str(),
+            status["result"]["channel"].as_str()
+        ),
+        (Some("done"), Some("backup")),
+        "{status}"
+    );
+    assert_eq!(h.backend.handler_dlq.approximate_len().await.unwrap(), 0);
+}
+
+/// A fallback must name a configured channel.
+#[test]
+fn a_fallback_to_an_unknown_channel_is_a_load_error() {
+    let doc = json!({"webhooks": {"handlers": [{"id": "n", "action": "send_message",
+        "target": {"channel": "chat", "fallback": {"channel": "nope"}}}],
+        "channels": {"chat": {"type": "webhook", "url": "https://chat.example/in"}}}});
+    let e = clawhooks::config::load_str(&doc.to_string(), &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("target.fallback.channel") && e.contains("nope"),
+        "{e}"
+    );
+}

@@ -153,6 +153,7 @@ const CONSOLE: &[(&str, &str)] = &[
     ("GET", "/console/"),
     ("GET", "/console/app.js"),
     ("GET", "/console/thread.js"),
+    ("GET", "/console/subscriptions.js"),
     ("GET", "/console/app.css"),
     ("GET", "/console/icon.svg"),
     ("GET", "/console/session"),

@@ -29,6 +29,9 @@ pub enum DlqCommand {
     Replay {
         #[command(flatten)]
         filter: FilterArgs,
+        /// Count the dead letters that match; replay none.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         backend: BackendArgs,
     },
@@ -40,8 +43,29 @@ pub struct FilterArgs {
     #[arg(long)]
     subscription: Option<String>,
     /// Only those dead-lettered since this RFC 3339 time or this long ago (2h, 30m, 7d).
-    #[arg(long)]
+    #[arg(long, alias = "from")]
     since: Option<String>,
+    /// Only those dead-lettered before this time or this long ago.
+    #[arg(long)]
+    to: Option<String>,
+    /// `dead_lettered` (every dead letter).
+    #[arg(long)]
+    status: Option<String>,
+    /// Only dead letters of this event type (message_received, error, …).
+    #[arg(long)]
+    event_type: Option<String>,
+}
+
+impl FilterArgs {
+    fn filter(&self, now: chrono::DateTime<chrono::Utc>) -> Result<ReplayFilter> {
+        let f = ReplayFilter::parse(self.subscription.as_deref(), self.since.as_deref(), now)?;
+        Ok(f.narrowed(
+            self.to.as_deref(),
+            self.status.as_deref(),
+            self.event_type.as_deref(),
+            now,
+        )?)
+    }
 }
 
 pub async fn run(cmd: DlqCommand) -> Result<()> {
@@ -53,8 +77,7 @@ pub async fn run(cmd: DlqCommand) -> Result<()> {
             cursor,
             backend,
         } => {
-            let f =
-                ReplayFilter::parse(filter.subscription.as_deref(), filter.since.as_deref(), now)?;
+            let f = filter.filter(now)?;
             let dlq = open(&backend.db)?.delivery_dlq;
             let ask = PageAsk {
                 limit: limit as usize,
@@ -77,10 +100,19 @@ pub async fn run(cmd: DlqCommand) -> Result<()> {
                 eprintln!("more dead letters follow: list them with --cursor {next}");
             }
         }
-        DlqCommand::Replay { filter, backend } => {
-            let f =
-                ReplayFilter::parse(filter.subscription.as_deref(), filter.since.as_deref(), now)?;
+        DlqCommand::Replay {
+            filter,
+            dry_run,
+            backend,
+        } => {
+            let f = filter.filter(now)?;
             let b = open(&backend.db)?;
+            let matched = replay::list(b.delivery_dlq.as_ref(), &f).await?.len();
+            if dry_run {
+                println!("{matched} dead letter(s) match; none replayed (--dry-run)");
+                return Ok(());
+            }
+            eprintln!("{matched} dead letter(s) match; replaying");
             let report = replay::replay(&b, &f, now).await?;
             if backend.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,9 +1,10 @@
-//! `clawhooks subscriptions list|pause ID|resume ID`: the operator state of
+//! `clawhooks subscriptions list|pause ID|resume ID|enable ID`: the operator state of
 //! outgoing subscriptions, on the database file (a running server holds or
 //! releases the deliveries within a few seconds).
 
 use super::{open, table, BackendArgs};
 use anyhow::Result;
+use clawhooks::egress::breaker;
 use clawhooks::egress::control::{self, RunState};
 use clawhooks::ports::{Clock, SystemClock};
 
@@ -29,6 +30,14 @@ pub enum SubscriptionsCommand {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    /// Enable a subscription disabled for failing `disableAfter` without a
+    /// success: its held deliveries go, its breaker starts closed.
+    Enable {
+        /// The webhooks.outgoing subscription id.
+        id: String,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
 }
 
 pub async fn run(cmd: SubscriptionsCommand) -> Result<()> {
@@ -37,6 +46,7 @@ pub async fn run(cmd: SubscriptionsCommand) -> Result<()> {
         SubscriptionsCommand::List { backend } => return list(&backend).await,
         SubscriptionsCommand::Pause { id, backend } => (id, RunState::Paused, backend),
         SubscriptionsCommand::Resume { id, backend } => (id, RunState::Active, backend),
+        SubscriptionsCommand::Enable { id, backend } => return enable(&id, &backend).await,
     };
     let store = open(&backend.db)?.store;
     let stored = control::set(store.as_ref(), &id, state, now).await?;
@@ -44,6 +54,17 @@ pub async fn run(cmd: SubscriptionsCommand) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&stored)?);
     } else {
         println!("subscription {id}: {}", state.as_str());
+    }
+    Ok(())
+}
+
+async fn enable(id: &str, backend: &BackendArgs) -> Result<()> {
+    let store = open(&backend.db)?.store;
+    let record = breaker::enable(store.as_ref(), id, SystemClock.now()).await?;
+    if backend.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        println!("subscription {id}: enabled");
     }
     Ok(())
 }

@@ -134,11 +134,29 @@ pub struct Replayed {
     pub replayed: usize,
     pub kept: usize,
     pub unreadable: usize,
+    /// Dead letters the filter matched (a dry run: replayed none of them).
+    pub matched: usize,
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
+}
+
+impl From<crate::egress::replay::ReplayReport> for Replayed {
+    /// A replay that ran: what it matched, it replayed.
+    fn from(r: crate::egress::replay::ReplayReport) -> Self {
+        Replayed {
+            ok: true,
+            replayed: r.replayed,
+            kept: r.kept,
+            unreadable: r.unreadable,
+            matched: r.replayed,
+            dry_run: false,
+        }
+    }
 }
 
 /// Which dead letters `POST /dlq/replay` takes (the body overrides the
 /// query string).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayRequest {
     /// Only this subscription's dead letters.
@@ -150,6 +168,21 @@ pub struct ReplayRequest {
     /// Only this (lifecycle) event's dead letters: replay one.
     #[serde(default)]
     pub event: Option<String>,
+    /// `since` by another name: the window's start.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Only those dead-lettered before: an RFC 3339 time, or an age.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// `dead_lettered` (every dead letter; the only status a replay takes).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only dead letters of this event type.
+    #[serde(default, rename = "eventType")]
+    pub event_type: Option<String>,
+    /// Count what matches, replay nothing.
+    #[serde(default, rename = "dryRun")]
+    pub dry_run: Option<bool>,
 }
 
 /// One outgoing subscription as `GET /subscriptions` shows it.
@@ -164,6 +197,36 @@ pub struct SubscriptionState {
     /// When an operator last paused or resumed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_at: Option<String>,
+    /// The circuit breaker: `closed`, `open` (no request until the
+    /// cool-down ends), `half_open` (one probe may go) or `off`.
+    pub breaker: String,
+    /// Failed attempts in a row.
+    pub consecutive_failures: u32,
+    /// Delivery jobs waiting on the delivery queue (held, or due for a
+    /// retry); absent where the queue cannot count them (SQS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<usize>,
+    /// When an attempt last delivered (to the minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<String>,
+    /// The last failed attempt's error, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+    /// The first failed attempt since the last success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    /// When it was disabled for failing `disableAfter` without a success
+    /// (deliveries held until `POST /subscriptions/<id>/enable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+}
+
+/// A unix-ms time as RFC 3339.
+fn at_ms(ms: Option<i64>) -> Option<String> {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(crate::event::timestamp)
 }
 
 impl SubscriptionState {
@@ -173,6 +236,32 @@ impl SubscriptionState {
             enabled: sub.enabled,
             state: control.state,
             changed_at: control.changed_at,
+            breaker: if sub.breaker.enabled { "closed" } else { "off" }.into(),
+            consecutive_failures: 0,
+            backlog: None,
+            last_success_at: None,
+            last_error: None,
+            last_error_at: None,
+            failing_since: None,
+            disabled_at: None,
+        }
+    }
+
+    /// With the subscription's stored circuit breaker, as of `now` (unix ms).
+    pub fn with_breaker(self, b: &crate::egress::control::BreakerState, now: i64) -> Self {
+        SubscriptionState {
+            breaker: if self.breaker == "off" {
+                self.breaker
+            } else {
+                b.label(now).into()
+            },
+            consecutive_failures: b.failures,
+            last_success_at: at_ms(b.last_success_at),
+            last_error: b.last_error.clone(),
+            last_error_at: at_ms(b.last_error_at),
+            failing_since: at_ms(b.failing_since),
+            disabled_at: at_ms(b.disabled_at),
+            ..self
         }
     }
 }

@@ -119,16 +119,30 @@ pub async fn replay(
     Query(query): Query,
     Body(body): Body,
 ) -> Result<Json<Replayed>, Refusal> {
-    let filter = filter(&ingress, &query, &body)?;
-    match replay::replay(&ingress.backend, &filter, ingress.clock.now()).await {
-        Ok(report) => Ok(Json(Replayed {
+    let words = words(&query, &body)?;
+    let filter = filter_of(&ingress, words.clone())?;
+    let down = |e| Refusal::backend("the dead-letter queue", e);
+    if words.dry_run == Some(true) {
+        let dlq = ingress.backend.delivery_dlq.as_ref();
+        let matched = replay::list(dlq, &filter).await.map_err(down)?.len();
+        return Ok(Json(Replayed {
             ok: true,
-            replayed: report.replayed,
-            kept: report.kept,
-            unreadable: report.unreadable,
-        })),
-        Err(e) => Err(Refusal::backend("the dead-letter queue", e)),
+            replayed: 0,
+            kept: 0,
+            unreadable: 0,
+            matched,
+            dry_run: true,
+        }));
     }
+    let report = replay::replay(&ingress.backend, &filter, ingress.clock.now())
+        .await
+        .map_err(down)?;
+    tracing::info!(
+        replayed = report.replayed,
+        kept = report.kept,
+        "bulk replay done"
+    );
+    Ok(Json(Replayed::from(report)))
 }
 
 /// The filter from the query string, overridden by a JSON body if one was sent.
@@ -137,27 +151,55 @@ fn filter(
     query: &BTreeMap<String, String>,
     body: &[u8],
 ) -> Result<ReplayFilter, Refusal> {
-    let mut words = ReplayRequest {
-        subscription: query.get("subscription").cloned(),
-        since: query.get("since").cloned(),
-        event: query.get("event").cloned(),
+    filter_of(ingress, words(query, body)?)
+}
+
+/// A replay's words: the query string's, each overridden by the JSON body's.
+fn words(query: &BTreeMap<String, String>, body: &[u8]) -> Result<ReplayRequest, Refusal> {
+    let q = |k: &str| query.get(k).cloned();
+    let words = ReplayRequest {
+        subscription: q("subscription"),
+        since: q("since"),
+        event: q("event"),
+        from: q("from"),
+        to: q("to"),
+        status: q("status"),
+        event_type: q("eventType"),
+        dry_run: q("dryRun").map(|v| v == "true" || v == "1"),
     };
-    if !body.iter().all(u8::is_ascii_whitespace) {
-        let body: ReplayRequest = serde_json::from_slice(body).map_err(|e| {
-            Refusal::BadRequest(format!(
-                "body must be JSON like {{\"subscription\": \"id\", \"since\": \"2h\"}}: {e}"
-            ))
-        })?;
-        words.subscription = body.subscription.or(words.subscription);
-        words.since = body.since.or(words.since);
-        words.event = body.event.or(words.event);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(words);
     }
-    let mut filter = ReplayFilter::parse(
-        words.subscription.as_deref(),
-        words.since.as_deref(),
-        ingress.clock.now(),
-    )
-    .map_err(|e| Refusal::BadRequest(e.to_string()))?;
+    let body: ReplayRequest = serde_json::from_slice(body).map_err(|e| {
+        Refusal::BadRequest(format!(
+            "body must be JSON like {{\"subscription\": \"id\", \"since\": \"2h\"}}: {e}"
+        ))
+    })?;
+    Ok(ReplayRequest {
+        subscription: body.subscription.or(words.subscription),
+        since: body.since.or(words.since),
+        event: body.event.or(words.event),
+        from: body.from.or(words.from),
+        to: body.to.or(words.to),
+        status: body.status.or(words.status),
+        event_type: body.event_type.or(words.event_type),
+        dry_run: body.dry_run.or(words.dry_run),
+    })
+}
+
+fn filter_of(ingress: &Ingress, words: ReplayRequest) -> Result<ReplayFilter, Refusal> {
+    let now = ingress.clock.now();
+    let since = words.since.or(words.from);
+    let mut filter = ReplayFilter::parse(words.subscription.as_deref(), since.as_deref(), now)
+        .and_then(|f| {
+            f.narrowed(
+                words.to.as_deref(),
+                words.status.as_deref(),
+                words.event_type.as_deref(),
+                now,
+            )
+        })
+        .map_err(|e| Refusal::BadRequest(e.to_string()))?;
     filter.event = words.event.filter(|e| !e.is_empty());
     Ok(filter)
 }

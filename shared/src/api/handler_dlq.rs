@@ -107,12 +107,7 @@ pub async fn replay(
     )
     .await
     .map_err(|e| Refusal::backend("the handler's dead-letter queue", e))?;
-    Ok(Json(Replayed {
-        ok: true,
-        replayed: report.replayed,
-        kept: report.kept,
-        unreadable: report.unreadable,
-    }))
+    Ok(Json(Replayed::from(report)))
 }
 
 /// The handler-queue message for `ev`, as ingress sends it, under a fresh

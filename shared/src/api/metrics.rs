@@ -17,6 +17,11 @@ pub async fn show(State(ingress): State<AppState>) -> Result<Response, Refusal> 
     #[cfg(feature = "prometheus")]
     if let Some(handle) = crate::telemetry::prometheus::handle() {
         crate::telemetry::observe_queues(&ingress.backend).await;
+        let (store, now) = (ingress.backend.store.as_ref(), ingress.clock.now());
+        let outgoing = &ingress.config.config.webhooks.outgoing;
+        if let Err(e) = crate::egress::breaker::observe(store, outgoing, now).await {
+            tracing::warn!(error = %e, "could not read the circuit breakers for metrics");
+        }
         let text = handle.render();
         let answer = ([(http::header::CONTENT_TYPE, CONTENT_TYPE)], text);
         return Ok(axum::response::IntoResponse::into_response(answer));

@@ -352,6 +352,19 @@ pub static ROUTES: &[Route] = &[
         }),
     },
     Route {
+        method: "POST",
+        path: "/subscriptions/{id}/enable",
+        admin: true,
+        handler: |m| on(m, subscriptions::enable),
+        around: None,
+        doc: Doc::Operation(Operation {
+            summary: "Enable a subscription disabled for failing too long; its held deliveries go",
+            params: &[SUBSCRIPTION_ID],
+            success: (200, |g| Some(schema::<SubscriptionAnswer>(g))),
+            body: None,
+        }),
+    },
+    Route {
         method: "GET",
         path: "/config",
         admin: true,

@@ -91,3 +91,71 @@ mod tests {
         assert!(serde_json::from_str::<RateLimit>(r#"{"perHour": 1}"#).is_err());
     }
 }
+
+/// `webhooks.outgoing[].breaker`: after `failures` failed attempts in a
+/// row, no request for `cooldown` (doubling after each failed probe, up to
+/// [`MAX_COOLDOWN`]), then one probe; a success closes it. On by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Breaker {
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    #[serde(default = "default_cooldown")]
+    pub cooldown: super::duration::Seconds,
+    #[serde(default = "on")]
+    pub enabled: bool,
+}
+
+/// The longest cool-down a breaker doubles to.
+pub const MAX_COOLDOWN: Duration = Duration::from_secs(600);
+
+fn on() -> bool {
+    true
+}
+
+fn default_failures() -> u32 {
+    5
+}
+
+fn default_cooldown() -> super::duration::Seconds {
+    super::duration::Seconds(30)
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Breaker {
+            failures: default_failures(),
+            cooldown: default_cooldown(),
+            enabled: true,
+        }
+    }
+}
+
+impl Breaker {
+    pub fn check(&self, at: &str) -> Vec<ConfigError> {
+        if self.failures == 0 {
+            return vec![ConfigError::new(
+                format!("{at}.failures"),
+                "must be at least 1 (set breaker.enabled false to turn it off)",
+            )];
+        }
+        vec![]
+    }
+}
+
+/// `webhooks.outgoing[].disableAfter`'s default: five days of failures
+/// without a success disable a subscription (its deliveries are held).
+pub fn default_disable_after() -> Option<super::duration::Seconds> {
+    Some(super::duration::Seconds(5 * 24 * 3600))
+}
+
+/// A `disableAfter` of zero would disable at the first failure.
+pub fn check_disable_after(after: Option<super::duration::Seconds>, at: &str) -> Vec<ConfigError> {
+    match after {
+        Some(super::duration::Seconds(0)) => vec![ConfigError::new(
+            format!("{at}.disableAfter"),
+            "must be at least 1s (null: never disable)",
+        )],
+        _ => vec![],
+    }
+}

@@ -10,6 +10,7 @@ pub mod coalesce;
 pub mod delivery_control;
 pub mod duration;
 pub mod error;
+pub mod fallback;
 pub mod function_timeout;
 pub mod load;
 pub mod net;
@@ -421,6 +422,9 @@ pub struct Target {
     pub channel: String,
     #[serde(default)]
     pub peer: Option<String>,
+    /// Where the message goes when `channel` fails for good or runs out of retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<fallback::Fallback>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -512,6 +516,12 @@ pub struct Outgoing {
     /// [`delivery_control::RateLimit`]); none: as fast as the receiver answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<delivery_control::RateLimit>,
+    /// Stops calling a failing receiver for a while ([`delivery_control::Breaker`]).
+    #[serde(default)]
+    pub breaker: delivery_control::Breaker,
+    /// Disables a subscription failing without a success this long; null: never.
+    #[serde(default = "delivery_control::default_disable_after")]
+    pub disable_after: Option<Seconds>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

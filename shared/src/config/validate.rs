@@ -381,6 +381,11 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
         if let Some(limit) = &o.rate_limit {
             errors.extend(limit.check(&format!("{at}.rateLimit")));
         }
+        errors.extend(o.breaker.check(&format!("{at}.breaker")));
+        errors.extend(super::delivery_control::check_disable_after(
+            o.disable_after,
+            &at,
+        ));
     }
 }
 
@@ -433,6 +438,7 @@ fn check_handler(
     if let Some(plan) = &plan {
         check_plan(w, plan, at, errors, warnings);
     }
+    errors.extend(super::fallback::check(w, h.target.as_ref(), at));
     if h.session_mode == SessionMode::Ephemeral && h.session_key.is_some() {
         warnings.push(Warning {
             path: format!("{at}.sessionKey"),

@@ -77,16 +77,7 @@ pub fn gate(control: &Control) -> Gate {
 /// The control records among the items of the markers' partition, by
 /// subscription id.
 pub fn from_items(items: &[Item]) -> HashMap<String, Control> {
-    items
-        .iter()
-        .filter_map(|i| {
-            let id = i.sk.strip_prefix(CONTROL_SK)?;
-            Some((
-                id.to_string(),
-                serde_json::from_value(i.value.clone()).ok()?,
-            ))
-        })
-        .collect()
+    log::records_from(items, CONTROL_SK)
 }
 
 /// Every stored control record, by subscription id, read now.
@@ -94,10 +85,7 @@ pub async fn load_all(
     store: &dyn Store,
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Control>, StoreError> {
-    let items = store
-        .query(Table::Deliveries, log::MARKERS_PK, 10_000, now.timestamp())
-        .await?;
-    Ok(from_items(&items))
+    Ok(from_items(&log::markers_partition(store, now).await?))
 }
 
 /// Sets `subscription`'s state; returns the record as stored.
@@ -242,5 +230,266 @@ mod pacing {
         assert_eq!(pace(50, 100), Pace::Go);
         assert_eq!(pace(300_100, 100), Pace::Wait(Duration::from_millis(300)));
         assert_eq!(pace(2_000_100, 100), Pace::Later(Duration::from_secs(2)));
+    }
+}
+
+/// A subscription's circuit breaker as stored (times in unix ms).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerState {
+    /// Failed attempts in a row.
+    #[serde(default)]
+    pub failures: u32,
+    /// Open until then; past it, half-open (one probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_until: Option<i64>,
+    /// The cool-down of the last opening, in ms (doubles per failed probe).
+    #[serde(default)]
+    pub cooldown_ms: u64,
+    /// When a probe was let through (half-open), so only one goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_at: Option<i64>,
+    /// When an attempt last delivered, to the minute ([`SUCCESS_EVERY_MS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<i64>,
+    /// The last failed attempt's error (at most [`ERROR_KEPT`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<i64>,
+    /// The first failed attempt since the last success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<i64>,
+    /// Disabled then, for failing `disableAfter` without a success: its
+    /// deliveries are held until an operator enables it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
+}
+
+/// A success is written when the breaker was not closed and clean, or the
+/// stored last success is older than this: at most one write a minute per
+/// process for a healthy subscription.
+pub const SUCCESS_EVERY_MS: i64 = 60_000;
+/// How much of an error a subscription's record keeps.
+pub const ERROR_KEPT: usize = 200;
+
+/// A probe that has not reported after this long is given up on, and
+/// another may go.
+pub const PROBE_TIMEOUT_MS: i64 = 120_000;
+/// How long a job waits while another job's probe is out: short, so the
+/// held deliveries follow soon after a probe closes the breaker.
+pub const PROBE_WAIT: Duration = Duration::from_secs(1);
+
+/// What the breaker lets a job do at `now` (unix ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breaker {
+    /// Closed: attempt it.
+    Closed,
+    /// Open, or a probe is out: put it back for this long.
+    Open(Duration),
+    /// Half-open: this attempt may be the one probe, if it claims it.
+    Probe,
+}
+
+impl BreakerState {
+    pub fn is_open(&self) -> bool {
+        self.open_until.is_some()
+    }
+
+    /// `closed`, `open` or `half_open` at `now` (unix ms), for listings.
+    pub fn label(&self, now: i64) -> &'static str {
+        match self.open_until {
+            None => "closed",
+            Some(until) if until > now => "open",
+            Some(_) => "half_open",
+        }
+    }
+
+    pub fn allows(&self, now: i64) -> Breaker {
+        match self.open_until {
+            None => Breaker::Closed,
+            Some(until) if until > now => Breaker::Open(ms(until - now)),
+            Some(_) => match self.probe_at {
+                Some(at) if now - at < PROBE_TIMEOUT_MS => Breaker::Open(PROBE_WAIT),
+                _ => Breaker::Probe,
+            },
+        }
+    }
+
+    /// After a failed attempt: opens at `failures` in a row; a failed probe
+    /// reopens it for twice as long, up to `max`. A failure of an attempt
+    /// that was already under way when it opened only counts.
+    pub fn failed(&self, failures: u32, cooldown: Duration, max: Duration, now: i64) -> Self {
+        let count = self.failures.saturating_add(1);
+        if self.is_open() && self.probe_at.is_none() {
+            return BreakerState {
+                failures: count,
+                ..self.clone()
+            };
+        }
+        let wait = if self.is_open() {
+            (self.cooldown_ms.saturating_mul(2)).min(max.as_millis() as u64)
+        } else if count >= failures {
+            cooldown.min(max).as_millis() as u64
+        } else {
+            return BreakerState {
+                failures: count,
+                open_until: None,
+                cooldown_ms: 0,
+                probe_at: None,
+                ..self.clone()
+            };
+        };
+        BreakerState {
+            failures: count,
+            open_until: Some(now + wait as i64),
+            cooldown_ms: wait,
+            probe_at: None,
+            ..self.clone()
+        }
+    }
+
+    /// Keeps a failed attempt's error and when it failed, breaker or not.
+    pub fn noted_failure(self, error: &str, now: i64) -> Self {
+        BreakerState {
+            last_error: Some(error.chars().take(ERROR_KEPT).collect()),
+            last_error_at: Some(now),
+            failing_since: self.failing_since.or(Some(now)),
+            ..self
+        }
+    }
+
+    /// Disabled at `now` if it has failed `after` without a success.
+    pub fn disabled_if_failing(self, after: Option<Duration>, now: i64) -> Self {
+        let long = |since: i64| after.is_some_and(|a| now - since >= a.as_millis() as i64);
+        if self.disabled_at.is_none() && self.failing_since.is_some_and(long) {
+            BreakerState {
+                disabled_at: Some(now),
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+
+    /// Enabled again by an operator: not disabled, closed, failing afresh.
+    pub fn enabled(&self) -> Self {
+        BreakerState {
+            last_success_at: self.last_success_at,
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            ..Default::default()
+        }
+    }
+
+    /// After a delivered attempt: closed, nothing failing.
+    pub fn delivered(&self, now: i64) -> Self {
+        BreakerState {
+            last_success_at: Some(now),
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            ..Default::default()
+        }
+    }
+
+    /// Whether a success at `now` changes what is stored enough to write.
+    pub fn success_worth_writing(&self, now: i64) -> bool {
+        self.failures > 0
+            || self.is_open()
+            || self.failing_since.is_some()
+            || self
+                .last_success_at
+                .is_none_or(|t| now - t >= SUCCESS_EVERY_MS)
+    }
+}
+
+fn ms(n: i64) -> Duration {
+    Duration::from_millis(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod breaking {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(600);
+
+    #[test]
+    fn it_opens_after_so_many_failures_and_probes_after_the_cooldown() {
+        let s = Duration::from_secs(30);
+        let mut b = BreakerState::default();
+        for _ in 0..4 {
+            b = b.failed(5, s, MIN, 0);
+            assert_eq!(b.allows(0), Breaker::Closed);
+        }
+        b = b.failed(5, s, MIN, 1_000);
+        assert_eq!(b.allows(1_000), Breaker::Open(s));
+        assert_eq!(b.label(1_000), "open");
+        assert_eq!(b.allows(31_000), Breaker::Probe);
+        let probing = BreakerState {
+            probe_at: Some(31_000),
+            ..b.clone()
+        };
+        assert_eq!(
+            probing.allows(32_000),
+            Breaker::Open(PROBE_WAIT),
+            "one probe at a time"
+        );
+        // A straggler's failure, under way when it opened, moves nothing.
+        let straggler = b.failed(5, s, MIN, 2_000);
+        assert_eq!(
+            straggler.allows(2_000),
+            Breaker::Open(Duration::from_secs(29))
+        );
+        // A failed probe doubles the cool-down, up to ten minutes.
+        let again = probing.failed(5, s, MIN, 40_000);
+        assert_eq!(again.allows(40_000), Breaker::Open(Duration::from_secs(60)));
+        let mut long = again;
+        for _ in 0..10 {
+            long = BreakerState {
+                probe_at: Some(0),
+                ..long.failed(5, s, MIN, 0)
+            };
+        }
+        assert_eq!(long.cooldown_ms, 600_000);
+    }
+
+    #[test]
+    fn the_record_keeps_the_last_error_the_last_success_and_how_long_it_fails() {
+        let b = BreakerState::default().noted_failure(&"x".repeat(500), 1_000);
+        let b = b.failed(5, Duration::from_secs(30), MIN, 1_000);
+        assert_eq!(b.last_error.as_ref().map(String::len), Some(ERROR_KEPT));
+        let b = b.noted_failure("HTTP 503", 9_000);
+        assert_eq!(
+            (b.failing_since, b.last_error_at, b.failures),
+            (Some(1_000), Some(9_000), 1)
+        );
+        assert!(b.success_worth_writing(10_000));
+        let ok = b.delivered(10_000);
+        assert_eq!((ok.failures, ok.failing_since), (0, None));
+        assert_eq!(ok.last_error.as_deref(), Some("HTTP 503"));
+        assert!(!ok.success_worth_writing(10_000 + SUCCESS_EVERY_MS - 1));
+        assert!(ok.success_worth_writing(10_000 + SUCCESS_EVERY_MS));
+    }
+
+    #[test]
+    fn failing_without_a_success_for_disable_after_disables_and_enabling_lifts_it() {
+        let day = Some(Duration::from_secs(86_400));
+        let b = BreakerState::default().noted_failure("HTTP 500", 0);
+        let b = b.disabled_if_failing(day, 86_399_999);
+        assert_eq!(b.disabled_at, None, "not yet");
+        let b = b.disabled_if_failing(day, 86_400_000);
+        assert_eq!(b.disabled_at, Some(86_400_000));
+        assert_eq!(
+            b.clone().disabled_if_failing(None, 9e9 as i64).disabled_at,
+            Some(86_400_000)
+        );
+        let again = b.enabled();
+        assert_eq!((again.disabled_at, again.failing_since), (None, None));
+        assert_eq!(
+            BreakerState::default()
+                .disabled_if_failing(day, 9e9 as i64)
+                .disabled_at,
+            None
+        );
     }
 }

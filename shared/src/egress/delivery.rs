@@ -13,6 +13,7 @@
 //!
 //! [`judge`] decides from the answer alone; [`deliver`] does the I/O.
 
+use super::breaker;
 use super::control::{self, Gate, Pace};
 use super::job::DeliveryJob;
 use super::log::{self, Attempt, DisabledMarker, Outcome};
@@ -106,9 +107,9 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
             return skip(stage, attempt, why, now).await;
         }
     };
-    if let Gate::Hold(wait) = held(stage, &job, now).await? {
-        tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "subscription paused; delivery held");
-        // A slot taken before the pause is given up: on resume the held
+    if let Some((wait, why)) = holding(stage, &job, sub, now).await? {
+        tracing::debug!(event_id = %ev.id, subscription = %job.subscription, "delivery held: {why}");
+        // A slot taken before the hold is given up: on release the held
         // jobs take new ones, so they drain at the limit, not at once.
         let job = DeliveryJob {
             rate_slot: None,
@@ -152,6 +153,12 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
     let url = sub.config.url.as_ref().expect("checked by usable").as_str();
     let mut attempt = attempt;
     let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
+    let answer = match &verdict {
+        Verdict::Delivered => breaker::Answer::Delivered,
+        Verdict::Gone => breaker::Answer::Gone,
+        Verdict::Failed { error, .. } => breaker::Answer::Failed(error),
+    };
+    breaker::report(stage, &job.subscription, &sub.config, answer, now).await;
     settle(stage, &job, sub, url, attempt, verdict, now).await
 }
 
@@ -199,6 +206,37 @@ async fn paced(
             put_back(stage, &job, wait, now).await.map(|()| None)
         }
     }
+}
+
+/// Why this job must wait, and how long, if it must: its subscription is
+/// paused by an operator, or its circuit breaker is open.
+async fn holding(
+    stage: &EgressStage,
+    job: &DeliveryJob,
+    sub: &Subscription,
+    now: DateTime<Utc>,
+) -> Result<Option<(Duration, &'static str)>, StageError> {
+    if let Gate::Hold(wait) = held(stage, job, now).await? {
+        return Ok(Some((wait, "subscription paused")));
+    }
+    let store = stage.backend.store.as_ref();
+    let records = stage.gone.breakers(store, now).await.map_err(retry_later)?;
+    if records
+        .get(&job.subscription)
+        .is_some_and(|r| r.disabled_at.is_some())
+    {
+        return Ok(Some((
+            control::HOLD,
+            "subscription disabled for failing too long",
+        )));
+    }
+    if !sub.config.breaker.enabled {
+        return Ok(None);
+    }
+    let wait = breaker::admit(stage, &job.subscription, now)
+        .await
+        .map_err(retry_later)?;
+    Ok(wait.map(|w| (w, "circuit breaker open")))
 }
 
 /// Whether an operator holds this job's subscription ([`control::gate`]),

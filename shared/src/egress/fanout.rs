@@ -21,6 +21,8 @@ pub enum Skip {
     HookId,
     HandlerId,
     SessionPrefix,
+    /// An `endpoint_disabled` event goes to the other subscriptions only.
+    Itself,
 }
 
 /// Whether `sub` gets `ev`. `gone` holds the subscriptions a receiver
@@ -37,6 +39,10 @@ pub fn wants(sub: &Outgoing, ev: &LifecycleEvent, gone: bool) -> Result<(), Skip
     }
     if !sub.events.is_empty() && !sub.events.contains(&ev.kind) {
         return Err(Skip::EventType(ev.kind));
+    }
+    let about = ev.error.as_ref().and_then(|e| e.subscription_id.as_ref());
+    if ev.kind == EventType::EndpointDisabled && about == Some(&sub.id) {
+        return Err(Skip::Itself);
     }
     if let Some(f) = &sub.filter {
         let listed = |list: &[String], value: Option<&String>| {

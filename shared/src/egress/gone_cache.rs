@@ -1,11 +1,11 @@
-//! The 410 Gone markers of subscriptions and their control records (pause
-//! and resume), cached: read from the store (one query: they share a
+//! The 410 Gone markers of subscriptions, their control records (pause
+//! and resume) and their circuit breakers, cached: read from the store (one query: they share a
 //! partition) at most every [`REFRESH`] per process instead of once per
 //! event and once per attempt. A 410 seen by this process counts at once;
 //! one seen by another process (another Lambda instance, a CLI), and a
 //! pause or resume, within [`REFRESH`].
 
-use super::control::{self, Control};
+use super::control::{self, BreakerState, Control};
 use super::log::{self, DisabledMarker};
 use crate::ports::{Store, StoreError, Table};
 use chrono::{DateTime, Utc};
@@ -17,12 +17,14 @@ pub const REFRESH: chrono::Duration = chrono::Duration::seconds(5);
 
 pub type Markers = Arc<HashMap<String, DisabledMarker>>;
 pub type Controls = Arc<HashMap<String, Control>>;
+pub type Breakers = Arc<HashMap<String, BreakerState>>;
 
 #[derive(Clone)]
 struct Loaded {
     at: DateTime<Utc>,
     markers: Markers,
     controls: Controls,
+    breakers: Breakers,
 }
 
 #[derive(Default)]
@@ -45,6 +47,26 @@ impl GoneCache {
         Ok(self.fresh(store, now).await?.controls)
     }
 
+    /// The circuit breakers as of at most [`REFRESH`] ago, or as this
+    /// process last changed them.
+    pub async fn breakers(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Breakers, StoreError> {
+        Ok(self.fresh(store, now).await?.breakers)
+    }
+
+    /// Makes a breaker change this process stored count here at once.
+    pub async fn set_breaker(&self, subscription: &str, state: BreakerState) {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(l) = loaded.as_mut() {
+            let mut b = (*l.breakers).clone();
+            b.insert(subscription.to_string(), state);
+            l.breakers = Arc::new(b);
+        }
+    }
+
     async fn fresh(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<Loaded, StoreError> {
         let mut loaded = self.loaded.lock().await;
         if let Some(l) = loaded.as_ref() {
@@ -59,6 +81,7 @@ impl GoneCache {
             at: now,
             markers: Arc::new(log::markers_from(&items)),
             controls: Arc::new(control::from_items(&items)),
+            breakers: Arc::new(super::breaker::from_items(&items)),
         };
         *loaded = Some(l.clone());
         Ok(l)

@@ -105,7 +105,7 @@ impl DeliveryJob {
         NewMessage::new(serde_json::to_string(self).expect("job serializes"))
             .delay(wait.min(MAX_DELAY))
             .attribute("kind", JOB_KIND)
-            .attribute("subscription", self.subscription.clone())
+            .attribute(SUBSCRIPTION_ATTRIBUTE, self.subscription.clone())
     }
 
     /// Still waiting at `now`?
@@ -130,6 +130,10 @@ pub struct ParseError(String);
 struct Probe {
     kind: Option<String>,
 }
+
+/// The attribute of a job's message that names its subscription, by
+/// which the embedded queue counts a subscription's backlog.
+pub const SUBSCRIPTION_ATTRIBUTE: &str = "subscription";
 
 /// Whether a message says it is a delivery job (its `kind` attribute or
 /// body tag), even if it does not parse as one.

@@ -31,6 +31,8 @@ pub const MARKERS_PK: &str = "#gone";
 /// What the sort keys of the subscriptions' control records (pause and
 /// resume, `super::control`), kept in the markers' partition, start with.
 pub const CONTROL_SK: &str = "#control/";
+/// The same for the subscriptions' circuit breakers (`super::breaker`).
+pub const BREAKER_SK: &str = "#breaker/";
 /// How long attempts and outcomes are kept unless `retention.deliveries`
 /// says otherwise (its default).
 pub const RETENTION: chrono::Duration = chrono::Duration::days(30);
@@ -224,10 +226,38 @@ pub async fn mark_gone(store: &dyn Store, m: &DisabledMarker) -> Result<(), Stor
 
 /// The 410 markers among the items of their partition (which holds the
 /// subscriptions' control records too, `super::control`).
+/// The records among `items` whose sort keys start with `prefix` (control
+/// records, breakers), by the subscription id that follows it.
+pub fn records_from<T: serde::de::DeserializeOwned>(
+    items: &[Item],
+    prefix: &str,
+) -> HashMap<String, T> {
+    items
+        .iter()
+        .filter_map(|i| {
+            let id = i.sk.strip_prefix(prefix)?;
+            Some((
+                id.to_string(),
+                serde_json::from_value(i.value.clone()).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Every item of the markers' partition, read now.
+pub async fn markers_partition(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<Item>, StoreError> {
+    store
+        .query(Table::Deliveries, MARKERS_PK, 10_000, now.timestamp())
+        .await
+}
+
 pub fn markers_from(items: &[Item]) -> HashMap<String, DisabledMarker> {
     items
         .iter()
-        .filter(|i| !i.sk.starts_with(CONTROL_SK))
+        .filter(|i| !i.sk.starts_with(CONTROL_SK) && !i.sk.starts_with(BREAKER_SK))
         .filter_map(|i| serde_json::from_value::<DisabledMarker>(i.value.clone()).ok())
         .map(|m| (m.subscription.clone(), m))
         .collect()

@@ -11,8 +11,10 @@
 //!
 //! [`LifecycleEvent`]: crate::event::LifecycleEvent
 
+pub mod breaker;
 pub mod control;
 pub mod delivery;
+pub mod disabled;
 pub mod fanout;
 pub mod fast_path;
 pub mod gone_cache;

@@ -39,6 +39,12 @@ pub struct ReplayFilter {
     /// Only this event's dead letters (the console's "replay this one").
     #[serde(default)]
     pub event: Option<String>,
+    /// Only those dead-lettered before this time.
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+    /// Only dead letters of this event type.
+    #[serde(default)]
+    pub event_type: Option<crate::config::EventType>,
 }
 
 impl ReplayFilter {
@@ -52,6 +58,40 @@ impl ReplayFilter {
             subscription: subscription.filter(|s| !s.is_empty()).map(str::to_string),
             since: since.map(|t| parse_since(t, now)).transpose()?,
             event: None,
+            to: None,
+            event_type: None,
+        })
+    }
+
+    /// Narrowed by the bulk replay's words: `to` (a time or an age, as
+    /// `since`), `status` and `eventType`. Every dead letter's status is
+    /// `dead_lettered`; `failed` deliveries given up without a dead letter
+    /// (`deadLetter: false`) keep no payload to replay, so it is refused.
+    pub fn narrowed(
+        self,
+        to: Option<&str>,
+        status: Option<&str>,
+        event_type: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ReplayError> {
+        match status.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("dead_lettered") | Some("dead-lettered") => {}
+            Some(other) => return Err(ReplayError::Status(other.chars().take(40).collect())),
+        }
+        let event_type = event_type
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                crate::config::EventType::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == t)
+                    .ok_or_else(|| ReplayError::EventType(t.chars().take(40).collect()))
+            })
+            .transpose()?;
+        Ok(ReplayFilter {
+            to: to.map(|t| parse_since(t, now)).transpose()?,
+            event_type,
+            ..self
         })
     }
 
@@ -63,6 +103,10 @@ impl ReplayFilter {
                 .since
                 .is_none_or(|t| job.dead_lettered_at.is_some_and(|d| d >= t))
             && self.event.as_ref().is_none_or(|e| *e == job.event.id)
+            && self
+                .to
+                .is_none_or(|t| job.dead_lettered_at.is_some_and(|d| d < t))
+            && self.event_type.is_none_or(|k| k == job.event.kind)
     }
 }
 
@@ -118,6 +162,10 @@ pub enum ReplayError {
     Queue(#[from] QueueError),
     #[error("--since {0:?}: use an RFC 3339 time (2024-01-15T10:30:00Z) or an age (2h, 30m, 7d)")]
     Since(String),
+    #[error("status {0:?}: only dead_lettered deliveries can be replayed (a delivery given up without a dead letter, deadLetter: false, keeps no payload)")]
+    Status(String),
+    #[error("eventType {0:?}: one of message_received, agent_response, session_started, session_ended, error, endpoint_disabled")]
+    EventType(String),
 }
 
 /// `--since`: an RFC 3339 time, or an age such as `2h` counted back from `now`.
@@ -254,6 +302,36 @@ mod tests {
             ..Default::default()
         };
         assert!(!since_11.matches(&a) && since_11.matches(&b));
+    }
+
+    #[test]
+    fn a_bulk_filter_takes_a_window_an_event_type_and_refuses_other_statuses() {
+        let now: DateTime<Utc> = "2024-01-15T12:00:00Z".parse().unwrap();
+        let (a, b) = (
+            dead("a", "2024-01-15T10:00:00Z"),
+            dead("a", "2024-01-15T11:30:00Z"),
+        );
+        let window = ReplayFilter::parse(Some("a"), Some("2024-01-15T09:00:00Z"), now)
+            .unwrap()
+            .narrowed(
+                Some("1h"),
+                Some("dead_lettered"),
+                Some("message_received"),
+                now,
+            )
+            .unwrap();
+        assert!(
+            window.matches(&a) && !window.matches(&b),
+            "to is exclusive: {window:?}"
+        );
+        let other = ReplayFilter::default()
+            .narrowed(None, None, Some("session_ended"), now)
+            .unwrap();
+        assert!(!other.matches(&a));
+        let e = ReplayFilter::default().narrowed(None, Some("failed"), None, now);
+        assert!(e.unwrap_err().to_string().contains("dead_lettered"));
+        let e = ReplayFilter::default().narrowed(None, None, Some("nope"), now);
+        assert!(e.unwrap_err().to_string().contains("eventType"));
     }
 
     #[test]

@@ -605,6 +605,31 @@ impl Queue for EmbeddedQueue {
         .map_err(|e| self.err(e))
     }
 
+    async fn count_by_attribute(
+        &self,
+        key: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, usize>>, QueueError> {
+        let conn = self.db.conn.lock().unwrap();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT json_extract(attrs, '$.' || json_quote(?2)), COUNT(*) FROM messages
+                 WHERE queue = ?1 GROUP BY 1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![self.name, key], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut counts = std::collections::BTreeMap::new();
+        for row in rows {
+            if let (Some(value), n) = row.map_err(|e| self.err(e))? {
+                counts.insert(value, n as usize);
+            }
+        }
+        Ok(Some(counts))
+    }
+
     async fn oldest_age(&self) -> Result<Option<Duration>, QueueError> {
         let now = self.db.now_ms();
         let conn = self.db.conn.lock().unwrap();

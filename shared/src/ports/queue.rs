@@ -167,6 +167,15 @@ pub trait Queue: Send + Sync {
     /// Messages waiting (visible or not), for status pages and tests; may be approximate.
     async fn approximate_len(&self) -> Result<usize, QueueError>;
 
+    /// Messages waiting (visible or not) by the value of their attribute
+    /// `key`, where the queue can count them so (SQS cannot: `None`).
+    async fn count_by_attribute(
+        &self,
+        _key: &str,
+    ) -> Result<Option<BTreeMap<String, usize>>, QueueError> {
+        Ok(None)
+    }
+
     /// How long the oldest waiting message has waited, where the queue can
     /// tell (SQS cannot: CloudWatch's `ApproximateAgeOfOldestMessage` is
     /// not in its API). `None`: empty, or unknown.

@@ -20,6 +20,7 @@ pub const DELIVERIES: &str = "clawhooks_deliveries_total";
 pub const DELIVER_SECONDS: &str = "clawhooks_deliver_seconds";
 pub const QUEUE_DEPTH: &str = "clawhooks_queue_depth";
 pub const QUEUE_OLDEST_SECONDS: &str = "clawhooks_queue_oldest_seconds";
+pub const BREAKER_STATE: &str = "clawhooks_breaker_state";
 
 /// Bucket bounds in seconds for the latency histograms: from a fast
 /// accept (about a millisecond) to an agent that thinks for a minute.
@@ -70,6 +71,10 @@ pub fn describe() {
         Unit::Seconds,
         "Age of the oldest message in a queue"
     );
+    describe_gauge!(
+        BREAKER_STATE,
+        "A subscription's circuit breaker, by subscription: 0 closed, 1 half-open (one probe may go), 2 open"
+    );
 }
 
 /// A hook was answered: `outcome` is `accepted`, `duplicate` or a status code.
@@ -106,6 +111,17 @@ pub fn queue_observed(queue: &str, depth: usize, oldest: Option<Duration>) {
     if let Some(age) = oldest {
         metrics::gauge!(QUEUE_OLDEST_SECONDS, "queue" => queue.to_string()).set(age.as_secs_f64());
     }
+}
+
+/// A subscription's circuit breaker as read at a scrape: `closed`,
+/// `half_open` or `open`.
+pub fn breaker_observed(subscription: &str, label: &str) {
+    let value = match label {
+        "open" => 2.0,
+        "half_open" => 1.0,
+        _ => 0.0,
+    };
+    metrics::gauge!(BREAKER_STATE, "subscription" => subscription.to_string()).set(value);
 }
 
 /// Reads every queue of `backend` into the queue gauges. A queue that

@@ -31,8 +31,16 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      frame-ancestors 'none'; base-uri 'none'";
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
-const APP_JS: &str = include_str!("assets/app.js");
-const THREAD_JS: &str = include_str!("assets/thread.js");
+/// The page's scripts, each served at `/console/<name>`: one file per
+/// view, so a new view adds a line here and a `<script>` in index.html.
+const SCRIPTS: &[(&str, &str)] = &[
+    ("/console/app.js", include_str!("assets/app.js")),
+    ("/console/thread.js", include_str!("assets/thread.js")),
+    (
+        "/console/subscriptions.js",
+        include_str!("assets/subscriptions.js"),
+    ),
+];
 const APP_CSS: &str = include_str!("assets/app.css");
 const ICON_SVG: &str = include_str!("assets/icon.svg");
 
@@ -42,17 +50,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/stream", get(stream::events))
         .route("/console/logout-everywhere", post(logout_everywhere))
         .route_layer(middleware::from_fn_with_state(state, super::admin_only));
+    let scripts = SCRIPTS.iter().fold(Router::new(), |router, &(path, js)| {
+        router.route(path, get(move || asset(js, "text/javascript; charset=utf-8")))
+    });
     Router::new()
         .route("/console", get(page))
         .route("/console/", get(page))
-        .route(
-            "/console/app.js",
-            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/console/thread.js",
-            get(|| asset(THREAD_JS, "text/javascript; charset=utf-8")),
-        )
+        .merge(scripts)
         .route(
             "/console/app.css",
             get(|| asset(APP_CSS, "text/css; charset=utf-8")),

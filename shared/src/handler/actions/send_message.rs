@@ -21,11 +21,40 @@ pub async fn run(
     deliver(run, status, target, &run.prepared.text).await
 }
 
-/// Posts `text` to `target`, split as the channel needs.
+/// Posts `text` to `target`; when its channel fails for good, or on the
+/// hook's last attempt, to the target's `fallback` instead. The result
+/// names the channel that took it (`fallback: true` and the primary's error
+/// when it was the fallback).
 pub async fn deliver(
     run: &Run<'_>,
     status: &mut Status,
     target: &Target,
+    text: &str,
+) -> Result<Value, ActionError> {
+    let first = post_to(run, status, &target.channel, target.peer.as_deref(), text).await;
+    let (Err(e), Some(fb)) = (&first, &target.fallback) else {
+        return first;
+    };
+    let last = status.record.attempts >= run.stage.max_receive_count;
+    if e.is_transient() && !last {
+        return first;
+    }
+    tracing::warn!(event_id = %run.ev.event_id, channel = %target.channel, fallback = %fb.channel, error = %e, "channel failed; the message goes to the fallback channel");
+    // The parts posted were the primary's: the fallback gets them all.
+    status.progress.parts_sent.clear();
+    let mut result = post_to(run, status, &fb.channel, fb.peer.as_deref(), text).await?;
+    result["fallback"] = json!(true);
+    result["primaryChannel"] = json!(target.channel);
+    result["primaryError"] = json!(e.to_string());
+    Ok(result)
+}
+
+/// Posts `text` to `channel` (and `peer`), split as the channel needs.
+async fn post_to(
+    run: &Run<'_>,
+    status: &mut Status,
+    channel: &str,
+    peer: Option<&str>,
     text: &str,
 ) -> Result<Value, ActionError> {
     let stage = run.stage;
@@ -34,14 +63,11 @@ pub async fn deliver(
         .config
         .webhooks
         .channels
-        .get(&target.channel)
+        .get(channel)
         .ok_or_else(|| {
             ActionError::permanent(
                 "channel",
-                format!(
-                    "channel {:?} is not configured under webhooks.channels",
-                    target.channel
-                ),
+                format!("channel {channel:?} is not configured under webhooks.channels"),
             )
         })?;
     if text.trim().is_empty() {
@@ -59,9 +85,9 @@ pub async fn deliver(
             continue; // posted by an earlier attempt
         }
         let post = Post {
-            channel: &target.channel,
+            channel,
             text: part,
-            peer: target.peer.as_deref(),
+            peer,
             ev: run.ev,
         };
         let id = channels::post(stage.http.as_ref(), stage.clock.as_ref(), cfg, &post).await?;
@@ -77,9 +103,9 @@ pub async fn deliver(
         .map(|id| id.clone().map(Value::String).unwrap_or(Value::Null))
         .collect();
     Ok(json!({
-        "channel": target.channel,
+        "channel": channel,
         "type": cfg.kind_name(),
-        "peer": cfg.kind().destination(target.peer.as_deref()),
+        "peer": cfg.kind().destination(peer),
         "messageId": ids.first().cloned().unwrap_or(Value::Null),
         "messageIds": ids,
         "parts": parts.len(),

@@ -144,6 +144,7 @@ const pages = {
   session: sessionPage,
   deliveries: deliveriesPage,
   "dead-letters": deadLettersPage,
+  subscriptions: (arg) => subscriptionsPage(arg), // assets/subscriptions.js
   config: configPage,
   send: sendPage,
 };

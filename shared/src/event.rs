@@ -81,6 +81,18 @@ pub enum Body {
     Empty,
 }
 
+impl InboundEvent {
+    /// The hook in the persistent session `key` (a transform's
+    /// `sessionKey`).
+    pub fn in_session(&self, key: &str) -> Self {
+        InboundEvent {
+            session_key: key.to_string(),
+            persistent: true,
+            ..self.clone()
+        }
+    }
+}
+
 impl Body {
     /// The body as a JSON value for templates: objects for JSON and forms,
     /// a string for text.
@@ -172,6 +184,8 @@ pub enum EventStatus {
     Processing,
     Done,
     Failed,
+    /// A transform answered `skip: true`: done, with no action.
+    Skipped,
 }
 
 /// How long `GET /events/<id>` can find an event: a week.

@@ -80,6 +80,19 @@ fn ingress_links_the_backend_and_api_gateway_glue_only() {
     assert_services("clawhooks-ingress", &crates, &[]);
     assert!(crates.contains("lambda_http"));
     assert_absent("clawhooks-ingress", &crates, &["aws-sdk-lambda"]);
+    // Ingress never runs a transform: no JavaScript engine in its zip.
+    assert_absent("clawhooks-ingress", &crates, &["rquickjs", "rquickjs-sys"]);
+}
+
+#[test]
+fn the_functions_that_run_transforms_link_the_engine() {
+    for package in ["clawhooks-handler", "clawhooks-egress", "clawhooks-local"] {
+        let crates = linked_crates(package, &[]);
+        assert!(
+            crates.contains("rquickjs"),
+            "{package} has no transform engine"
+        );
+    }
 }
 
 #[test]

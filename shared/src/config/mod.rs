@@ -17,6 +17,7 @@ pub mod respond;
 pub mod routing;
 pub mod scope;
 pub mod templates;
+pub mod transform;
 pub mod validate;
 
 pub use crate::agents::{Agent, AgentKind};
@@ -405,6 +406,9 @@ pub struct Handler {
     /// The caller waits for the answer by default, shaped by a template.
     #[serde(default)]
     pub respond: Option<respond::Respond>,
+    /// JavaScript that reshapes the hook before the template sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<transform::Transform>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

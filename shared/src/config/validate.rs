@@ -274,6 +274,9 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
         if let Some(r) = &h.respond {
             r.check(&at, w.incoming.max_wait, &mut found.errors);
         }
+        if let Some(t) = &h.transform {
+            super::transform::check(&format!("{at}.transform"), t, &mut found.errors);
+        }
     }
     let routing = super::routing::Routing::build(w, &mut found.errors);
     route_paths(w, &mut routes, &routing, found);

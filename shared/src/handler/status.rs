@@ -124,7 +124,7 @@ impl Status {
     }
 
     pub fn is_done(&self) -> bool {
-        self.record.status == EventStatus::Done
+        matches!(self.record.status, EventStatus::Done | EventStatus::Skipped)
     }
 
     /// Writes the record if nobody else wrote it since we read it; a
@@ -217,6 +217,13 @@ impl Status {
     ) -> Result<(), ActionError> {
         self.record.status = EventStatus::Done;
         self.record.result = result;
+        self.record.error = None;
+        self.save(store, now).await
+    }
+
+    /// A transform's `skip: true`: done, with nothing run.
+    pub async fn skip(&mut self, store: &dyn Store, now: DateTime<Utc>) -> Result<(), ActionError> {
+        self.record.status = EventStatus::Skipped;
         self.record.error = None;
         self.save(store, now).await
     }

@@ -125,7 +125,10 @@ pub fn reply(record: &EventRecord) -> Option<String> {
 }
 
 fn settled(record: &EventRecord) -> bool {
-    matches!(record.status, EventStatus::Done | EventStatus::Failed)
+    matches!(
+        record.status,
+        EventStatus::Done | EventStatus::Failed | EventStatus::Skipped
+    )
 }
 
 impl Ingress {

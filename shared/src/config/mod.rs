@@ -508,6 +508,9 @@ pub struct Outgoing {
     /// [`delivery_control::RateLimit`]); none: as fast as the receiver answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<delivery_control::RateLimit>,
+    /// JavaScript that rewrites or cancels each delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<transform::Transform>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

@@ -353,6 +353,9 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
         }
         let errors = &mut found.errors;
         check_method(&o.method, &format!("{at}.method"), errors);
+        if let Some(t) = &o.transform {
+            super::transform::check(&format!("{at}.transform"), t, errors);
+        }
         if let Some(secret) = &o.secret {
             if let Some(e) = signing_secret_error(secret.expose(), o.signing) {
                 errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));

@@ -9,9 +9,10 @@
 //! modules, no `Date` and no `Math.random`. Values go in and come out as
 //! JSON.
 //!
-//! Only the functions that run transforms link this module (feature
-//! `transforms`: the handler, egress and the local binary); ingress keeps
-//! a transform's text and limits in its config but never compiles one.
+//! Only the local binary links this module (feature `transforms`): the
+//! engine would put the handler and egress Lambda zips over their limit.
+//! A build without it keeps a transform's text and limits in its config
+//! but never compiles one.
 
 use rquickjs::context::intrinsic;
 use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Runtime, Value};

@@ -25,7 +25,12 @@ function transform(input) {
   };
 }"#;
 
-fn handler(id: &str, template: &str, transform: Value) -> Value {
+/// A handler with `transform`; a script that should finish gets 2 s, not
+/// the default 50 ms, so a busy test machine does not time it out.
+fn handler(id: &str, template: &str, mut transform: Value) -> Value {
+    if transform.get("timeoutMs").is_none() {
+        transform["timeoutMs"] = json!(2000);
+    }
     json!({"id": id, "action": "send_message", "template": template,
            "target": {"channel": "chat"}, "transform": transform})
 }

@@ -28,11 +28,11 @@ async fn a_transform_rewrites_a_delivery_or_cancels_it() {
     );
     let rig = Rig::new(&config(json!([
         { "id": "rewrite", "url": rewritten.url("/"), "headers": {"X-Key": "k1"},
-          "transform": {"code": REWRITE} },
+          "transform": {"code": REWRITE, "timeoutMs": 2000} },
         { "id": "cancel", "url": cancelled.url("/"),
-          "transform": {"code": "function transform(i) {\n  return i.payload.message.text === 'noise' ? null : {};\n}"} },
+          "transform": {"code": "function transform(i) {\n  return i.payload.message.text === 'noise' ? null : {};\n}", "timeoutMs": 2000} },
         { "id": "broken", "url": broken.url("/"),
-          "transform": {"code": "function transform(i) {\n  return i.payload.nothing.here;\n}"} },
+          "transform": {"code": "function transform(i) {\n  return i.payload.nothing.here;\n}", "timeoutMs": 2000} },
     ])));
     let noise = lifecycle(EventType::MessageReceived, "noise");
     let kept = lifecycle(EventType::MessageReceived, "kept");

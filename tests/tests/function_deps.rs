@@ -91,7 +91,10 @@ fn only_the_local_binary_links_the_transform_engine() {
         assert_absent(package, &linked_crates(package, &[]), &["rquickjs"]);
     }
     let local = linked_crates("clawhooks-local", &[]);
-    assert!(local.contains("rquickjs"), "the local binary has no transform engine");
+    assert!(
+        local.contains("rquickjs"),
+        "the local binary has no transform engine"
+    );
 }
 
 #[test]

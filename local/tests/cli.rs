@@ -203,3 +203,60 @@ fn try_says_which_filter_took_the_hook_and_which_did_not() {
     ]);
     assert!(!ok, "an unknown hook is an error: {out}");
 }
+
+#[test]
+fn try_shows_what_the_transform_made_of_the_hook() {
+    let config = r#"{"webhooks": {"handlers": [
+        {"id": "alerts", "template": "{{event.title}} ({{vars.severity}})",
+         "transform": {"file": "transforms/alerts.js"}}
+    ]}}"#;
+    let script = "function transform(input) {\n  if (input.body.alerts.length === 0) throw new Error('no alerts');\n  return {body: {title: input.body.alerts[0]}, vars: {severity: 'high'}, sessionKey: 'alerts-ops'};\n}";
+    let dir = scratch(&[
+        ("c.json", config),
+        ("b.json", r#"{"alerts":["disk full"]}"#),
+        ("e.json", r#"{"alerts":[]}"#),
+    ]);
+    std::fs::create_dir_all(dir.join("transforms")).unwrap();
+    std::fs::write(dir.join("transforms/alerts.js"), script).unwrap();
+    let path = |f: &str| dir.join(f).display().to_string();
+    let run = |body: &str| {
+        clawhooks(&[
+            "try",
+            "--config",
+            &path("c.json"),
+            "--hook",
+            "alerts",
+            "--body",
+            &path(body),
+        ])
+    };
+    let (ok, out) = run("b.json");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(r#"transform: {"body":{"title":"disk full"},"sessionKey":"alerts-ops","vars":{"severity":"high"}}"#),
+        "{out}"
+    );
+    assert!(out.contains("message: disk full (high)\n"), "{out}");
+    assert!(out.contains("session: alerts-ops (persistent)\n"), "{out}");
+    let failed = Command::new(env!("CARGO_BIN_EXE_clawhooks"))
+        .args([
+            "try",
+            "--config",
+            &path("c.json"),
+            "--hook",
+            "alerts",
+            "--body",
+            &path("e.json"),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        !failed.status.success(),
+        "a failing transform fails try: {err}"
+    );
+    assert!(
+        err.contains("the transform failed: no alerts (line 2)"),
+        "{err}"
+    );
+}

@@ -85,6 +85,18 @@ pub enum Body {
     Empty,
 }
 
+impl InboundEvent {
+    /// The hook in the persistent session `key` (a transform's
+    /// `sessionKey`).
+    pub fn in_session(&self, key: &str) -> Self {
+        InboundEvent {
+            session_key: key.to_string(),
+            persistent: true,
+            ..self.clone()
+        }
+    }
+}
+
 impl Body {
     /// The body as a JSON value for templates: objects for JSON and forms,
     /// a string for text.
@@ -180,7 +192,8 @@ pub enum EventStatus {
     Processing,
     Done,
     Failed,
-    /// Kept but not acted on: the handler's `budget` was spent.
+    /// Kept but not acted on: the handler's `budget` was spent (the reason
+    /// in `error`), or its transform answered `skip: true`.
     Skipped,
 }
 

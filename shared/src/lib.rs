@@ -26,6 +26,8 @@ pub mod secret;
 pub mod settled;
 pub mod telemetry;
 pub mod template;
+#[cfg(feature = "transforms")]
+pub mod transform;
 pub mod verify;
 pub mod worker;
 

@@ -80,6 +80,21 @@ fn ingress_links_the_backend_and_api_gateway_glue_only() {
     assert_services("clawhooks-ingress", &crates, &[]);
     assert!(crates.contains("lambda_http"));
     assert_absent("clawhooks-ingress", &crates, &["aws-sdk-lambda"]);
+    // Ingress never runs a transform: no JavaScript engine in its zip.
+    assert_absent("clawhooks-ingress", &crates, &["rquickjs", "rquickjs-sys"]);
+}
+
+#[test]
+fn only_the_local_binary_links_the_transform_engine() {
+    // About 470 KB of zip: the handler and egress would pass 4,000,000 bytes.
+    for package in ["clawhooks-ingress", "clawhooks-handler", "clawhooks-egress"] {
+        assert_absent(package, &linked_crates(package, &[]), &["rquickjs"]);
+    }
+    let local = linked_crates("clawhooks-local", &[]);
+    assert!(
+        local.contains("rquickjs"),
+        "the local binary has no transform engine"
+    );
 }
 
 #[test]

@@ -120,6 +120,31 @@ async fn every_documented_operation_is_routed_and_admin_ones_need_the_secret() {
     }
 }
 
+/// The hook route's answers a sender may get without an event: a hook no
+/// filter took (`{"ok":true,"filtered":true}`) and one a noise guard
+/// ignored, beside the accepted and the waited-for ones.
+#[tokio::test]
+async fn the_hook_route_documents_its_filtered_and_ignored_answers() {
+    let (ing, _) = ingress_for(load_str(CONFIG, &|_| None).unwrap(), 1_700_000_000);
+    let doc = ing.handle(call("get", "/openapi.json", None)).await.body;
+    let answers = doc["paths"]["/webhook/{hookId}"]["post"]["responses"].to_string();
+    for (name, key) in [
+        ("HookFiltered", "filtered"),
+        ("HookIgnored", "ignored"),
+        ("HookAccepted", "eventId"),
+    ] {
+        assert!(
+            answers.contains(&format!("#/components/schemas/{name}")),
+            "{name} not among the hook route's answers: {answers}"
+        );
+        let schema = &doc["components"]["schemas"][name];
+        assert!(
+            schema["properties"][key].is_object(),
+            "{name} has no {key}: {schema}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_path_the_document_does_not_name_is_not_routed() {
     let (ing, _) = ingress_for(load_str(CONFIG, &|_| None).unwrap(), 1_700_000_000);

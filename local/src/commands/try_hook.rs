@@ -106,18 +106,51 @@ fn report(
     )?;
     let prepared = clawhooks::handler::context::prepare(cfg, Some(h), ev, now);
     if let Some(e) = prepared.render_error {
-        bail!("handler {:?}: the template does not render: {e}", h.id);
+        match e.stage() {
+            "transform" => bail!("handler {:?}: the transform failed: {}", h.id, e.message()),
+            _ => bail!("handler {:?}: the template does not render: {e}", h.id),
+        }
+    }
+    if h.transform.is_some() {
+        writeln!(out, "transform: {}", transformed(&prepared))?;
+        if prepared.skip {
+            writeln!(
+                out,
+                "skipped: the hook is done with no action and no session"
+            )?;
+            return Ok(out);
+        }
     }
     writeln!(out, "message: {}", prepared.text)?;
-    let session = if ev.persistent {
+    let (key, persistent) = match &prepared.session_key {
+        Some(key) => (key, true),
+        None => (&ev.session_key, ev.persistent),
+    };
+    let session = if persistent {
         "persistent"
     } else {
         "ephemeral, a new one per hook"
     };
-    writeln!(out, "session: {} ({session})", ev.session_key)?;
+    writeln!(out, "session: {key} ({session})")?;
     writeln!(out, "action: {}", action(cfg.plan(h)))?;
     writeln!(out, "nothing was sent")?;
     Ok(out)
+}
+
+/// What the transform answered, as JSON: the body the template sees and
+/// what else it set.
+fn transformed(prepared: &clawhooks::handler::context::Prepared) -> serde_json::Value {
+    let mut out = serde_json::json!({"body": prepared.body});
+    if let Some(vars) = prepared.context.get("vars") {
+        out["vars"] = vars.clone();
+    }
+    if let Some(key) = &prepared.session_key {
+        out["sessionKey"] = key.clone().into();
+    }
+    if prepared.skip {
+        out["skip"] = true.into();
+    }
+    out
 }
 
 fn action(plan: Option<&ActionPlan>) -> String {

@@ -60,13 +60,13 @@ pub static ROUTES: &[Route] = &[
         handler: |m| on(m, hooks::accept),
         around: Some(|r| r.layer(middleware::from_fn(hooks::measured))),
         doc: Doc::Operation(Operation {
-            summary: "Send a hook: authenticated, kept, and answered at once (202), or with `Prefer: wait=N` once handled (200 with the reply; 202 with Location when not done in time)",
+            summary: "Send a hook: authenticated, kept, and answered at once (202), or with `Prefer: wait=N` once handled (200 with the reply; 202 with Location when not done in time); 200 `{\"ok\":true,\"filtered\":true}` when no handler's filter on the route takes it, 200 `{\"ok\":true,\"ignored\":…}` for a provider's noise, nothing kept either way",
             params: &[
                 ("hookId", "path", "a handler's id or path, or any id", true),
                 ("Prefer", "header", "wait=N (RFC 7240): wait up to N seconds (at most incoming.maxWait) for the reply", false),
                 ("wait", "query", "the same as Prefer: wait=N", false),
             ],
-            success: (202, |g| Some(json!({"oneOf": [schema::<HookAccepted>(g), schema::<HookAnswered>(g)]}))),
+            success: (202, |g| Some(json!({"oneOf": [schema::<HookAccepted>(g), schema::<HookAnswered>(g), schema::<HookFiltered>(g), schema::<HookIgnored>(g)]}))),
             body: Some(|_| json!({})),
         }),
     },

@@ -71,7 +71,11 @@ pub fn load_files_with<P: AsRef<Path>>(
         let name = p.display().to_string();
         match std::fs::read_to_string(p) {
             Ok(text) => match parse_json(&text, &name) {
-                Ok(v) => merge(&mut merged, v),
+                Ok(mut v) => {
+                    let dir = p.parent().unwrap_or(Path::new("."));
+                    errors.extend(super::transform::inline_files(&mut v, dir));
+                    merge(&mut merged, v)
+                }
                 Err(ConfigErrors(mut es)) => errors.append(&mut es),
             },
             Err(e) => errors.push(ConfigError::new(name, format!("cannot read: {e}"))),
@@ -393,7 +397,8 @@ fn deserialize_sections(
     Config { webhooks: w }
 }
 
-fn kind(v: &Value) -> &'static str {
+/// A JSON value's kind, for messages (`not a string, but an array`).
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

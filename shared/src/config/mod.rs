@@ -20,6 +20,7 @@ pub mod respond;
 pub mod routing;
 pub mod scope;
 pub mod templates;
+pub mod transform;
 pub mod validate;
 
 pub use crate::agents::{Agent, AgentKind};
@@ -414,6 +415,9 @@ pub struct Handler {
     /// Agent runs allowed per hour; past it, hooks are kept and skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<budget::Budget>,
+    /// JavaScript that reshapes the hook before the template sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<transform::Transform>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -522,6 +526,9 @@ pub struct Outgoing {
     /// Disables a subscription failing without a success this long; null: never.
     #[serde(default = "delivery_control::default_disable_after")]
     pub disable_after: Option<Seconds>,
+    /// JavaScript that rewrites or cancels each delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<transform::Transform>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema, Default)]

@@ -51,7 +51,7 @@ pub fn owner(path: &str) -> Option<Function> {
     let field = field.strip_prefix('.')?;
     if under(field, "secret") || under(field, "verify") {
         Some(Function::Ingress)
-    } else if under(field, "forward") || under(field, "custom") {
+    } else if under(field, "forward") || under(field, "custom") || under(field, "transform") {
         Some(Function::Handler)
     } else {
         None

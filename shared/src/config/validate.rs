@@ -280,6 +280,9 @@ fn compile_handlers(config: &Config, found: &mut Findings) -> CompiledHandlers {
         if let Some(b) = &h.budget {
             b.check(&at, h, &mut found.errors);
         }
+        if let Some(t) = &h.transform {
+            super::transform::check(&format!("{at}.transform"), t, &mut found.errors);
+        }
     }
     let routing = super::routing::Routing::build(w, &mut found.errors);
     route_paths(w, &mut routes, &routing, found);
@@ -356,6 +359,9 @@ fn check_outgoing(w: &super::Webhooks, found: &mut Findings) {
         }
         let errors = &mut found.errors;
         check_method(&o.method, &format!("{at}.method"), errors);
+        if let Some(t) = &o.transform {
+            super::transform::check(&format!("{at}.transform"), t, errors);
+        }
         if let Some(secret) = &o.secret {
             if let Some(e) = signing_secret_error(secret.expose(), o.signing) {
                 errors.push(ConfigError::new(format!("{at}.secret"), e.to_string()));

@@ -20,6 +20,7 @@ use super::log::{self, Attempt, DisabledMarker, Outcome};
 use super::rate;
 use super::schedule::{self, Next};
 use super::signing;
+use super::transform::{Parts, Shaped};
 use super::{EgressStage, Subscription};
 use crate::config::EventType;
 use crate::event::{self, ErrorInfo, LifecycleEvent, Message};
@@ -150,9 +151,14 @@ pub async fn deliver(stage: &EgressStage, job: DeliveryJob) -> Result<(), StageE
         )
         .await;
     }
+    let parts = match super::transform::shape(&sub.config, ev) {
+        Shaped::Send(parts) => parts,
+        Shaped::Cancel => return skip_as(stage, attempt, Outcome::Cancelled, None, now).await,
+        Shaped::Failed(e) => return skip_as(stage, attempt, Outcome::Failed, Some(e), now).await,
+    };
     let url = sub.config.url.as_ref().expect("checked by usable").as_str();
     let mut attempt = attempt;
-    let verdict = send(stage, &job, sub, url, &mut attempt, now).await;
+    let verdict = send(stage, &job, sub, url, parts, &mut attempt, now).await;
     let answer = match &verdict {
         Verdict::Delivered => breaker::Answer::Delivered,
         Verdict::Gone => breaker::Answer::Gone,
@@ -303,6 +309,21 @@ async fn skip(
     record(stage, &attempt, now).await
 }
 
+/// Logs an attempt its transform ended before any request: cancelled, or
+/// failed for good (the same script fails the same way again).
+async fn skip_as(
+    stage: &EgressStage,
+    mut attempt: Attempt,
+    outcome: Outcome,
+    error: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), StageError> {
+    tracing::info!(event_id = %attempt.event_id, subscription = %attempt.subscription, ?outcome, error = error.as_deref(), "delivery ended by its transform");
+    attempt.outcome = outcome;
+    attempt.error = error;
+    record(stage, &attempt, now).await
+}
+
 /// What the delivery log already says of a job's pair.
 enum Logged {
     /// Nothing that stops an attempt.
@@ -365,22 +386,26 @@ async fn send(
     job: &DeliveryJob,
     sub: &Subscription,
     url: &str,
+    parts: Parts,
     attempt: &mut Attempt,
     now: DateTime<Utc>,
 ) -> Verdict {
     let ev = &job.event;
-    let body = serde_json::to_vec(ev).expect("event serializes");
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    headers.extend(
-        sub.config
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_string())),
-    );
-    headers.extend(signing::identity(&ev.id, now.timestamp()));
+    let Parts { body, mut headers } = parts;
+    // The subscription's own headers, its identity and its signature win
+    // over any of the same name a transform set.
+    let mut fixed: Vec<(String, String)> = sub
+        .config
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.expose().to_string()))
+        .collect();
+    fixed.extend(signing::identity(&ev.id, now.timestamp()));
     if let Some(signer) = &sub.signer {
-        headers.push(signer.header(&ev.id, now.timestamp(), &body));
+        fixed.push(signer.header(&ev.id, now.timestamp(), &body));
     }
+    headers.retain(|(k, _)| !fixed.iter().any(|(f, _)| f.eq_ignore_ascii_case(k)));
+    headers.extend(fixed);
     let request = HttpRequest {
         method: sub.config.method.clone(),
         url: url.to_string(),

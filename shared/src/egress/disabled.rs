@@ -44,6 +44,7 @@ pub fn event(id: &str, record: &BreakerState, now: DateTime<Utc>) -> LifecycleEv
             subscription_id: Some(id.to_string()),
             failed_event_type: None,
         }),
+        folded_event_ids: Vec::new(),
     }
 }
 

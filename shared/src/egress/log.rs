@@ -52,6 +52,8 @@ pub enum Outcome {
     Gone,
     /// Not attempted: the subscription is disabled or no longer configured.
     Skipped,
+    /// Not attempted: the subscription's transform answered `null`.
+    Cancelled,
 }
 
 /// One attempt, as `GET /deliveries` shows it.

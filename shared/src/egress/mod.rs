@@ -24,6 +24,7 @@ pub mod rate;
 pub mod replay;
 pub mod schedule;
 pub mod signing;
+pub mod transform;
 pub mod wanted_events;
 
 pub use job::{DeliveryJob, EgressMessage};

@@ -208,7 +208,7 @@ pub(super) async fn skip(
         .await?;
     let store = stage.backend.store.as_ref();
     fold.skip(stage, reason, now).await?;
-    status.skip(store, reason, now).await?;
+    status.skip(store, Some(reason), now).await?;
     stage.settle(ev);
     tracing::info!(event_id = %ev.event_id, handler = ev.handler_id.as_deref(), "skipped: budget spent");
     Ok(())

@@ -78,9 +78,7 @@ pub(super) async fn answered_elsewhere(
             status.fail(store, &e, now).await?;
         }
         EventStatus::Skipped => {
-            status
-                .skip(store, &record.error.unwrap_or_default(), now)
-                .await?;
+            status.skip(store, record.error.as_deref(), now).await?;
         }
         _ => return Ok(Elsewhere::Own),
     }
@@ -262,7 +260,7 @@ impl Fold {
     ) -> Result<(), ActionError> {
         let store = stage.backend.store.as_ref();
         for m in &mut self.members {
-            m.status.skip(store, reason, now).await?;
+            m.status.skip(store, Some(reason), now).await?;
             stage.settle(&m.ev);
         }
         Ok(())

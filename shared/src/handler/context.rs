@@ -6,6 +6,7 @@
 //! payloads without a queue or a store.
 
 use super::failure::ActionError;
+use super::transform::Shaped;
 use crate::config::validate::TemplateField;
 use crate::config::{CompiledConfig, Handler};
 use crate::event::{self, Body, InboundEvent};
@@ -18,9 +19,14 @@ pub struct Prepared {
     pub body: Value,
     pub context: Value,
     pub text: String,
-    /// The template failed to render; `text` holds the fallback, and the
-    /// failure is reported once the hook is recorded.
+    /// The transform failed or the template failed to render; `text`
+    /// holds the fallback, and the failure is reported once the hook is
+    /// recorded.
     pub render_error: Option<ActionError>,
+    /// The transform's `skip: true`: done, with no action.
+    pub skip: bool,
+    /// The session the transform put the hook in.
+    pub session_key: Option<String>,
 }
 
 pub fn prepare(
@@ -29,10 +35,16 @@ pub fn prepare(
     ev: &InboundEvent,
     now: DateTime<Utc>,
 ) -> Prepared {
-    let body = ev.body.to_value();
-    let context = crate::template::context(ev, &body, &event::timestamp(now));
+    let (shaped, failed) = shape(handler, ev);
+    let moved = shaped.session_key.as_deref().map(|k| ev.in_session(k));
+    let ev = moved.as_ref().unwrap_or(ev);
+    let body = shaped.body;
+    let mut context = crate::template::context(ev, &body, &event::timestamp(now));
+    if let (Some(vars), Value::Object(root)) = (shaped.vars, &mut context) {
+        root.insert("vars".into(), vars);
+    }
     let rendered = handler
-        .filter(|h| cfg.has_template(&h.id, TemplateField::Message))
+        .filter(|h| failed.is_none() && cfg.has_template(&h.id, TemplateField::Message))
         .map(|h| cfg.render(&h.id, TemplateField::Message, &context));
     let (text, render_error) = match rendered {
         Some(Ok(t)) => (t, None),
@@ -40,13 +52,28 @@ pub fn prepare(
             default_text(ev, &body),
             Some(ActionError::permanent("template", e.to_string())),
         ),
-        None => (default_text(ev, &body), None),
+        None => (default_text(ev, &body), failed),
     };
     Prepared {
         body,
         context,
         text,
         render_error,
+        skip: shaped.skip,
+        session_key: shaped.session_key,
+    }
+}
+
+/// The hook through the handler's transform, if it has one; a failed
+/// transform leaves the body as posted, with its error.
+fn shape(handler: Option<&Handler>, ev: &InboundEvent) -> (Shaped, Option<ActionError>) {
+    let body = ev.body.to_value();
+    match handler.and_then(|h| h.transform.as_ref()) {
+        None => (Shaped::plain(body), None),
+        Some(t) => match super::transform::apply(t, ev, body.clone()) {
+            Ok(shaped) => (shaped, None),
+            Err(e) => (Shaped::plain(body), Some(e)),
+        },
     }
 }
 

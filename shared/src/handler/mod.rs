@@ -30,6 +30,7 @@ pub mod lifecycle;
 pub mod session;
 pub mod status;
 pub mod sweeper;
+pub mod transform;
 
 pub use failure::ActionError;
 pub use sweeper::{sweep_sessions, SweepReport};
@@ -120,6 +121,12 @@ impl HandlerStage {
             .as_deref()
             .and_then(|id| self.config.handler_by_id(id));
         let mut prepared = context::prepare(&self.config, handler, ev, now);
+        if prepared.skip {
+            return self.skipped(ev, &mut status, now).await;
+        }
+        // The session its transform put the hook in.
+        let moved = prepared.session_key.as_deref().map(|k| ev.in_session(k));
+        let ev = moved.as_ref().unwrap_or(ev);
         if handler.is_some() && status.record.rendered.is_none() {
             let rendered = event::cut(&prepared.text, event::RENDERED_KEPT);
             status.record.rendered = Some(rendered.to_string());
@@ -292,6 +299,21 @@ impl HandlerStage {
             }
             Ok(()) => {}
         }
+    }
+
+    /// A hook its transform skipped: recorded `skipped`, nothing run, no
+    /// session joined.
+    async fn skipped(
+        &self,
+        ev: &InboundEvent,
+        status: &mut Status,
+        now: DateTime<Utc>,
+    ) -> Result<(), StageError> {
+        let store = self.backend.store.as_ref();
+        status.skip(store, None, now).await.map_err(retry)?;
+        self.settle(ev);
+        tracing::info!(event_id = %ev.event_id, handler = ev.handler_id.as_deref(), "skipped by its transform");
+        Ok(())
     }
 
     /// Wakes a caller in this process waiting on the event (`Prefer:

@@ -231,15 +231,16 @@ impl Status {
         self.save(store, now).await
     }
 
-    /// Kept, not acted on, with the reason.
+    /// Kept, not acted on: the reason (a spent budget) in `error`, or none
+    /// (a transform's `skip: true`).
     pub async fn skip(
         &mut self,
         store: &dyn Store,
-        reason: &str,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), ActionError> {
         self.record.status = EventStatus::Skipped;
-        self.record.error = Some(reason.to_string());
+        self.record.error = reason.map(str::to_string);
         self.save(store, now).await
     }
 

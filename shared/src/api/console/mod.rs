@@ -51,7 +51,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/logout-everywhere", post(logout_everywhere))
         .route_layer(middleware::from_fn_with_state(state, super::admin_only));
     let scripts = SCRIPTS.iter().fold(Router::new(), |router, &(path, js)| {
-        router.route(path, get(move || asset(js, "text/javascript; charset=utf-8")))
+        router.route(
+            path,
+            get(move || asset(js, "text/javascript; charset=utf-8")),
+        )
     });
     Router::new()
         .route("/console", get(page))

@@ -173,7 +173,7 @@ function head(title, subtitle, ...actions) {
 
 // ---- events ----------------------------------------------------------------
 
-const STATUSES = ["queued", "processing", "done", "failed"];
+const STATUSES = ["queued", "processing", "done", "failed", "skipped"];
 
 async function eventsPage() {
   const q = new URLSearchParams(location.hash.split("?")[1] || "");

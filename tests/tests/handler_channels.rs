@@ -422,3 +422,93 @@ async fn a_send_message_hook_costs_the_handler_at_most_six_store_operations() {
     }
     assert_eq!(chat.requests().len(), 6);
 }
+
+/// A Slack message event as the Events API posts it, in a thread.
+const SLACK_THREAD_EVENT: &str = r#"{"type": "event_callback", "event_id": "Ev1",
+  "event": {"type": "message", "channel": "C0THREAD", "user": "U1", "text": "disk?",
+            "ts": "1700000001.000200", "thread_ts": "1700000000.000100"}}"#;
+
+/// The peer and the thread rendered from the event: a question asked in a
+/// Slack thread is answered in that thread (`thread_ts`), and a message
+/// outside any thread (no `thread_ts`: an empty thread) is not threaded.
+#[tokio::test]
+async fn slack_target_templates_post_into_the_events_thread() {
+    let slack = Recorder::start_with(Reply::json(200, json!({"ok": true, "ts": "1.2"}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "botToken": "xoxb-test", "apiBase": slack.url("/api")}),
+        json!({"template": "{{event.event.text}}",
+               "target": {"channel": "chat", "peer": "{{event.event.channel}}",
+                          "thread": "{{event.event.thread_ts}}"}}),
+    ));
+    let a = h.post("notify", &[], SLACK_THREAD_EVENT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        slack.requests()[0].json(),
+        json!({"channel": "C0THREAD", "text": "disk?", "thread_ts": "1700000000.000100"})
+    );
+    let result = &h.status(&a.event_id()).await["result"];
+    assert_eq!(
+        (&result["peer"], &result["thread"]),
+        (&json!("C0THREAD"), &json!("1700000000.000100"))
+    );
+    let unthreaded = SLACK_THREAD_EVENT.replace(r#", "thread_ts": "1700000000.000100""#, "");
+    h.post("notify", &[], &unthreaded).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        slack.requests()[1].json(),
+        json!({"channel": "C0THREAD", "text": "disk?"}),
+        "an empty thread posts outside any thread"
+    );
+}
+
+/// Discord's bot API answers a message as a reply (`message_reference`).
+#[tokio::test]
+async fn discord_thread_is_a_reply_to_the_message() {
+    let discord = Recorder::start_with(Reply::json(200, json!({"id": "5002"}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "discord", "botToken": "bot-tok", "apiBase": discord.url("/api")}),
+        json!({"template": "{{content}}",
+               "target": {"channel": "chat", "peer": "{{channel_id}}", "thread": "{{id}}"}}),
+    ));
+    h.post(
+        "notify",
+        &[],
+        r#"{"id": "900", "channel_id": "800", "content": "hello"}"#,
+    )
+    .await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &discord.requests()[0];
+    assert_eq!(r.path, "/api/channels/800/messages");
+    assert_eq!(
+        r.json()["message_reference"],
+        json!({"message_id": "900", "fail_if_not_exists": false})
+    );
+}
+
+/// Telegram answers in the chat the message came from, as a reply to it.
+#[tokio::test]
+async fn telegram_thread_is_a_reply_to_the_message() {
+    let tg = Recorder::start_with(Reply::json(
+        200,
+        json!({"ok": true, "result": {"message_id": 78}}),
+    ))
+    .await;
+    let h = Harness::new(&config(
+        json!({"type": "telegram", "botToken": "123456:ABC", "apiBase": tg.url("")}),
+        json!({"template": "{{message.text}}",
+               "target": {"channel": "chat", "peer": "{{message.chat.id}}",
+                          "thread": "{{message.message_id}}"}}),
+    ));
+    h.post(
+        "notify",
+        &[],
+        r#"{"update_id": 1, "message": {"message_id": 42, "chat": {"id": -100555}, "text": "hi"}}"#,
+    )
+    .await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        tg.requests()[0].json(),
+        json!({"chat_id": "-100555", "text": "hi",
+               "reply_parameters": {"message_id": 42, "allow_sending_without_reply": true}})
+    );
+}

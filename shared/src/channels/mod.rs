@@ -54,6 +54,9 @@ pub struct Post<'a> {
     pub text: &'a str,
     /// The handler's `target.peer`, before alias resolution.
     pub peer: Option<&'a str>,
+    /// The thread or message to answer (`target.thread`, rendered); `None`:
+    /// a message of its own.
+    pub thread: Option<&'a str>,
     pub ev: &'a InboundEvent,
 }
 

@@ -411,8 +411,15 @@ pub struct Handler {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Target {
     pub channel: String,
+    /// Where in the channel: a peer name or the service's id; may be a
+    /// template (`{{event.event.channel}}`).
     #[serde(default)]
     pub peer: Option<String>,
+    /// The thread or message to answer (Slack `thread_ts`, Discord and
+    /// Telegram the message replied to); may be a template. Rendered
+    /// empty: not in a thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

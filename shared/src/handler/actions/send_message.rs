@@ -8,7 +8,7 @@
 
 use super::Run;
 use crate::config::Target;
-use crate::handler::channels::{self, split::split, Post};
+use crate::handler::channels::{self, place::place, split::split, Post};
 use crate::handler::failure::ActionError;
 use crate::handler::status::Status;
 use serde_json::{json, Value};
@@ -50,6 +50,12 @@ pub async fn deliver(
             "nothing to send: the message text is empty (check the handler's template)",
         ));
     }
+    let place = place(
+        &stage.config,
+        &run.handler.id,
+        target,
+        &run.prepared.context,
+    )?;
     let parts = match cfg.kind().limit() {
         Some(limit) => split(text, limit),
         None => vec![text.to_string()],
@@ -61,7 +67,8 @@ pub async fn deliver(
         let post = Post {
             channel: &target.channel,
             text: part,
-            peer: target.peer.as_deref(),
+            peer: place.peer.as_deref(),
+            thread: place.thread.as_deref(),
             ev: run.ev,
         };
         let id = channels::post(stage.http.as_ref(), stage.clock.as_ref(), cfg, &post).await?;
@@ -76,12 +83,16 @@ pub async fn deliver(
         .iter()
         .map(|id| id.clone().map(Value::String).unwrap_or(Value::Null))
         .collect();
-    Ok(json!({
+    let mut result = json!({
         "channel": target.channel,
         "type": cfg.kind_name(),
-        "peer": cfg.kind().destination(target.peer.as_deref()),
+        "peer": cfg.kind().destination(place.peer.as_deref()),
         "messageId": ids.first().cloned().unwrap_or(Value::Null),
         "messageIds": ids,
         "parts": parts.len(),
-    }))
+    });
+    if let Some(thread) = place.thread {
+        result["thread"] = Value::String(thread);
+    }
+    Ok(result)
 }

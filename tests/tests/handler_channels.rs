@@ -512,3 +512,51 @@ async fn telegram_thread_is_a_reply_to_the_message() {
                "reply_parameters": {"message_id": 42, "allow_sending_without_reply": true}})
     );
 }
+
+/// GitHub: a comment on the issue or PR the event came from, the peer
+/// rendered from the payload; a peer that is not `owner/repo#number` (here
+/// a path climbing out of `/repos`) is refused without a request.
+#[tokio::test]
+async fn github_comments_on_the_issue_the_event_names() {
+    let gh = Recorder::start_with(Reply::json(201, json!({"id": 1_234_567}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "github", "token": "ghp-test", "apiUrl": gh.url("/api/v3")}),
+        json!({"template": "{{comment.body}}",
+               "target": {"channel": "chat",
+                          "peer": "{{repository.full_name}}#{{issue.number}}"}}),
+    ));
+    let comment = json!({"action": "created", "issue": {"number": 7},
+                         "comment": {"body": "why is CI red?"},
+                         "repository": {"full_name": "octo-org/hello-world"}});
+    let a = h.post("notify", &[], &comment.to_string()).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &gh.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        (
+            "POST",
+            "/api/v3/repos/octo-org/hello-world/issues/7/comments"
+        )
+    );
+    assert_eq!(r.header("authorization"), Some("Bearer ghp-test"));
+    assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
+    assert_eq!(r.json(), json!({"body": "why is CI red?"}));
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["result"]["messageId"], "1234567");
+    assert_eq!(status["result"]["peer"], "octo-org/hello-world#7");
+
+    let mut climbing = comment.clone();
+    climbing["repository"]["full_name"] = json!("octo-org/../../user");
+    let b = h.post("notify", &[], &climbing.to_string()).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(gh.count(), 1, "no request for a bad peer");
+    let status = h.status(&b.event_id()).await;
+    assert_eq!(status["status"], "failed");
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("owner/repo#number"),
+        "{status}"
+    );
+}

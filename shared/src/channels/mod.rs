@@ -34,6 +34,7 @@
 
 pub mod chat;
 pub mod discord;
+pub mod github;
 pub mod log;
 pub mod slack;
 pub mod telegram;
@@ -163,6 +164,7 @@ registry! {
     Discord => discord,
     Slack => slack,
     Telegram => telegram,
+    Github => github,
     Webhook => webhook,
     Log => log,
 }
@@ -183,6 +185,11 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         "slack_bot_token_uses_chat_post_message",
     ),
     ("telegram", CHANNEL_TESTS, "telegram_send_message"),
+    (
+        "github",
+        CHANNEL_TESTS,
+        "github_comments_on_the_issue_the_event_names",
+    ),
     (
         "webhook",
         CHANNEL_TESTS,

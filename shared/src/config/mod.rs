@@ -357,6 +357,9 @@ pub enum SessionMode {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Handler {
     pub id: String,
+    /// A preset ([`crate::presets`]) filling every key this handler leaves out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     /// Extra route under `/webhook`: `"/github"` answers `POST /webhook/github`.
     #[serde(default)]
     pub path: Option<String>,

@@ -185,7 +185,7 @@ async fn discord_preset() {
         "discord",
         json!({"verify": {"secret": "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"}}),
         &model,
-        json!({"discord": {"type": "discord", "botToken": "b", "apiBase": discord.url("/api")}}),
+        json!({"discord": {"type": "discord_followup", "apiUrl": discord.url("/api")}}),
     );
     let body = fixture("discord/application_command.json");
     refuses_unsigned(&h, &body).await;
@@ -193,19 +193,42 @@ async fn discord_preset() {
     let sig = pair.sign(format!("{ts}{body}").as_bytes());
     let hex: String = sig.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     let signed = vec![("x-signature-ed25519", hex), ("x-signature-timestamp", ts)];
-    accepted_once(
-        &h,
-        &model,
-        &signed,
-        &body,
-        "discord:645027906669510667",
-        "Discord /cardsearch from Mason in channel 645027906669510667: cardname=The Gitrog Monster",
-    )
-    .await;
+    // Deferred at once, before the handler ran; Discord's retry too.
+    for _ in 0..2 {
+        let a = h
+            .request(Method::POST, "/webhook/h", &refs(&signed), &body)
+            .await;
+        assert_eq!((a.status, &a.body), (200, &json!({"type": 5})));
+    }
+    assert_eq!(model.count(), 0, "answered before the agent ran");
+    let listed = h.request(Method::GET, "/events", &[], "").await;
+    let events = listed.body["events"].as_array().unwrap().clone();
     assert_eq!(
-        discord.requests()[0].path,
-        "/api/channels/645027906669510667/messages"
+        events.len(),
+        1,
+        "the retry is the same event: {}",
+        listed.body
     );
+    let id = events[0]["eventId"].as_str().unwrap().to_string();
+    assert_eq!(events[0]["sessionKey"], "discord:645027906669510667");
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(model.count(), 1);
+    let asked = model.requests()[0].json();
+    assert_eq!(
+        asked["messages"].as_array().unwrap().last().unwrap()["content"],
+        "Discord /cardsearch from Mason in channel 645027906669510667: cardname=The Gitrog Monster"
+    );
+    // The follow-up: the interaction's webhook, no bot token.
+    let sent = &discord.requests()[0];
+    assert_eq!(sent.path, "/api/webhooks/771825006014889000/A_UNIQUE_TOKEN");
+    assert_eq!(sent.json()["content"], "On it.");
+    assert!(sent.header("authorization").is_none());
+    let status = h.status(&id).await;
+    assert_eq!(status["status"], "done", "{status}");
+    assert_eq!(status["result"]["answer"], "On it.");
+    let shown = status.to_string();
+    assert!(!shown.contains("A_UNIQUE_TOKEN"), "{shown}");
+    assert!(shown.contains("771825006014889000/[redacted]"), "{shown}");
 }
 
 #[tokio::test]

@@ -17,6 +17,11 @@ pub const LIMIT: usize = 2000;
 
 super::chat::chat_config!("discord");
 
+/// A message's body; text from outside must not ping @everyone or roles.
+pub fn message(text: &str) -> serde_json::Value {
+    json!({ "content": text, "allowed_mentions": { "parse": [] } })
+}
+
 impl Kind for Config {
     fn service_limit(&self) -> Option<usize> {
         Some(LIMIT)
@@ -28,8 +33,7 @@ impl Kind for Config {
 
     fn send(&self, post: &Post<'_>) -> Result<Dispatch, Refusal> {
         let c = &self.0;
-        // Text from outside must not ping @everyone or roles.
-        let mut body = json!({ "content": post.text, "allowed_mentions": { "parse": [] } });
+        let mut body = message(post.text);
         let (url, headers) = match &c.via {
             Via::Webhook(hook) => {
                 let url = hook.expose();

@@ -34,6 +34,7 @@
 
 pub mod chat;
 pub mod discord;
+pub mod discord_followup;
 pub mod github;
 pub mod log;
 pub mod slack;
@@ -110,6 +111,12 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// A destination as the event's result records it: itself, unless it
+    /// holds a credential (a Discord interaction's token).
+    fn shown(&self, destination: &str) -> String {
+        destination.to_string()
+    }
+
     /// The split limit: the channel's `maxLength`, else the service's.
     fn limit(&self) -> Option<usize> {
         self.reach().max_length.or(self.service_limit())
@@ -162,6 +169,7 @@ macro_rules! registry {
 
 registry! {
     Discord => discord,
+    DiscordFollowup => discord_followup,
     Slack => slack,
     Telegram => telegram,
     Github => github,
@@ -177,6 +185,11 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         "discord",
         CHANNEL_TESTS,
         "discord_webhook_url_waits_for_the_message",
+    ),
+    (
+        "discord_followup",
+        "tests/tests/presets.rs",
+        "discord_preset",
     ),
     ("slack", CHANNEL_TESTS, "slack_incoming_webhook"),
     (

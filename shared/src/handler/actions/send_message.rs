@@ -86,7 +86,7 @@ pub async fn deliver(
     let mut result = json!({
         "channel": target.channel,
         "type": cfg.kind_name(),
-        "peer": cfg.kind().destination(place.peer.as_deref()),
+        "peer": cfg.kind().destination(place.peer.as_deref()).map(|d| cfg.kind().shown(&d)),
         "messageId": ids.first().cloned().unwrap_or(Value::Null),
         "messageIds": ids,
         "parts": parts.len(),

@@ -49,6 +49,8 @@ enum Command {
     Schema,
     /// Show which handler takes a hook and what it would do; sends nothing.
     Try(commands::try_hook::TryArgs),
+    /// List the handler presets, or print the keys one fills.
+    Presets(commands::presets::PresetsArgs),
     /// The outgoing-webhook delivery log.
     #[command(subcommand)]
     Deliveries(commands::deliveries::DeliveriesCommand),
@@ -164,6 +166,7 @@ fn main() -> Result<()> {
         Command::Subscriptions(cmd) => runtime()?.block_on(commands::subscriptions::run(cmd)),
         Command::Backup { db, file } => backup(&db, &file),
         Command::Try(args) => commands::try_hook::run(args),
+        Command::Presets(args) => commands::presets::run(args),
     }
 }
 

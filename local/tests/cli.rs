@@ -260,3 +260,38 @@ fn try_shows_what_the_transform_made_of_the_hook() {
         "{err}"
     );
 }
+
+#[test]
+fn presets_lists_each_and_prints_what_one_expands_to() {
+    let (ok, out) = clawhooks(&["presets"]);
+    assert!(ok, "{out}");
+    let names: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "slack",
+            "discord",
+            "telegram",
+            "github",
+            "stripe",
+            "alertmanager",
+            "grafana",
+            "linear",
+            "sentry"
+        ],
+        "{out}"
+    );
+    let (ok, out) = clawhooks(&["presets", "slack"]);
+    assert!(ok, "{out}");
+    let keys: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    assert_eq!(keys["verify"], serde_json::json!({"scheme": "slack"}));
+    assert_eq!(
+        keys["target"]["thread"],
+        "{{default event.event.thread_ts event.event.ts}}"
+    );
+    let (ok, out) = clawhooks(&["presets", "slak"]);
+    assert!(!ok, "an unknown preset fails: {out}");
+}

@@ -270,13 +270,45 @@ pub struct ReceivedRequest {
     pub body_truncated: bool,
 }
 
+/// A body's top-level field that is a credential, shown redacted in the
+/// record: a Discord interaction's token (it can post as the app for 15
+/// minutes), Slack's verification token. The queued event keeps it.
+const TOKEN: &str = "token";
+
+/// The body as text for the record, its [`TOKEN`] redacted.
+fn recorded_body(body: &Body) -> String {
+    match body {
+        Body::Json(t) => without_token_json(t),
+        Body::Text(t) | Body::Binary(t) => t.clone(),
+        Body::Form(m) => {
+            let mut m = m.clone();
+            if let Some(t) = m.get_mut(TOKEN) {
+                *t = crate::secret::REDACTED.to_string();
+            }
+            serde_json::to_string(&m).unwrap_or_default()
+        }
+        Body::Empty => String::new(),
+    }
+}
+
+/// JSON text as sent, unless its top level has a [`TOKEN`]: then re-encoded
+/// with it redacted.
+fn without_token_json(text: &str) -> String {
+    if !text.contains("\"token\"") {
+        return text.to_string();
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut m)) if m.contains_key(TOKEN) => {
+            m.insert(TOKEN.into(), crate::secret::REDACTED.into());
+            serde_json::Value::Object(m).to_string()
+        }
+        _ => text.to_string(),
+    }
+}
+
 impl ReceivedRequest {
     pub fn of(ev: &InboundEvent) -> Self {
-        let mut body = match &ev.body {
-            Body::Json(t) | Body::Text(t) | Body::Binary(t) => t.clone(),
-            Body::Form(m) => serde_json::to_string(m).unwrap_or_default(),
-            Body::Empty => String::new(),
-        };
+        let mut body = recorded_body(&ev.body);
         let body_truncated = body.len() > REQUEST_BODY_KEPT;
         if body_truncated {
             body.truncate(cut(&body, REQUEST_BODY_KEPT).len());
@@ -331,4 +363,27 @@ pub async fn emit(
         ..msg
     };
     queue.send(msg).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_top_level_token_is_recorded_redacted_and_nothing_else_changes() {
+        let interaction = Body::Json(r#"{"type":2,"token":"aW50ZX","data":{"token":"x"}}"#.into());
+        let shown = recorded_body(&interaction);
+        assert!(
+            !shown.contains("aW50ZX") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(r#""data":{"token":"x"}"#),
+            "only the top level: {shown}"
+        );
+        let slash = Body::Form([("token".to_string(), "gIkuvaNz".to_string())].into());
+        assert_eq!(recorded_body(&slash), r#"{"token":"[redacted]"}"#);
+        let plain = r#"{ "text": "token" }"#;
+        assert_eq!(recorded_body(&Body::Json(plain.into())), plain, "as sent");
+    }
 }

@@ -20,6 +20,7 @@ pub mod ingress;
 pub mod limits;
 pub mod outbound;
 pub mod ports;
+pub mod presets;
 pub mod protocol;
 pub mod refusal;
 pub mod secret;

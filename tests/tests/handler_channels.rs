@@ -504,3 +504,141 @@ fn a_fallback_to_an_unknown_channel_is_a_load_error() {
         "{e}"
     );
 }
+
+/// A Slack message event as the Events API posts it, in a thread.
+const SLACK_THREAD_EVENT: &str = r#"{"type": "event_callback", "event_id": "Ev1",
+  "event": {"type": "message", "channel": "C0THREAD", "user": "U1", "text": "disk?",
+            "ts": "1700000001.000200", "thread_ts": "1700000000.000100"}}"#;
+
+/// The peer and the thread rendered from the event: a question asked in a
+/// Slack thread is answered in that thread (`thread_ts`), and a message
+/// outside any thread (no `thread_ts`: an empty thread) is not threaded.
+#[tokio::test]
+async fn slack_target_templates_post_into_the_events_thread() {
+    let slack = Recorder::start_with(Reply::json(200, json!({"ok": true, "ts": "1.2"}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "slack", "botToken": "xoxb-test", "apiBase": slack.url("/api")}),
+        json!({"template": "{{event.event.text}}",
+               "target": {"channel": "chat", "peer": "{{event.event.channel}}",
+                          "thread": "{{event.event.thread_ts}}"}}),
+    ));
+    let a = h.post("notify", &[], SLACK_THREAD_EVENT).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        slack.requests()[0].json(),
+        json!({"channel": "C0THREAD", "text": "disk?", "thread_ts": "1700000000.000100"})
+    );
+    let result = &h.status(&a.event_id()).await["result"];
+    assert_eq!(
+        (&result["peer"], &result["thread"]),
+        (&json!("C0THREAD"), &json!("1700000000.000100"))
+    );
+    let unthreaded = SLACK_THREAD_EVENT.replace(r#", "thread_ts": "1700000000.000100""#, "");
+    h.post("notify", &[], &unthreaded).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        slack.requests()[1].json(),
+        json!({"channel": "C0THREAD", "text": "disk?"}),
+        "an empty thread posts outside any thread"
+    );
+}
+
+/// Discord's bot API answers a message as a reply (`message_reference`).
+#[tokio::test]
+async fn discord_thread_is_a_reply_to_the_message() {
+    let discord = Recorder::start_with(Reply::json(200, json!({"id": "5002"}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "discord", "botToken": "bot-tok", "apiBase": discord.url("/api")}),
+        json!({"template": "{{content}}",
+               "target": {"channel": "chat", "peer": "{{channel_id}}", "thread": "{{id}}"}}),
+    ));
+    h.post(
+        "notify",
+        &[],
+        r#"{"id": "900", "channel_id": "800", "content": "hello"}"#,
+    )
+    .await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &discord.requests()[0];
+    assert_eq!(r.path, "/api/channels/800/messages");
+    assert_eq!(
+        r.json()["message_reference"],
+        json!({"message_id": "900", "fail_if_not_exists": false})
+    );
+}
+
+/// Telegram answers in the chat the message came from, as a reply to it.
+#[tokio::test]
+async fn telegram_thread_is_a_reply_to_the_message() {
+    let tg = Recorder::start_with(Reply::json(
+        200,
+        json!({"ok": true, "result": {"message_id": 78}}),
+    ))
+    .await;
+    let h = Harness::new(&config(
+        json!({"type": "telegram", "botToken": "123456:ABC", "apiBase": tg.url("")}),
+        json!({"template": "{{message.text}}",
+               "target": {"channel": "chat", "peer": "{{message.chat.id}}",
+                          "thread": "{{message.message_id}}"}}),
+    ));
+    h.post(
+        "notify",
+        &[],
+        r#"{"update_id": 1, "message": {"message_id": 42, "chat": {"id": -100555}, "text": "hi"}}"#,
+    )
+    .await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(
+        tg.requests()[0].json(),
+        json!({"chat_id": "-100555", "text": "hi",
+               "reply_parameters": {"message_id": 42, "allow_sending_without_reply": true}})
+    );
+}
+
+/// GitHub: a comment on the issue or PR the event came from, the peer
+/// rendered from the payload; a peer that is not `owner/repo#number` (here
+/// a path climbing out of `/repos`) is refused without a request.
+#[tokio::test]
+async fn github_comments_on_the_issue_the_event_names() {
+    let gh = Recorder::start_with(Reply::json(201, json!({"id": 1_234_567}))).await;
+    let h = Harness::new(&config(
+        json!({"type": "github", "token": "ghp-test", "apiUrl": gh.url("/api/v3")}),
+        json!({"template": "{{comment.body}}",
+               "target": {"channel": "chat",
+                          "peer": "{{repository.full_name}}#{{issue.number}}"}}),
+    ));
+    let comment = json!({"action": "created", "issue": {"number": 7},
+                         "comment": {"body": "why is CI red?"},
+                         "repository": {"full_name": "octo-org/hello-world"}});
+    let a = h.post("notify", &[], &comment.to_string()).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    let r = &gh.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        (
+            "POST",
+            "/api/v3/repos/octo-org/hello-world/issues/7/comments"
+        )
+    );
+    assert_eq!(r.header("authorization"), Some("Bearer ghp-test"));
+    assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
+    assert_eq!(r.json(), json!({"body": "why is CI red?"}));
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["result"]["messageId"], "1234567");
+    assert_eq!(status["result"]["peer"], "octo-org/hello-world#7");
+
+    let mut climbing = comment.clone();
+    climbing["repository"]["full_name"] = json!("octo-org/../../user");
+    let b = h.post("notify", &[], &climbing.to_string()).await;
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+    assert_eq!(gh.count(), 1, "no request for a bad peer");
+    let status = h.status(&b.event_id()).await;
+    assert_eq!(status["status"], "failed");
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("owner/repo#number"),
+        "{status}"
+    );
+}

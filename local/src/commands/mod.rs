@@ -5,6 +5,7 @@
 
 pub mod deliveries;
 pub mod dlq;
+pub mod presets;
 pub mod subscriptions;
 pub mod try_hook;
 

@@ -61,6 +61,9 @@ pub async fn accept(
         true => noise::repeat_status(handler, ingress.success_status()),
         false => ingress.success_status(),
     };
+    if let Some(now) = handler.and_then(immediate) {
+        return Ok((Extension(outcome), now).into_response());
+    }
     let Some(wait) = wait else {
         return Ok((status, Extension(outcome), Json(accepted(kept))).into_response());
     };
@@ -131,6 +134,18 @@ fn filtered() -> Response {
         Json(body),
     )
         .into_response()
+}
+
+/// 200 with the handler's `respond.immediate` body: the hook is kept and
+/// will be handled; the caller does not wait for it.
+fn immediate(handler: &Handler) -> Option<Response> {
+    let respond = handler.respond.as_ref()?;
+    let body = respond.immediate.clone()?;
+    let content_type = [(
+        http::header::CONTENT_TYPE,
+        respond.content_type().to_string(),
+    )];
+    Some((content_type, body).into_response())
 }
 
 /// The 200's body from the handler's `respond.template`; `None` (the

@@ -1,6 +1,7 @@
 //! Discord: an incoming webhook URL (`webhookUrl`, posted with `?wait=true`
 //! so Discord answers with the message), or a bot token and a channel id
-//! through the REST API (`POST /channels/{id}/messages`).
+//! through the REST API (`POST /channels/{id}/messages`), where a thread
+//! is the id of the message answered (`message_reference`).
 
 use super::chat::Via;
 use super::{
@@ -16,6 +17,11 @@ pub const LIMIT: usize = 2000;
 
 super::chat::chat_config!("discord");
 
+/// A message's body; text from outside must not ping @everyone or roles.
+pub fn message(text: &str) -> serde_json::Value {
+    json!({ "content": text, "allowed_mentions": { "parse": [] } })
+}
+
 impl Kind for Config {
     fn service_limit(&self) -> Option<usize> {
         Some(LIMIT)
@@ -27,8 +33,7 @@ impl Kind for Config {
 
     fn send(&self, post: &Post<'_>) -> Result<Dispatch, Refusal> {
         let c = &self.0;
-        // Text from outside must not ping @everyone or roles.
-        let body = json!({ "content": post.text, "allowed_mentions": { "parse": [] } });
+        let mut body = message(post.text);
         let (url, headers) = match &c.via {
             Via::Webhook(hook) => {
                 let url = hook.expose();
@@ -39,6 +44,11 @@ impl Kind for Config {
                 let dest = self
                     .destination(post.peer)
                     .ok_or_else(|| no_destination(post))?;
+                if let Some(message) = post.thread {
+                    // A reply that still posts if the message is gone.
+                    body["message_reference"] =
+                        json!({ "message_id": message, "fail_if_not_exists": false });
+                }
                 (
                     format!("{}/channels/{dest}/messages", c.api_base(API_BASE)),
                     vec![("authorization".into(), format!("Bot {}", token.expose()))],

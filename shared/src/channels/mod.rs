@@ -34,6 +34,8 @@
 
 pub mod chat;
 pub mod discord;
+pub mod discord_followup;
+pub mod github;
 pub mod log;
 pub mod slack;
 pub mod telegram;
@@ -54,6 +56,9 @@ pub struct Post<'a> {
     pub text: &'a str,
     /// The handler's `target.peer`, before alias resolution.
     pub peer: Option<&'a str>,
+    /// The thread or message to answer (`target.thread`, rendered); `None`:
+    /// a message of its own.
+    pub thread: Option<&'a str>,
     pub ev: &'a InboundEvent,
 }
 
@@ -104,6 +109,12 @@ pub trait Kind: Send + Sync {
     /// are `http` or `https` URLs.
     fn urls(&self) -> Vec<(&'static str, &str)> {
         Vec::new()
+    }
+
+    /// A destination as the event's result records it: itself, unless it
+    /// holds a credential (a Discord interaction's token).
+    fn shown(&self, destination: &str) -> String {
+        destination.to_string()
     }
 
     /// The split limit: the channel's `maxLength`, else the service's.
@@ -158,8 +169,10 @@ macro_rules! registry {
 
 registry! {
     Discord => discord,
+    DiscordFollowup => discord_followup,
     Slack => slack,
     Telegram => telegram,
+    Github => github,
     Webhook => webhook,
     Log => log,
 }
@@ -173,6 +186,11 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         CHANNEL_TESTS,
         "discord_webhook_url_waits_for_the_message",
     ),
+    (
+        "discord_followup",
+        "tests/tests/presets.rs",
+        "discord_preset",
+    ),
     ("slack", CHANNEL_TESTS, "slack_incoming_webhook"),
     (
         "slack",
@@ -180,6 +198,11 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         "slack_bot_token_uses_chat_post_message",
     ),
     ("telegram", CHANNEL_TESTS, "telegram_send_message"),
+    (
+        "github",
+        CHANNEL_TESTS,
+        "github_comments_on_the_issue_the_event_names",
+    ),
     (
         "webhook",
         CHANNEL_TESTS,

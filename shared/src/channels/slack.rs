@@ -1,6 +1,7 @@
 //! Slack: an incoming webhook URL (`webhookUrl`, answers `ok`), or a bot
 //! token with `chat.postMessage` (answers `{"ok": true, "ts": …}`, or
-//! `{"ok": false, "error": …}` with status 200).
+//! `{"ok": false, "error": …}` with status 200). A post with a thread goes
+//! into it (`thread_ts`); an incoming webhook posts where it was made for.
 
 use super::chat::Via;
 use super::{json_body, json_post, no_destination, Dispatch, Kind, Post, Reach, Refusal};
@@ -36,10 +37,14 @@ impl Kind for Config {
                 let dest = self
                     .destination(post.peer)
                     .ok_or_else(|| no_destination(post))?;
+                let mut body = json!({ "channel": dest, "text": post.text });
+                if let Some(thread) = post.thread {
+                    body["thread_ts"] = thread.into();
+                }
                 json_post(
                     format!("{}/chat.postMessage", c.api_base(API_BASE)),
                     vec![("authorization".into(), format!("Bearer {}", token.expose()))],
-                    &json!({ "channel": dest, "text": post.text }),
+                    &body,
                     c.timeout_ms,
                 )
             }

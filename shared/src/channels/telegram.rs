@@ -1,5 +1,6 @@
 //! Telegram: `POST {apiBase}/bot<token>/sendMessage` with `chat_id` (the
-//! handler's peer, or `channelId`). The token is part of the URL, which is
+//! handler's peer, or `channelId`), a thread being the message answered
+//! (`reply_parameters`). The token is part of the URL, which is
 //! why no error of ours ever prints a URL.
 
 use super::{
@@ -59,6 +60,16 @@ impl Kind for Config {
             .destination(post.peer)
             .ok_or_else(|| no_destination(post))?;
         let base = self.api_base.as_ref().map_or(API_BASE, TokenUrl::as_str);
+        let mut body = json!({ "chat_id": chat, "text": post.text });
+        if let Some(message) = post.thread {
+            // Telegram's message ids are integers; a reply still posts if
+            // the message is gone.
+            let id = message
+                .parse::<i64>()
+                .map_or_else(|_| json!(message), |n| json!(n));
+            body["reply_parameters"] =
+                json!({ "message_id": id, "allow_sending_without_reply": true });
+        }
         Ok(Dispatch::Request(json_post(
             format!(
                 "{}/bot{}/sendMessage",
@@ -66,7 +77,7 @@ impl Kind for Config {
                 self.bot_token.expose()
             ),
             vec![],
-            &json!({ "chat_id": chat, "text": post.text }),
+            &body,
             self.timeout_ms,
         )))
     }

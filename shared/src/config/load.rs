@@ -377,7 +377,8 @@ fn deserialize_sections(
     if let Some(v) = hooks.remove("retention") {
         w.retention = section::<Retention>(v, "webhooks.retention", errors).unwrap_or_default();
     }
-    if let Some(v) = hooks.remove("handlers") {
+    if let Some(mut v) = hooks.remove("handlers") {
+        expand_presets(&mut v, errors);
         (w.handlers, origins.handlers) = list::<Handler>(v, "webhooks.handlers", errors)
             .into_iter()
             .unzip();
@@ -397,7 +398,18 @@ fn deserialize_sections(
     Config { webhooks: w }
 }
 
-/// A JSON value's kind, for messages (`not a string, but an array`).
+/// Fills each handler that names a `preset` from it, before the typed
+/// parse checks the result ([`crate::presets`]).
+fn expand_presets(handlers: &mut Value, errors: &mut Vec<ConfigError>) {
+    if let Value::Array(items) = handlers {
+        for (i, h) in items.iter_mut().enumerate() {
+            if let Err(e) = crate::presets::expand(h, &format!("webhooks.handlers[{i}]")) {
+                errors.push(e);
+            }
+        }
+    }
+}
+
 pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

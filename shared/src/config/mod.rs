@@ -361,6 +361,9 @@ pub enum SessionMode {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Handler {
     pub id: String,
+    /// A preset ([`crate::presets`]) filling every key this handler leaves out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     /// Extra route under `/webhook`: `"/github"` answers `POST /webhook/github`.
     #[serde(default)]
     pub path: Option<String>,
@@ -424,8 +427,15 @@ pub struct Handler {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Target {
     pub channel: String,
+    /// Where in the channel: a peer name or the service's id; may be a
+    /// template (`{{event.event.channel}}`).
     #[serde(default)]
     pub peer: Option<String>,
+    /// The thread or message to answer (Slack `thread_ts`, Discord and
+    /// Telegram the message replied to); may be a template. Rendered
+    /// empty: not in a thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
     /// Where the message goes when `channel` fails for good or runs out of retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<fallback::Fallback>,

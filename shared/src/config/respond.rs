@@ -2,6 +2,9 @@
 //! default (as with `Prefer: wait`), and the 200 carries a body shaped for
 //! it (TwiML for Twilio, `{"text": …}` for a Slack slash command, plain
 //! text) from a template over `{{reply}}`, `{{result}}` and `{{event}}`.
+//! Or, for a provider that must hear back within seconds whatever the
+//! agent takes (Discord's deferred `{"type":5}`), an `immediate` body
+//! answered at once while the hook is kept and handled as usual.
 
 use super::duration::Seconds;
 use super::error::ConfigError;
@@ -25,6 +28,10 @@ pub struct Respond {
     /// values for markup.
     #[serde(default)]
     pub content_type: Option<String>,
+    /// The 200's body answered at once, without waiting (the hook is still
+    /// kept and handled); not with `template` or `timeout`.
+    #[serde(default)]
+    pub immediate: Option<String>,
 }
 
 fn yes() -> bool {
@@ -39,6 +46,12 @@ impl Respond {
         self.content_type
             .as_deref()
             .unwrap_or(Self::DEFAULT_CONTENT_TYPE)
+    }
+
+    /// Whether callers of this route wait for the settled event: not when
+    /// an `immediate` body answers them.
+    pub fn waits(&self) -> bool {
+        self.wait && self.immediate.is_none()
     }
 
     /// Values are escaped for markup under an XML or HTML type.
@@ -59,6 +72,12 @@ impl Respond {
                 ),
             ));
         }
+        if self.immediate.is_some() && (self.template.is_some() || self.timeout.is_some()) {
+            errors.push(ConfigError::new(
+                format!("{at}.respond.immediate"),
+                "answers at once: not with template or timeout, which shape a waited answer",
+            ));
+        }
         let bad_type = self
             .content_type
             .as_deref()
@@ -69,5 +88,27 @@ impl Respond {
                 "must be a media type such as \"text/xml\"",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn load(respond: &str) -> Result<(), String> {
+        let text = format!(r#"{{"webhooks":{{"handlers":[{{"id":"d","respond":{respond}}}]}}}}"#);
+        crate::config::load_str(&text, &|_| None)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_immediate_answer_does_not_wait_and_takes_no_template() {
+        load(r#"{"immediate":"{\"type\":5}","contentType":"application/json"}"#).unwrap();
+        let err = load(r#"{"immediate":"ok","template":"{{reply}}"}"#).unwrap_err();
+        assert!(
+            err.contains("webhooks.handlers[0].respond.immediate"),
+            "{err}"
+        );
+        let r: super::Respond = serde_json::from_str(r#"{"immediate":"ok"}"#).unwrap();
+        assert!(!r.waits());
     }
 }

@@ -2,7 +2,7 @@
 //! compiled once at load and rendered by name on each hook.
 
 use super::error::ConfigError;
-use super::Handler;
+use super::{Handler, Target};
 use crate::template;
 use handlebars::Handlebars;
 use serde_json::Value;
@@ -14,6 +14,10 @@ pub enum TemplateField {
     SessionKey,
     ForwardBody,
     Respond,
+    /// `target.peer`, when it is a template.
+    Peer,
+    /// `target.thread`, when it is a template.
+    Thread,
 }
 
 impl TemplateField {
@@ -23,6 +27,8 @@ impl TemplateField {
             TemplateField::SessionKey => "sessionKey",
             TemplateField::ForwardBody => "forward.bodyTemplate",
             TemplateField::Respond => "respond.template",
+            TemplateField::Peer => "target.peer",
+            TemplateField::Thread => "target.thread",
         }
     }
 }
@@ -70,6 +76,8 @@ impl Templates {
                 TemplateField::Respond,
                 h.respond.as_ref().and_then(|r| r.template.as_deref()),
             ),
+            (TemplateField::Peer, target_template(h, |t| &t.peer)),
+            (TemplateField::Thread, target_template(h, |t| &t.thread)),
         ] {
             let Some(text) = text else { continue };
             let at = format!("{at}.{}", field.key());
@@ -131,6 +139,14 @@ impl Templates {
             _ => &self.text,
         }
     }
+}
+
+/// A `target` field that is a template; a plain one is used as written.
+fn target_template(h: &Handler, field: impl Fn(&Target) -> &Option<String>) -> Option<&str> {
+    h.target
+        .as_ref()
+        .and_then(|t| field(t).as_deref())
+        .filter(|s| s.contains("{{"))
 }
 
 fn template_name(handler_id: &str, field: TemplateField) -> String {

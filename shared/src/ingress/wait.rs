@@ -66,7 +66,7 @@ pub fn wanted(
     max_wait: Seconds,
 ) -> Option<Duration> {
     let by_route = || {
-        let respond = handler?.respond.as_ref().filter(|r| r.wait)?;
+        let respond = handler?.respond.as_ref().filter(|r| r.waits())?;
         Some(respond.timeout.unwrap_or(max_wait).0)
     };
     asked

@@ -56,6 +56,7 @@ mod hmac;
 mod slack;
 mod standard_webhooks;
 mod stripe;
+mod telegram;
 mod zoom;
 
 pub use crate::protocol::signature::MAX_CANDIDATES;
@@ -243,6 +244,9 @@ registry! {
     /// Microsoft Graph change notifications: each `value[].clientState`
     /// must be the secret (Graph signs nothing).
     Graph => graph,
+    /// `X-Telegram-Bot-Api-Secret-Token` must be the secret (the
+    /// `secret_token` given to `setWebhook`; Telegram signs nothing).
+    Telegram => telegram,
 }
 
 impl Scheme {
@@ -288,6 +292,7 @@ pub const FIXTURES: &[(&str, &str, &str)] = &[
         "tests/tests/handshakes.rs",
         "graph_validation_token",
     ),
+    ("telegram", UNIT_TESTS, "telegram_secret_token"),
 ];
 
 const UNIT_TESTS: &str = "shared/src/verify/tests.rs";

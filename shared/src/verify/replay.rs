@@ -9,6 +9,7 @@
 //! | `slack` | the Events API `event_id` in the (signed) body, so Slack's retries are one delivery; else the signed timestamp and the body | `dedupWindow` |
 //! | `discord`, `zoom` | the signed timestamp and the body | `dedupWindow` (the timestamp itself for `toleranceSeconds`) |
 //! | `graph` | the body (its `clientState` signs nothing) | `dedupWindow` |
+//! | `telegram` | the update's `update_id`; else the body | `dedupWindow` |
 //! | `github`, `hmac` | the body and the signature (no signed time or id) | `dedupWindow` |
 
 use super::VerifyConfig;

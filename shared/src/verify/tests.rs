@@ -659,3 +659,30 @@ fn discord_ed25519_signatures() {
         assert!(!e[0].to_string().contains(bad), "{e:?}");
     }
 }
+
+#[test]
+fn telegram_secret_token() {
+    // Telegram's setWebhook: "secret_token … sent in a header
+    // X-Telegram-Bot-Api-Secret-Token in every webhook request".
+    let body = br#"{"update_id": 10000, "message": {"message_id": 1365, "text": "/start"}}"#;
+    let c = cfg(Scheme::Telegram, "my-Secret_token-1");
+    let sent = |token: &str| headers(&[("X-Telegram-Bot-Api-Secret-Token", token)]);
+    assert_eq!(c.verify(&sent("my-Secret_token-1"), body, 0), Ok(()));
+    assert_eq!(
+        c.verify(&sent("my-Secret_token-2"), body, 0),
+        Err(VerifyError::Mismatch {
+            scheme: Scheme::Telegram
+        })
+    );
+    let e = c.verify(&HeaderMap::new(), body, 0).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Telegram signature check failed: the x-telegram-bot-api-secret-token header is missing"
+    );
+    // Telegram retries an update until it is acknowledged: one update id,
+    // one delivery.
+    assert_eq!(
+        c.replay_key(&sent("my-Secret_token-1"), body),
+        "telegram-update:10000"
+    );
+}

@@ -1,5 +1,5 @@
 //! `send_message`: the hook's text (its template rendered) to the
-//! handler's `target {channel, peer}`. Also used by `run_agent` and
+//! handler's `target {channel, peer, thread}`. Also used by `run_agent` and
 //! `custom` to deliver what they produced.
 //!
 //! Text over the channel's limit goes out as several messages; the ids of
@@ -8,7 +8,7 @@
 
 use super::Run;
 use crate::config::Target;
-use crate::handler::channels::{self, split::split, Post};
+use crate::handler::channels::{self, place::place, place::Place, split::split, Post};
 use crate::handler::failure::ActionError;
 use crate::handler::status::Status;
 use serde_json::{json, Value};
@@ -21,40 +21,51 @@ pub async fn run(
     deliver(run, status, target, &run.prepared.text).await
 }
 
-/// Posts `text` to `target`; when its channel fails for good, or on the
-/// hook's last attempt, to the target's `fallback` instead. The result
-/// names the channel that took it (`fallback: true` and the primary's error
-/// when it was the fallback).
+/// Posts `text` to `target` (its peer and thread rendered for this hook);
+/// when its channel fails for good, or on the hook's last attempt, to the
+/// target's `fallback` instead. The result names the channel that took it
+/// (`fallback: true` and the primary's error when it was the fallback).
 pub async fn deliver(
     run: &Run<'_>,
     status: &mut Status,
     target: &Target,
     text: &str,
 ) -> Result<Value, ActionError> {
-    let first = post_to(run, status, &target.channel, target.peer.as_deref(), text).await;
+    let stage = run.stage;
+    let place = place(
+        &stage.config,
+        &run.handler.id,
+        target,
+        &run.prepared.context,
+    )?;
+    let first = post_to(run, status, &target.channel, &place, text).await;
     let (Err(e), Some(fb)) = (&first, &target.fallback) else {
         return first;
     };
-    let last = status.record.attempts >= run.stage.max_receive_count;
+    let last = status.record.attempts >= stage.max_receive_count;
     if e.is_transient() && !last {
         return first;
     }
     tracing::warn!(event_id = %run.ev.event_id, channel = %target.channel, fallback = %fb.channel, error = %e, "channel failed; the message goes to the fallback channel");
     // The parts posted were the primary's: the fallback gets them all.
     status.progress.parts_sent.clear();
-    let mut result = post_to(run, status, &fb.channel, fb.peer.as_deref(), text).await?;
+    let at = Place {
+        peer: fb.peer.clone(),
+        thread: None,
+    };
+    let mut result = post_to(run, status, &fb.channel, &at, text).await?;
     result["fallback"] = json!(true);
     result["primaryChannel"] = json!(target.channel);
     result["primaryError"] = json!(e.to_string());
     Ok(result)
 }
 
-/// Posts `text` to `channel` (and `peer`), split as the channel needs.
+/// Posts `text` to `channel` at `place`, split as the channel needs.
 async fn post_to(
     run: &Run<'_>,
     status: &mut Status,
     channel: &str,
-    peer: Option<&str>,
+    place: &Place,
     text: &str,
 ) -> Result<Value, ActionError> {
     let stage = run.stage;
@@ -87,7 +98,8 @@ async fn post_to(
         let post = Post {
             channel,
             text: part,
-            peer,
+            peer: place.peer.as_deref(),
+            thread: place.thread.as_deref(),
             ev: run.ev,
         };
         let id = channels::post(stage.http.as_ref(), stage.clock.as_ref(), cfg, &post).await?;
@@ -102,12 +114,17 @@ async fn post_to(
         .iter()
         .map(|id| id.clone().map(Value::String).unwrap_or(Value::Null))
         .collect();
-    Ok(json!({
+    let peer = cfg.kind().destination(place.peer.as_deref());
+    let mut result = json!({
         "channel": channel,
         "type": cfg.kind_name(),
-        "peer": cfg.kind().destination(peer),
+        "peer": peer.map(|d| cfg.kind().shown(&d)),
         "messageId": ids.first().cloned().unwrap_or(Value::Null),
         "messageIds": ids,
         "parts": parts.len(),
-    }))
+    });
+    if let Some(thread) = &place.thread {
+        result["thread"] = Value::String(thread.clone());
+    }
+    Ok(result)
 }

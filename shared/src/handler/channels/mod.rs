@@ -4,6 +4,7 @@
 //! the failure rules every outbound call shares (status codes,
 //! `Retry-After`, timeouts).
 
+pub mod place;
 pub mod split;
 
 use super::failure::{send_checked, ActionError};

@@ -202,6 +202,16 @@ fn route_literals() -> Vec<String> {
                         found.push(literal.split('"').next().unwrap().to_string());
                     }
                 }
+                // The console's scripts: one table of (path, include_str!(…)).
+                let pieces: Vec<&str> = text.split("include_str!(\"assets/").collect();
+                for before in &pieces[..pieces.len() - 1] {
+                    if let Some((_, path)) = before.rsplit_once("\"/console/") {
+                        let path = path.split('"').next().unwrap();
+                        if path.ends_with(".js") {
+                            found.push(format!("/console/{path}"));
+                        }
+                    }
+                }
             }
         }
     }

@@ -179,6 +179,7 @@ const CONSOLE: &[(&str, &str)] = &[
     ("GET", "/console/app.js"),
     ("GET", "/console/thread.js"),
     ("GET", "/console/subscriptions.js"),
+    ("GET", "/console/playground.js"),
     ("GET", "/console/app.css"),
     ("GET", "/console/icon.svg"),
     ("GET", "/console/session"),

@@ -93,6 +93,22 @@ async fn an_edited_template_previews_on_a_past_hook_and_nothing_is_kept_or_sent(
         error.contains("webhooks.handlers[0].filter.body.action"),
         "{error}"
     );
+    // A runaway edited script is stopped by its timeout and says so.
+    let runaway = json!({"handler": "gh", "transform": {"code": "function transform(i) {\n  while (true) {}\n}", "timeoutMs": 50}});
+    let (status, answer) = call(play(runaway).bearer_auth(ADMIN)).await;
+    assert_eq!(status, 200, "{answer}");
+    let error = answer["payloads"][0]["edited"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("stopped after its timeout of 50ms"),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["payloads"][0]["current"]["rendered"], "PR opened",
+        "{answer}"
+    );
+
     let (status, answer) =
         call(play(json!({"handler": "gh", "template": "{{#if}}"})).bearer_auth(ADMIN)).await;
     assert_eq!(status, 400, "{answer}");

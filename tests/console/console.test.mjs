@@ -257,10 +257,17 @@ try {
   const playRow = await page.$eval(latency, (el) => el.closest("tr").textContent);
   assert.match(playRow, /🔔 HighLatency: p99 at 1\.8s on checkout/, "the current config's preview stays");
   await shot("05c-playground");
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await page.click("#playground-copy");
+  const copied = JSON.parse(await eventually("the edited handler on the clipboard", async () =>
+    page.evaluate(() => navigator.clipboard.readText())));
+  assert.equal(copied.id, "alerts");
+  assert.equal(copied.template, "{{alert.name}} is {{alert.message}}!");
+  assert.deepEqual(copied.target, { channel: "team" });
   await page.fill("#playground-filter", '{"body": {"alert": {"$bogus": 1}}}');
   await page.waitForSelector("#playground-error");
   assert.match(await page.textContent("#playground-error"), /webhooks\.handlers\[0\]\.filter/);
-  passed("the playground previews an edited template on a real past hook, and names a bad filter");
+  passed("the playground previews an edited template on a real past hook, copies the edited handler as JSON, and names a bad filter");
 
   // End the persistent session.
   await page.goto(base + "/console#/session/team-room");

@@ -3,8 +3,8 @@
 // hooks it received, side by side (POST /playground, which only computes:
 // nothing is kept or sent). "Copy as JSON" copies the edited handler's
 // config, to paste into the config file. Loaded after app.js, whose
-// helpers (h, api, cell, head, toast, pretty, main, state) it uses; app.js's
-// page table names playgroundPage.
+// helpers (h, api, cell, table, head, pill, short, when, toast, pretty,
+// settings, main) it uses; app.js's page table names playgroundPage.
 
 async function playgroundPage(id) {
   const { config } = await api("GET", "/config");
@@ -74,9 +74,8 @@ async function playgroundRun(handler, edits, results) {
 
 async function playgroundCopy(handler, edits) {
   try {
-    const config = { ...handler, ...playgroundEdits(handler, edits) };
-    for (const k of ["filter", "transform", "template"]) if (config[k] === null) delete config[k];
-    await navigator.clipboard.writeText(JSON.stringify(config, null, 2));
+    // Without the unset keys (app.js's settings), as one would write it.
+    await navigator.clipboard.writeText(settings({ ...handler, ...playgroundEdits(handler, edits) }));
     toast("The edited handler's config is on the clipboard.");
   } catch (e) { toast(e.message, true); }
 }

@@ -108,6 +108,7 @@ async fn an_edited_template_previews_on_a_past_hook_and_nothing_is_kept_or_sent(
         answer["payloads"][0]["current"]["rendered"], "PR opened",
         "{answer}"
     );
+    assert_eq!(answer["cutShort"], false, "{answer}");
 
     let (status, answer) =
         call(play(json!({"handler": "gh", "template": "{{#if}}"})).bearer_auth(ADMIN)).await;
@@ -132,5 +133,43 @@ async fn an_edited_template_previews_on_a_past_hook_and_nothing_is_kept_or_sent(
         "the playground kept nothing"
     );
     assert_eq!(chat.count(), 1, "the playground sent nothing");
+    running.shutdown().await;
+}
+
+/// Scripts that run to a long timeout on many hooks stop the call at its
+/// budget: the payloads not reached are left out, and the answer says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_stops_running_payloads_at_its_budget() {
+    let cfg = json!({"webhooks": {
+        "incoming": {"secret": SECRET},
+        "admin": {"secret": ADMIN},
+        "handlers": [{"id": "quiet", "action": "none"}]
+    }});
+    let cfg = Arc::new(config::load_str(&cfg.to_string(), &|_| None).unwrap());
+    let running = common::whole_server(cfg).await;
+    let base = format!("http://{}", running.addr);
+    let client = reqwest::Client::new();
+    for n in 0..2 {
+        let post = client
+            .post(format!("{base}/webhook/quiet"))
+            .header("x-webhook-secret", SECRET)
+            .json(&json!({"n": n}));
+        let (status, answer) = call(post).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let runaway = json!({"handler": "quiet", "transform": {"code": "function transform(i) { while (true) {} }", "timeoutMs": 5000}});
+    let started = std::time::Instant::now();
+    let play = client.post(format!("{base}/playground")).json(&runaway);
+    let (status, answer) = call(play.bearer_auth(ADMIN)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["cutShort"], true, "{answer}");
+    let payloads = answer["payloads"].as_array().unwrap();
+    assert_eq!(payloads.len(), 1, "the newest only: {answer}");
+    assert_eq!(payloads[0]["current"]["rendered"], "{\"n\":1}", "{answer}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     running.shutdown().await;
 }

@@ -22,9 +22,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The most past hooks one call runs on.
 pub const PAYLOADS: usize = 20;
+
+/// Time after which a call runs no further payload (scripts stop at their
+/// own `timeoutMs`, up to 5 s each).
+pub const BUDGET: Duration = Duration::from_secs(5);
 
 /// `POST /playground`'s body: a handler, and the keys that replace its own
 /// (`null` removes one).
@@ -78,10 +83,13 @@ pub struct Tried {
 
 /// `POST /playground`'s answer, newest hook first.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PlaygroundAnswer {
     pub ok: bool,
     pub handler: String,
     pub payloads: Vec<Tried>,
+    /// The call spent its [`BUDGET`]; older payloads were not run.
+    pub cut_short: bool,
 }
 
 pub async fn run(
@@ -101,12 +109,18 @@ pub async fn run(
     let records = past(&ingress, &hook_ids(handler)).await?;
     let now = ingress.clock.now();
     let id = ask.handler.clone();
-    // Scripts run to their own timeouts: off the async workers.
-    let payloads = tokio::task::spawn_blocking(move || {
-        records
-            .iter()
-            .filter_map(|r| tried(&current, &edited, &id, r, now))
-            .collect::<Vec<_>>()
+    // Scripts run to their own timeouts: off the async workers, and no
+    // payload starts once the call has spent its budget.
+    let started = Instant::now();
+    let (payloads, cut_short) = tokio::task::spawn_blocking(move || {
+        let mut done = Vec::new();
+        for r in &records {
+            if started.elapsed() >= BUDGET {
+                return (done, true);
+            }
+            done.extend(tried(&current, &edited, &id, r, now));
+        }
+        (done, false)
     })
     .await
     .map_err(|e| Refusal::backend("the playground", e))?;
@@ -114,6 +128,7 @@ pub async fn run(
         ok: true,
         handler: ask.handler,
         payloads,
+        cut_short,
     }))
 }
 

@@ -69,7 +69,8 @@ async function playgroundRun(handler, edits, results) {
     cell("Now", side(p.current)),
     cell("Edited", h("div", { class: "edited" }, side(p.edited)))));
   results.replaceChildren(h("div", { class: "card flush" },
-    table(["Hook", "Now", "Edited"], rows, "This handler has received no hooks yet (or none are kept).")));
+    table(["Hook", "Now", "Edited"], rows, "This handler has received no hooks yet (or none are kept).")),
+    answer.cutShort ? h("p", { class: "muted" }, "Stopped after 5 seconds of scripts: older hooks were not run.") : null);
 }
 
 async function playgroundCopy(handler, edits) {

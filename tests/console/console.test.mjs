@@ -246,6 +246,29 @@ try {
   assert.equal((await admin("/subscriptions")).subscriptions[0].state, "active");
   passed("the subscriptions page shows state, breaker and backlog, and pauses and resumes");
 
+  // The playground: edit the alerts handler's template and see the preview
+  // of a hook it really received change, beside the unchanged current one.
+  await page.goto(base + "/console#/playground/alerts");
+  const latency = 'tr[data-event] .edited .rendered';
+  await page.waitForSelector(latency);
+  assert.equal(await page.textContent(latency), "🔔 HighLatency: p99 at 1.8s on checkout");
+  await page.fill("#playground-template", "{{alert.name}} is {{alert.message}}!");
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === "HighLatency is p99 at 1.8s on checkout!", latency);
+  const playRow = await page.$eval(latency, (el) => el.closest("tr").textContent);
+  assert.match(playRow, /🔔 HighLatency: p99 at 1\.8s on checkout/, "the current config's preview stays");
+  await shot("05c-playground");
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await page.click("#playground-copy");
+  const copied = JSON.parse(await eventually("the edited handler on the clipboard", async () =>
+    page.evaluate(() => navigator.clipboard.readText())));
+  assert.equal(copied.id, "alerts");
+  assert.equal(copied.template, "{{alert.name}} is {{alert.message}}!");
+  assert.deepEqual(copied.target, { channel: "team" });
+  await page.fill("#playground-filter", '{"body": {"alert": {"$bogus": 1}}}');
+  await page.waitForSelector("#playground-error");
+  assert.match(await page.textContent("#playground-error"), /webhooks\.handlers\[0\]\.filter/);
+  passed("the playground previews an edited template on a real past hook, copies the edited handler as JSON, and names a bad filter");
+
   // End the persistent session.
   await page.goto(base + "/console#/session/team-room");
   await page.waitForSelector("#end-session:not([disabled])");

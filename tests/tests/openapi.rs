@@ -179,6 +179,7 @@ const CONSOLE: &[(&str, &str)] = &[
     ("GET", "/console/app.js"),
     ("GET", "/console/thread.js"),
     ("GET", "/console/subscriptions.js"),
+    ("GET", "/console/playground.js"),
     ("GET", "/console/app.css"),
     ("GET", "/console/icon.svg"),
     ("GET", "/console/session"),
@@ -200,6 +201,16 @@ fn route_literals() -> Vec<String> {
                 for rest in text.split(".route(").skip(1) {
                     if let Some(literal) = rest.trim_start().strip_prefix('"') {
                         found.push(literal.split('"').next().unwrap().to_string());
+                    }
+                }
+                // The console's scripts: one table of (path, include_str!(…)).
+                let pieces: Vec<&str> = text.split("include_str!(\"assets/").collect();
+                for before in &pieces[..pieces.len() - 1] {
+                    if let Some((_, path)) = before.rsplit_once("\"/console/") {
+                        let path = path.split('"').next().unwrap();
+                        if path.ends_with(".js") {
+                            found.push(format!("/console/{path}"));
+                        }
                     }
                 }
             }

@@ -24,6 +24,7 @@ mod hooks;
 pub mod listing;
 pub mod metrics;
 pub mod openapi;
+pub mod playground;
 pub mod route;
 pub mod routes;
 pub mod sessions;

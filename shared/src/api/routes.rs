@@ -20,7 +20,7 @@ pub use super::route::{Doc, Operation, Route, ANY};
 
 use super::route::{schema, Param};
 use super::{bodies::*, deliveries, dlq, event_deliveries, events, handler_dlq, hooks};
-use super::{console, listing, metrics, openapi, sessions, subscriptions, AppState};
+use super::{console, listing, metrics, openapi, playground, sessions, subscriptions, AppState};
 use axum::extract::State;
 use axum::routing::{any, on};
 use axum::{middleware, Json};
@@ -310,6 +310,19 @@ pub static ROUTES: &[Route] = &[
             params: &[],
             success: (200, |g| Some(schema::<Replayed>(g))),
             body: Some(schema::<handler_dlq::HandlerReplayRequest>),
+        }),
+    },
+    Route {
+        method: "POST",
+        path: "/playground",
+        admin: true,
+        handler: |m| on(m, playground::run),
+        around: None,
+        doc: Doc::Operation(Operation {
+            summary: "A handler's filter, transform and template as configured and as edited, run on the last 20 hooks it received; nothing is kept or sent",
+            params: &[],
+            success: (200, |g| Some(schema::<playground::PlaygroundAnswer>(g))),
+            body: Some(schema::<playground::PlaygroundRequest>),
         }),
     },
     Route {

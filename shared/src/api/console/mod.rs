@@ -40,6 +40,10 @@ const SCRIPTS: &[(&str, &str)] = &[
         "/console/subscriptions.js",
         include_str!("assets/subscriptions.js"),
     ),
+    (
+        "/console/playground.js",
+        include_str!("assets/playground.js"),
+    ),
 ];
 const APP_CSS: &str = include_str!("assets/app.css");
 const ICON_SVG: &str = include_str!("assets/icon.svg");

@@ -145,6 +145,7 @@ const pages = {
   deliveries: deliveriesPage,
   "dead-letters": deadLettersPage,
   subscriptions: (arg) => subscriptionsPage(arg), // assets/subscriptions.js
+  playground: (arg) => playgroundPage(arg), // assets/playground.js
   config: configPage,
   send: sendPage,
 };

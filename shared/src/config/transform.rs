@@ -119,10 +119,18 @@ pub(super) fn check(path: &str, t: &Transform, errors: &mut Vec<ConfigError>) {
             None => "needs `code` (the script) or `file` (a .js file beside the config)",
         };
         errors.push(ConfigError::new(path, why));
-        return;
+    } else {
+        compiles(path, t, errors);
     }
-    #[cfg(feature = "transforms")]
+}
+
+/// A syntax error is a load error with its line, where the engine is built in.
+#[cfg(feature = "transforms")]
+fn compiles(path: &str, t: &Transform, errors: &mut Vec<ConfigError>) {
     if let Err(e) = crate::transform::check(t.source(), t.limits()) {
         errors.push(ConfigError::new(path, e.to_string()));
     }
 }
+
+#[cfg(not(feature = "transforms"))]
+fn compiles(_: &str, _: &Transform, _: &mut Vec<ConfigError>) {}

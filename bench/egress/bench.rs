@@ -13,7 +13,10 @@
 //! event, default 1), CONCURRENCY (per consumer, default 64), EMITTERS
 //! (concurrent emitting tasks in the burst, default 32), PACED_SECS
 //! (default 5), SIGN (1: Standard Webhooks signatures), MEMORY (1: in-memory
-//! database instead of a file).
+//! database instead of a file), LIMITED (N > 0: one more subscription, rate
+//! limited to N per second, beside the unlimited ones: the burst's figure is
+//! the unlimited ones', and a `run=limited` line says what the limited one
+//! got meanwhile and its busiest one-second window).
 
 use clawhooks::config::{load_str, EventType};
 use clawhooks::egress::EgressStage;
@@ -51,6 +54,8 @@ struct Sink {
     received: AtomicUsize,
     target: AtomicUsize,
     done: Notify,
+    /// Arrival times (ns since `origin`) at the rate-limited subscription.
+    limited_ns: Mutex<Vec<u64>>,
 }
 
 impl Sink {
@@ -65,6 +70,28 @@ impl Sink {
         if n >= self.target.load(Ordering::Acquire) {
             self.done.notify_waiters();
         }
+    }
+
+    fn arrived_limited(&self) {
+        let now = self.origin.elapsed().as_nanos() as u64;
+        self.limited_ns.lock().unwrap().push(now);
+    }
+
+    /// Deliveries to the limited subscription after `from_ns`, and the most
+    /// that arrived within any one second.
+    fn limited_since(&self, from_ns: u64) -> (usize, usize) {
+        let mut at: Vec<u64> = self.limited_ns.lock().unwrap().clone();
+        at.retain(|&t| t >= from_ns);
+        at.sort_unstable();
+        let mut busiest = 0;
+        let mut start = 0;
+        for end in 0..at.len() {
+            while at[end] - at[start] >= 1_000_000_000 {
+                start += 1;
+            }
+            busiest = busiest.max(end - start + 1);
+        }
+        (at.len(), busiest)
     }
 
     fn reset(&self, target: usize) {
@@ -121,8 +148,11 @@ async fn start_sink(sink: Arc<Sink>) -> std::net::SocketAddr {
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| v.strip_prefix("bench-"))
                             .and_then(|v| v.parse::<usize>().ok());
+                        let limited = req.uri().path() == "/limited";
                         let _ = req.into_body().collect().await;
-                        if let Some(i) = index {
+                        if limited {
+                            sink.arrived_limited();
+                        } else if let Some(i) = index {
                             sink.arrived(i);
                         }
                         Ok::<_, std::convert::Infallible>(Response::new(Full::new(
@@ -180,6 +210,7 @@ async fn main() {
     let sign = env("SIGN", 0) == 1;
     let memory = env("MEMORY", 0) == 1;
     let emitter_count: usize = env("EMITTERS", 32).max(1);
+    let limited: u32 = env("LIMITED", 0);
     let warmup = 1000;
     // Enough indexes for warm-up, burst and the paced run (bounded below).
     let capacity = warmup + events + 200_000;
@@ -191,6 +222,7 @@ async fn main() {
         received: AtomicUsize::new(0),
         target: AtomicUsize::new(usize::MAX),
         done: Notify::new(),
+        limited_ns: Mutex::new(Vec::new()),
     });
     let addr = start_sink(sink.clone()).await;
 
@@ -202,7 +234,14 @@ async fn main() {
             }
             s
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut outgoing = outgoing;
+    if limited > 0 {
+        outgoing.push(
+            serde_json::json!({"id": "limited", "url": format!("http://{addr}/limited"),
+            "rateLimit": {"perSecond": limited}}),
+        );
+    }
     let config = Arc::new(
         load_str(
             &serde_json::json!({ "webhooks": { "outgoing": outgoing } }).to_string(),
@@ -251,6 +290,7 @@ async fn main() {
     let base = warmup;
     sink.reset(events * subs);
     let t0 = Instant::now();
+    let burst_from_ns = sink.origin.elapsed().as_nanos() as u64;
     // Several emitters, as a handler stage processing many hooks at once
     // emits: one sequential emitter would measure the emit path, not egress.
     let mut emitters = Vec::new();
@@ -279,6 +319,14 @@ async fn main() {
         emitted_in.as_secs_f64(),
         if memory { "sqlite-memory" } else { "sqlite-file" },
     );
+
+    if limited > 0 {
+        let (got, busiest) = sink.limited_since(burst_from_ns);
+        println!(
+            "RESULT run=limited per_second={limited} delivered_during_burst={got} seconds={:.2} busiest_second={busiest}",
+            took.as_secs_f64()
+        );
+    }
 
     // Paced: half the burst rate, for latency without a backlog.
     if paced_secs > 0 && rate.is_finite() && rate > 0.0 {

@@ -7,7 +7,16 @@
 #   SUBS=4 EVENTS=10000 bench/egress/run.sh
 #   SIGN=1 bench/egress/run.sh          # with Standard Webhooks signatures
 #   MEMORY=1 bench/egress/run.sh        # in-memory SQLite instead of a file
+#   LIMITED=10 bench/egress/run.sh      # SUBS+1 unlimited subscriptions, then SUBS
+#                                       # unlimited beside one limited to 10/s: compare
+#                                       # the seconds the unlimited ones took
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release -q -p clawhooks-local --example egress_bench
-RUST_LOG=error "${CARGO_TARGET_DIR:-target}/release/examples/egress_bench"
+bench=${CARGO_TARGET_DIR:-target}/release/examples/egress_bench
+if [ "${LIMITED:-0}" -gt 0 ]; then
+  echo "baseline: $(( ${SUBS:-1} + 1 )) unlimited subscriptions"
+  SUBS=$(( ${SUBS:-1} + 1 )) LIMITED=0 RUST_LOG=error "$bench"
+  echo "beside a subscription limited to $LIMITED per second"
+fi
+RUST_LOG=error "$bench"

@@ -194,7 +194,9 @@ async fn paced(
         Some(slot) => slot,
         None => {
             let store = stage.backend.store.as_ref();
-            let slot = rate::take_slot(store, &job.subscription, limit, now)
+            let block = stage.subscriptions.get(&job.subscription);
+            let block = block.map(|s| s.slots.clone()).unwrap_or_default();
+            let slot = rate::take_slot(&block, store, &job.subscription, limit, now)
                 .await
                 .map_err(retry_later)?;
             job.rate_slot = Some(slot);

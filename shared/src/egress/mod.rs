@@ -44,6 +44,11 @@ use std::sync::Arc;
 pub struct Subscription {
     pub config: Outgoing,
     pub signer: Option<Signer>,
+    /// The rate-limit slots this process holds ([`rate::Block`]): the
+    /// store's schedule is one record written only if unchanged, and 64
+    /// tasks racing for it per delivery would spend the store on retries
+    /// that every other subscription's deliveries wait behind.
+    pub(crate) slots: Arc<tokio::sync::Mutex<rate::Block>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +100,7 @@ impl EgressStage {
                 Subscription {
                     config: o.clone(),
                     signer,
+                    slots: Default::default(),
                 },
             );
         }

@@ -151,6 +151,10 @@ fn caught(error: CaughtError<'_>, limits: Limits) -> TransformError {
                 message: bounded(&message),
             }
         }
+        // QuickJS throws null when it cannot even allocate its "out of
+        // memory" error: the heap limit, as far as a script can tell (an
+        // explicit `throw null` reads the same).
+        CaughtError::Value(v) if v.is_null() => TransformError::Memory(limits.memory_bytes),
         CaughtError::Value(v) => TransformError::Script {
             message: bounded(&format!("threw a value that is not an Error: {v:?}")),
             line: None,

@@ -37,26 +37,30 @@ pub use sqs::{dispatch, handle_sqs_event, received, run_sqs, Scheduled};
 /// The function's log, as `lambda_runtime`'s default subscriber sets it up
 /// (level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, JSON lines when
 /// `AWS_LAMBDA_LOG_FORMAT=JSON`, no timestamps: CloudWatch adds its own),
-/// but without colour codes, which CloudWatch shows as noise.
+/// but without colour codes, which CloudWatch shows as noise. `RUST_LOG`
+/// may name targets (`clawhooks=debug,warn`); span and field directives
+/// are the local binary's (they need a regex engine in every zip).
 pub fn init_logging() {
-    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
     let env = |k: &str| std::env::var(k).ok();
     let level = env("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|| env("RUST_LOG"))
         .and_then(|l| l.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    let filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .from_env_lossy();
-    let log = tracing_subscriber::fmt()
+    let targets = env("RUST_LOG")
+        .and_then(|d| d.parse::<Targets>().ok())
+        .unwrap_or_default()
+        .with_default(level);
+    let log = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(filter);
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let registry = tracing_subscriber::registry().with(targets);
     if env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")) {
-        log.json().init();
+        registry.with(log.json()).init();
     } else {
-        log.init();
+        registry.with(log).init();
     }
 }
 
@@ -113,7 +117,7 @@ impl Init {
 
     async fn try_for_function(function: Function) -> Result<Self, InitError> {
         let env = crate::config::load::process_env;
-        let clients = AwsClients::from_env().await;
+        let clients = AwsClients::from_lambda_env(Arc::new(env))?;
         let (secrets, looked_in) = function_secrets(&clients, &env).await?;
         let lookup = |name: &str| secrets.get(name).cloned().or_else(|| env(name));
         let config = config_from_env(&lookup, Unset::Withhold)?;

@@ -175,16 +175,13 @@ impl Emulator {
         AwsClients::from_config(self.sdk_config().await)
     }
 
-    /// An SDK configuration pointed at the emulator, for other services' clients.
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        clawhooks::aws::clients::config_loader()
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "emulator",
-            ))
-            .load()
-            .await
+    /// An SDK configuration pointed at the emulator, for other services'
+    /// clients: built from [`Self::env`] as the Lambda functions build
+    /// theirs, so every AWS test runs their configuration.
+    pub async fn sdk_config(&self) -> clawhooks::aws::clients::SdkConfig {
+        let vars: std::collections::HashMap<&str, String> = self.env().into_iter().collect();
+        let env = std::sync::Arc::new(move |k: &str| vars.get(k).cloned());
+        clawhooks::aws::clients::lambda_env_config(env).expect("the emulator's variables")
     }
 
     /// The variables that point an AWS SDK in a child process at the emulator.

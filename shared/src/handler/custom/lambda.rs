@@ -35,19 +35,13 @@ impl LambdaInvoker {
         LambdaInvoker { client }
     }
 
-    /// From the ambient AWS config (environment, `AWS_ENDPOINT_URL`…),
-    /// over the build's one TLS stack (rustls + ring).
+    /// From aws-config's chain (environment, profiles, `AWS_ENDPOINT_URL`…),
+    /// over the build's one TLS stack (rustls + ring): `serve --backend
+    /// aws`. The handler function builds its client from its `AwsClients`.
+    #[cfg(feature = "aws-profiles")]
     pub async fn from_env() -> Self {
         crate::outbound::http::install_crypto_provider();
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https)
-            .load()
-            .await;
+        let conf = crate::aws::clients::sdk_config().await;
         Self::new(aws_sdk_lambda::Client::new(&conf))
     }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fills the folders infra/template.yaml deploys (its CodeUri): each of
 # infra/dist/{ingress,handler,egress}/ gets the function's binary as
-# `bootstrap` and the config file as `clawhooks.json`, which the functions
-# read at init from their task root. `sam deploy` zips each folder itself,
-# so no `sam build` is needed and the config never goes through a
-# command line.
+# `bootstrap` and the config file as `clawhooks.json` (its transforms'
+# `file`s inlined), which the functions read at init from their task root.
+# `sam deploy` zips each folder itself, so no `sam build` is needed and the
+# config never goes through a command line.
 #
 #   scripts/lambda-package.sh CONFIG.json BIN_DIR [DIST_DIR]
 #
@@ -24,6 +24,34 @@ fi
 config=$(realpath "$1")
 bins=$(realpath "$2")
 dist=$(realpath -m "${3:-$(dirname "$0")/../infra/dist}")
+# A transform's `file` is read relative to the config file, and only the
+# config goes into the zip: the packaged copy carries each such script
+# inline, as `code`. Anything else is copied as written.
+inline_scripts() {
+  python3 - "$1" "$2" <<'EOF'
+import json, os, sys
+src, dst = sys.argv[1:]
+doc = json.load(open(src, encoding="utf-8"))
+base = os.path.dirname(src)
+hooks = doc.get("webhooks") if isinstance(doc, dict) else None
+for kind in ("handlers", "outgoing"):
+    items = hooks.get(kind) if isinstance(hooks, dict) else None
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        t = item.get("transform") if isinstance(item, dict) else None
+        if not (isinstance(t, dict) and isinstance(t.get("file"), str)) or "code" in t:
+            continue
+        path = os.path.join(base, t["file"])
+        try:
+            code = open(path, encoding="utf-8").read()
+        except OSError as e:
+            sys.exit(f"webhooks.{kind}[{i}].transform.file: cannot read {path}: {e.strerror}")
+        del t["file"]
+        t["code"] = code
+with open(dst, "w", encoding="utf-8") as out:
+    json.dump(doc, out, indent=2, ensure_ascii=False)
+EOF
+}
+
 for f in ingress handler egress; do
   bin=$bins/clawhooks-$f
   [ -x "$bin" ] || { echo "no executable $bin (build it first)" >&2; exit 2; }
@@ -31,7 +59,7 @@ for f in ingress handler egress; do
   rm -rf "$dir"
   mkdir -p "$dir"
   cp "$bin" "$dir/bootstrap"
-  cp "$config" "$dir/clawhooks.json"
+  inline_scripts "$config" "$dir/clawhooks.json"
   chmod 0755 "$dir/bootstrap"
   chmod 0644 "$dir/clawhooks.json"
 done

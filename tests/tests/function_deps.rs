@@ -2,7 +2,7 @@
 //! crate a function never uses still costs build time, and whatever of it
 //! the code reaches (a client built "just in case", a trait object's
 //! methods) ends up in a zip that `scripts/lambda-build.sh` caps at
-//! 3,000,000 bytes for ingress and 4,000,000 for the others.
+//! 4,000,000 bytes.
 //!
 //! The dependencies come from `cargo tree -p <function>`, which resolves
 //! features for that package alone, as `cargo lambda build` of one function
@@ -38,8 +38,8 @@ fn linked_crates(package: &str, features: &[&str]) -> BTreeSet<String> {
 }
 
 /// The AWS service SDKs among `crates`. aws-sdk-sts comes with aws-config
-/// (its credential chain's assume-role and web-identity providers), whoever
-/// uses it, so it is not a choice of ours and is left out.
+/// (its credential chain's assume-role and web-identity providers), which
+/// only the local binary links ([`no_function_links_the_credential_chain_or_a_regex_engine`]).
 fn service_sdks(crates: &BTreeSet<String>) -> BTreeSet<&str> {
     crates
         .iter()
@@ -85,15 +85,29 @@ fn ingress_links_the_backend_and_api_gateway_glue_only() {
 }
 
 #[test]
-fn only_the_local_binary_links_the_transform_engine() {
-    // About 470 KB of zip: the handler and egress would pass 4,000,000 bytes.
-    for package in ["clawhooks-ingress", "clawhooks-handler", "clawhooks-egress"] {
-        assert_absent(package, &linked_crates(package, &[]), &["rquickjs"]);
+fn transforms_run_in_the_handler_egress_and_the_local_binary() {
+    // QuickJS is about 470 KB of a zip; ingress only loads the scripts.
+    for package in ["clawhooks-handler", "clawhooks-egress", "clawhooks-local"] {
+        let crates = linked_crates(package, &[]);
+        assert!(
+            crates.contains("rquickjs"),
+            "{package} has no transform engine"
+        );
     }
-    let local = linked_crates("clawhooks-local", &[]);
+}
+
+#[test]
+fn no_function_links_the_credential_chain_or_a_regex_engine() {
+    // Lambda hands a function its credentials in the environment
+    // (`aws::clients`), and its log filter is `Targets`, not `EnvFilter`.
+    let unused = ["aws-config", "aws-sdk-sts", "regex", "regex-automata"];
+    for package in ["clawhooks-ingress", "clawhooks-handler", "clawhooks-egress"] {
+        assert_absent(package, &linked_crates(package, &[]), &unused);
+    }
+    let local = linked_crates("clawhooks-local", &["aws"]);
     assert!(
-        local.contains("rquickjs"),
-        "the local binary has no transform engine"
+        local.contains("aws-config"),
+        "serve --backend aws has no credential chain"
     );
 }
 

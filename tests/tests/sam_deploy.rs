@@ -244,7 +244,9 @@ fn write_config(at: &StandIns) -> PathBuf {
         "handlers": [
             {"id": "github", "path": "/github", "action": "send_message",
              "target": {"channel": "discord", "peer": "dev-channel"},
-             "template": "🔔 {{event.action}}: {{event.pull_request.title}}"},
+             "template": "🔔 {{event.action}}: {{event.pull_request.title}}",
+             // Run by the handler function's QuickJS.
+             "transform": {"code": "function transform(i) { var b = i.body; b.action = b.action.toUpperCase(); return {body: b}; }"}},
             {"id": "good", "action": "forward", "forward": {"url": at.good.url("/ok")}},
             {"id": "poison", "action": "forward", "forward": {"url": at.poison.url("/fail")}},
             {"id": "alerts", "sessionMode": "persistent", "sessionKey": "alerts-session",
@@ -258,11 +260,19 @@ fn write_config(at: &StandIns) -> PathBuf {
                                   "peers": {"dev-channel": "4242"}}},
         "outgoing": [{
             "id": "receiver", "url": at.receiver.url("/hook"),
-            "events": ["message_received", "session_ended"], "secret": "${CLAWHOOKS_SIGNING_SECRET}"
+            "events": ["message_received", "session_ended"], "secret": "${CLAWHOOKS_SIGNING_SECRET}",
+            // Run by the egress function's QuickJS, before the signature;
+            // a file beside the config, which lambda-package.sh inlines.
+            "transform": {"file": "transforms/receiver.js"}
         }]
     }});
     let dir = emulator::target_dir().join("sam-deploy");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("transforms")).unwrap();
+    std::fs::write(
+        dir.join("transforms/receiver.js"),
+        "function transform(e) {\n  e.payload.via = 'egress transform';\n  e.headers['x-event-type'] = e.type;\n  return {payload: e.payload, headers: e.headers};\n}\n",
+    )
+    .unwrap();
     let path = dir.join("clawhooks.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     path
@@ -773,6 +783,8 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
         delivered.json()["message"]["text"],
         "Hello from external service"
     );
+    assert_eq!(delivered.json()["via"], "egress transform");
+    assert_eq!(delivered.header("x-event-type"), Some("message_received"));
 
     let discord = at.discord.wait_for(1, Duration::from_secs(60)).await;
     assert_eq!(discord[0].path, "/api/v10/channels/4242/messages");
@@ -780,7 +792,8 @@ async fn sam_deploy_of_the_template_serves_the_seed_end_to_end() {
     assert_eq!(discord[0].header("authorization"), Some("Bot bot-token-1"));
     assert_eq!(
         discord[0].json()["content"],
-        "🔔 opened: Update the README with new information."
+        "🔔 OPENED: Update the README with new information.",
+        "the handler's transform upper-cased the action"
     );
 
     let deadline = Instant::now() + Duration::from_secs(60);

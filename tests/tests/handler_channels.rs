@@ -156,6 +156,62 @@ async fn discord_webhook_url_waits_for_the_message() {
     assert_eq!(h.status(&a.event_id()).await["result"]["messageId"], "5001");
 }
 
+/// A deferred interaction's answer: the first part replaces Discord's
+/// "thinking…" response, the rest follow it; a retry of the edit after a
+/// lost answer edits again rather than posting twice.
+#[tokio::test]
+async fn discord_followup_edits_the_deferred_response_then_follows_it() {
+    let discord = Recorder::start().await;
+    discord.script([
+        Reply::status(502),
+        Reply::json(200, json!({"id": "orig"})),
+        Reply::json(200, json!({"id": "f2"})),
+    ]);
+    let h = Harness::new(&config(
+        json!({"type": "discord_followup", "apiUrl": discord.url("/api"), "maxLength": 20}),
+        json!({"template": "{{text}}", "target": {"channel": "chat", "peer": "{{app}}/{{token}}"}}),
+    ));
+    let body = json!({"app": "771825006014889000", "token": "aW50ZX_tok",
+                      "text": "first line is here\nsecond line here"});
+    let a = h.post("notify", &[], &body.to_string()).await;
+    let first = h.run_handler().await;
+    assert!(first[0].as_ref().unwrap_err().contains("502"), "{first:?}");
+    h.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(h.run_handler().await, vec![Ok(())]);
+
+    let sent: Vec<(String, String, String)> = discord
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.path.clone(),
+                r.json()["content"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let original = "/api/webhooks/771825006014889000/aW50ZX_tok/messages/@original";
+    let follow = "/api/webhooks/771825006014889000/aW50ZX_tok";
+    assert_eq!(
+        sent,
+        [
+            ("PATCH".into(), original.into(), "first line is here".into()),
+            ("PATCH".into(), original.into(), "first line is here".into()),
+            ("POST".into(), follow.into(), "second line here".into()),
+        ]
+    );
+    assert!(discord
+        .requests()
+        .iter()
+        .all(|r| r.header("authorization").is_none()));
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(
+        status["result"]["messageIds"],
+        json!(["orig", "f2"]),
+        "{status}"
+    );
+}
+
 #[tokio::test]
 async fn generic_webhook_gets_text_and_ids_with_its_headers() {
     let hook = Recorder::start_with(Reply::json(200, json!({"id": "m-1"}))).await;

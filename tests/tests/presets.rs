@@ -218,9 +218,16 @@ async fn discord_preset() {
         asked["messages"].as_array().unwrap().last().unwrap()["content"],
         "Discord /cardsearch from Mason in channel 645027906669510667: cardname=The Gitrog Monster"
     );
-    // The follow-up: the interaction's webhook, no bot token.
+    // The answer replaces the deferred "thinking…" response, through the
+    // interaction's webhook, no bot token.
     let sent = &discord.requests()[0];
-    assert_eq!(sent.path, "/api/webhooks/771825006014889000/A_UNIQUE_TOKEN");
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        (
+            "PATCH",
+            "/api/webhooks/771825006014889000/A_UNIQUE_TOKEN/messages/@original"
+        )
+    );
     assert_eq!(sent.json()["content"], "On it.");
     assert!(sent.header("authorization").is_none());
     let status = h.status(&id).await;

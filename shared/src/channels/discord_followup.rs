@@ -1,7 +1,10 @@
-//! Discord's follow-up message to an interaction (a slash command answered
-//! `{"type":5}`, deferred): `POST {apiUrl}/webhooks/{application_id}/{token}`
-//! with `{"content"}`, no bot token: the interaction's own token
-//! authorizes it for 15 minutes. The peer is `application_id/token`,
+//! Discord's answer to a deferred interaction (a slash command answered
+//! `{"type":5}`, which shows "thinking…"): the first part edits that
+//! original response, `PATCH {apiUrl}/webhooks/{application_id}/{token}/messages/@original`,
+//! and any further part is a follow-up, `POST …/webhooks/{application_id}/{token}`,
+//! each `{"content"}` with no bot token: the interaction's own token
+//! authorizes them for 15 minutes. The edit is what Discord asks for after
+//! a deferral, and an edit sent again after a lost answer changes nothing. The peer is `application_id/token`,
 //! rendered from the interaction (`{{application_id}}/{{token}}`), so it is
 //! checked before it becomes part of a URL. The token is a credential: it
 //! is never printed, and the peer the event's result records shows it
@@ -9,7 +12,7 @@
 
 use super::{default_timeout_ms, id_string, json_body, json_post, Dispatch, Kind, Post, Reach};
 use super::{no_destination, Refusal};
-use crate::ports::HttpResponse;
+use crate::ports::{HttpRequest, HttpResponse};
 use crate::secret::{TokenUrl, REDACTED};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -62,12 +65,20 @@ impl Kind for Config {
             .api_url
             .as_ref()
             .map_or(super::discord::API_BASE, TokenUrl::as_str);
-        Ok(Dispatch::Request(json_post(
-            format!("{}/webhooks/{app}/{token}", base.trim_end_matches('/')),
-            vec![],
-            &super::discord::message(post.text),
-            self.timeout_ms,
-        )))
+        let webhook = format!("{}/webhooks/{app}/{token}", base.trim_end_matches('/'));
+        let body = super::discord::message(post.text);
+        Ok(Dispatch::Request(match post.part {
+            0 => HttpRequest {
+                method: "PATCH".into(),
+                ..json_post(
+                    format!("{webhook}/messages/@original"),
+                    vec![],
+                    &body,
+                    self.timeout_ms,
+                )
+            },
+            _ => json_post(webhook, vec![], &body, self.timeout_ms),
+        }))
     }
 
     fn urls(&self) -> Vec<(&'static str, &str)> {

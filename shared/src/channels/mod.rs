@@ -59,6 +59,8 @@ pub struct Post<'a> {
     /// The thread or message to answer (`target.thread`, rendered); `None`:
     /// a message of its own.
     pub thread: Option<&'a str>,
+    /// Which part of a split message this is (0: the first).
+    pub part: usize,
     pub ev: &'a InboundEvent,
 }
 

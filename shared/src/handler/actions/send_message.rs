@@ -100,6 +100,7 @@ async fn post_to(
             text: part,
             peer: place.peer.as_deref(),
             thread: place.thread.as_deref(),
+            part: i,
             ev: run.ev,
         };
         let id = channels::post(stage.http.as_ref(), stage.clock.as_ref(), cfg, &post).await?;

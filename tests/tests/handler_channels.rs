@@ -546,6 +546,46 @@ async fn a_fallback_channel_takes_what_the_primary_refused() {
     assert_eq!(h.backend.handler_dlq.approximate_len().await.unwrap(), 0);
 }
 
+/// The last attempt is the queue's count, not the record's: a consumer that
+/// died holding the message (no attempt recorded) still used up a receive,
+/// and the fallback must take the message on the real last one rather than
+/// let it go to the dead-letter queue.
+#[tokio::test]
+async fn the_fallback_counts_an_attempt_a_crash_cut_short() {
+    let primary = Recorder::start_with(Reply::status(503)).await;
+    let backup = Recorder::start().await;
+    let doc = json!({"webhooks": {"handlers": [{"id": "notify", "action": "send_message",
+        "target": {"channel": "chat", "peer": "ops", "fallback": {"channel": "backup"}},
+        "template": "{{alert.name}}: {{alert.message}}"}],
+        "channels": {"chat": {"type": "webhook", "url": primary.url("/in")},
+                     "backup": {"type": "webhook", "url": backup.url("/in")}}}});
+    let h = Harness::new(&doc.to_string());
+    let a = h.post("notify", &[], ALERT).await;
+    // The crash: received, then nothing, until its visibility runs out.
+    let held = h
+        .backend
+        .handler_queue
+        .receive(1, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    h.clock.advance(chrono::Duration::seconds(31));
+    for attempt in 2..MAX_RECEIVE {
+        let out = h.run_handler().await;
+        assert!(
+            out.len() == 1 && out[0].is_err(),
+            "attempt {attempt}: {out:?}"
+        );
+        h.clock.advance(chrono::Duration::seconds(31));
+    }
+    assert_eq!(h.run_handler().await, vec![Ok(())], "the last receive");
+    assert_eq!(primary.count(), MAX_RECEIVE as usize - 1);
+    assert_eq!(backup.count(), 1);
+    let status = h.status(&a.event_id()).await;
+    assert_eq!(status["result"]["channel"], "backup", "{status}");
+    assert_eq!(h.backend.handler_dlq.approximate_len().await.unwrap(), 0);
+}
+
 /// A fallback must name a configured channel.
 #[test]
 fn a_fallback_to_an_unknown_channel_is_a_load_error() {

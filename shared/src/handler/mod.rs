@@ -114,6 +114,7 @@ impl HandlerStage {
         if status.is_done() {
             return Ok(()); // finished before; the delete was lost
         }
+        status.last_attempt = receive_count >= self.max_receive_count;
         crate::faults::check(crate::faults::HANDLER_AFTER_BEGIN)
             .map_err(|e| StageError::retry(e.to_string()))?;
         let handler = ev

@@ -74,6 +74,11 @@ pub struct Status {
     /// Seconds the record is kept after its hook was received
     /// (`Webhooks::status_kept_secs`).
     kept_secs: i64,
+    /// The queue gives this attempt no other (its receive count reached
+    /// `maxReceiveCount`): a transient failure now is final. Read from the
+    /// queue, not from `record.attempts`, which misses an attempt a crash
+    /// cut short before its first save.
+    pub last_attempt: bool,
 }
 
 impl Status {
@@ -115,6 +120,7 @@ impl Status {
                     version: item.version,
                     saved: false,
                     kept_secs: EVENT_RECORD_TTL_SECS,
+                    last_attempt: false,
                 },
                 Err(_) => Status::fresh(ev, now, item.version),
             },
@@ -129,6 +135,7 @@ impl Status {
             version,
             saved: false,
             kept_secs: EVENT_RECORD_TTL_SECS,
+            last_attempt: false,
         }
     }
 

@@ -42,8 +42,7 @@ pub async fn deliver(
     let (Err(e), Some(fb)) = (&first, &target.fallback) else {
         return first;
     };
-    let last = status.record.attempts >= stage.max_receive_count;
-    if e.is_transient() && !last {
+    if e.is_transient() && !status.last_attempt {
         return first;
     }
     tracing::warn!(event_id = %run.ev.event_id, channel = %target.channel, fallback = %fb.channel, error = %e, "channel failed; the message goes to the fallback channel");

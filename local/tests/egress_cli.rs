@@ -4,37 +4,20 @@
 
 mod common;
 
-use clawhooks::config::{load_str, EventType};
+use clawhooks::config::load_str;
 use clawhooks::egress::EgressStage;
 use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::event::{self, LifecycleEvent, Message};
-use clawhooks::ports::{Backend, SystemClock};
-use clawhooks::worker::process_one;
+use clawhooks::event::{self, LifecycleEvent};
+use clawhooks::ports::SystemClock;
 use clawhooks_e2e::{wait, Recorder, Reply};
+use common::egress::{drain, message_received};
 use common::spawned::run_cli as clawhooks;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 fn lifecycle(text: &str) -> LifecycleEvent {
-    let ts = event::timestamp(chrono::Utc::now());
-    LifecycleEvent {
-        id: event::new_id(),
-        kind: EventType::MessageReceived,
-        session: "hook:cli".into(),
-        message: Message {
-            from: "+1555".into(),
-            text: text.into(),
-            timestamp: ts.clone(),
-        },
-        timestamp: ts,
-        event_id: None,
-        hook_id: Some("my-hook".into()),
-        handler_id: None,
-        error: None,
-        folded_event_ids: Vec::new(),
-    }
+    message_received("hook:cli", text)
 }
 
 /// Stops the server even when an assertion fails first.
@@ -54,26 +37,6 @@ fn temp_db(name: &str) -> std::path::PathBuf {
 fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-}
-
-/// Runs the egress stage over both queues until they are empty.
-async fn drain(backend: &Backend, stage: &EgressStage) {
-    loop {
-        let mut got = 0;
-        for q in [&backend.events_queue, &backend.delivery_queue] {
-            let msgs = q
-                .receive(10, Duration::from_secs(60), Duration::ZERO)
-                .await
-                .unwrap();
-            got += msgs.len();
-            for m in msgs {
-                process_one(q.as_ref(), stage, &m).await;
-            }
-        }
-        if got == 0 {
-            return;
-        }
     }
 }
 

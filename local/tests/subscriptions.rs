@@ -4,13 +4,13 @@
 
 mod common;
 
-use clawhooks::config::{load_str, EventType};
+use clawhooks::config::load_str;
 use clawhooks::egress::EgressStage;
 use clawhooks::embedded::{BackendOptions, Embedded};
-use clawhooks::event::{self, LifecycleEvent, Message};
+use clawhooks::event::{self, LifecycleEvent};
 use clawhooks::ports::{Backend, SystemClock};
-use clawhooks::worker::process_one;
 use clawhooks_e2e::{wait, Recorder, Reply};
+use common::egress::{message_received, pass};
 use common::spawned::{run_cli as clawhooks, TempDir};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -18,23 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn lifecycle(n: usize) -> LifecycleEvent {
-    let ts = event::timestamp(chrono::Utc::now());
-    LifecycleEvent {
-        id: event::new_id(),
-        kind: EventType::MessageReceived,
-        session: "hook:paused".into(),
-        message: Message {
-            from: "+1555".into(),
-            text: format!("message {n}"),
-            timestamp: ts.clone(),
-        },
-        timestamp: ts,
-        event_id: None,
-        hook_id: Some("my-hook".into()),
-        handler_id: None,
-        error: None,
-        folded_event_ids: Vec::new(),
-    }
+    message_received("hook:paused", &format!("message {n}"))
 }
 
 /// The egress stage on the database file, as `serve` would build it.
@@ -57,22 +41,6 @@ fn open_stage_with(db: &Path, outgoing: serde_json::Value) -> (Backend, EgressSt
     let http = Arc::new(clawhooks_e2e::loopback_http());
     let stage = EgressStage::new(cfg, backend.clone(), http, Arc::new(SystemClock)).unwrap();
     (backend, stage)
-}
-
-/// Processes what is visible on both egress queues now; returns how many.
-async fn pass(backend: &Backend, stage: &EgressStage) -> usize {
-    let mut got = 0;
-    for q in [&backend.events_queue, &backend.delivery_queue] {
-        let msgs = q
-            .receive(10, Duration::from_secs(60), Duration::ZERO)
-            .await
-            .unwrap();
-        got += msgs.len();
-        for m in msgs {
-            process_one(q.as_ref(), stage, &m).await;
-        }
-    }
-    got
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod egress;
 pub mod spawned;
 
 use clawhooks::config;

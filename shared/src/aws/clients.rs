@@ -82,17 +82,16 @@ pub fn lambda_env_config(env: Env) -> Result<SdkConfig, AwsError> {
     let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
     let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
     let (id, secret) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"));
+    let missing: Vec<&'static str> = [
+        ("AWS_REGION", region.is_none()),
+        ("AWS_ACCESS_KEY_ID", id.is_none()),
+        ("AWS_SECRET_ACCESS_KEY", secret.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(name, absent)| absent.then_some(name))
+    .collect();
     let (Some(region), Some(id), Some(secret)) = (region, id, secret) else {
-        let missing = [
-            (
-                "AWS_REGION",
-                var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            ),
-            ("AWS_ACCESS_KEY_ID", var("AWS_ACCESS_KEY_ID")),
-            ("AWS_SECRET_ACCESS_KEY", var("AWS_SECRET_ACCESS_KEY")),
-        ];
-        let names = missing.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| *k);
-        return Err(AwsError::MissingEnv(names.collect()));
+        return Err(AwsError::MissingEnv(missing));
     };
     let credentials = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "environment");
     let mut config = SdkConfig::builder()

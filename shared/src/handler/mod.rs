@@ -271,7 +271,7 @@ impl HandlerStage {
         receive_count: u32,
         now: DateTime<Utc>,
     ) {
-        let last = receive_count >= self.max_receive_count;
+        let last = status.last_attempt;
         tracing::warn!(event_id = %ev.event_id, error = %e, receive_count, last, "transient failure");
         status.record.error = Some(if last {
             format!("gave up after {receive_count} attempts: {e}")

@@ -7,7 +7,16 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
+use sha2::{Digest, Sha256};
 use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// Whether a presented secret equals a known one, in constant time: both
+/// are hashed first, so neither their content nor their length leaks.
+pub fn equal(a: &[u8], b: &[u8]) -> bool {
+    let (ha, hb) = (Sha256::digest(a), Sha256::digest(b));
+    bool::from(ha.as_slice().ct_eq(hb.as_slice()))
+}
 
 /// What a secret shows instead of its value.
 pub const REDACTED: &str = "[redacted]";

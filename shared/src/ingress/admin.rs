@@ -8,8 +8,9 @@
 //! DNS-rebinding page sends its own host name; a request with no `Host`
 //! comes from no browser).
 
-use super::auth::{equal, SecretMismatch};
+use super::auth::SecretMismatch;
 use crate::config::{net::canonical, Admin};
+use crate::secret::equal;
 use http::HeaderMap;
 use std::net::IpAddr;
 

@@ -2,11 +2,9 @@
 //! compared in constant time. Both sides are hashed first so neither the
 //! content nor the length of the secret leaks through timing.
 
-use crate::secret::Secret;
+use crate::secret::{equal, Secret};
 use http::HeaderMap;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use subtle::ConstantTimeEq;
 
 /// Why a secret did not check out, for the log only: every cause gets the
 /// same answer ([`crate::refusal::Refusal::Unauthenticated`]).
@@ -50,11 +48,6 @@ pub fn check_secret(
     } else {
         Err(SecretMismatch::Invalid)
     }
-}
-
-pub fn equal(a: &[u8], b: &[u8]) -> bool {
-    let (ha, hb) = (Sha256::digest(a), Sha256::digest(b));
-    bool::from(ha.as_slice().ct_eq(hb.as_slice()))
 }
 
 /// Names a query parameter that carries a secret: one named like a secret,

@@ -9,8 +9,6 @@ use super::error::header_str;
 use super::replay::digest;
 use super::{Delivery, Scheme, SignatureScheme, VerifyConfig, VerifyError};
 use http::HeaderMap;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 const HEADER: &str = "x-telegram-bot-api-secret-token";
 
@@ -27,10 +25,8 @@ impl SignatureScheme for Verifier {
         d: &Delivery<'_>,
         keys: &[Vec<u8>],
     ) -> Result<(), VerifyError> {
-        let sent = Sha256::digest(header_str(d.headers, Scheme::Telegram, HEADER)?.as_bytes());
-        let known = keys
-            .iter()
-            .any(|k| bool::from(Sha256::digest(k).as_slice().ct_eq(sent.as_slice())));
+        let sent = header_str(d.headers, Scheme::Telegram, HEADER)?.as_bytes();
+        let known = keys.iter().any(|k| crate::secret::equal(k, sent));
         if known {
             Ok(())
         } else {

@@ -72,7 +72,7 @@ impl Keys {
         let (body, sig) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let (expiry, _) = parts(token)?;
         let expected = URL_SAFE_NO_PAD.encode(mac(&self.0, body.as_bytes()));
-        if !crate::ingress::auth::equal(sig.as_bytes(), expected.as_bytes()) {
+        if !crate::secret::equal(sig.as_bytes(), expected.as_bytes()) {
             return Err(TokenError::Forged);
         }
         if expiry <= now {
@@ -251,7 +251,7 @@ pub fn csrf_ok(
         .get(CSRF_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    match crate::ingress::auth::equal(sent, keys.csrf(token).as_bytes()) {
+    match crate::secret::equal(sent, keys.csrf(token).as_bytes()) {
         true => Ok(()),
         false => Err(Refusal::Forbidden(
             "missing or wrong X-CSRF-Token for this console session".into(),
